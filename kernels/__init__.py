@@ -1,0 +1,11 @@
+"""Compiled Numba kernels of pykernels (installed as ``pykernels.kernels``).
+
+Hot loops only: arrays in, arrays out, the caller allocates.  Inputs are trusted;
+checking happens once, in :mod:`pykernels`.  This package imports nothing from
+``pykernels``.  The names re-exported here are the ``"numba"`` backend's kernels;
+the ``"numpy"`` reference (:mod:`pykernels.reference`) has the same names.
+"""
+
+from .mlp import mlp_loss, mlp_loss_and_grad, mlp_predict, workspace_size
+
+__all__ = ["mlp_loss", "mlp_loss_and_grad", "mlp_predict", "workspace_size"]

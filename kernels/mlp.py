@@ -1,0 +1,112 @@
+"""Forward pass and backpropagation of a multilayer perceptron on a flat theta.
+
+Layer l maps n_l -> n_{l+1}: a_{l+1} = G(a_l W_l^T + b_l) for a batch of rows.
+``theta`` concatenates, layer after layer, W_l (n_{l+1}, n_l) row-major then b_l.
+``sizes`` (int64) holds n_0 ... n_L; ``hidden``/``output``/``loss`` are the codes of
+:mod:`.activations` and :mod:`.losses`.
+
+``work`` is one flat buffer of :func:`workspace_size` entries that the caller keeps
+between calls (no allocation in the hot path), laid out as
+``[a_1 | ... | a_{L-1} | z_L | a_L | scratch | scratch]``: the hidden activations,
+the output pre-activation and activation, and two buffers of ``batch * max(n_l)``
+entries for pre-activations and backpropagated deltas.
+"""
+
+import numpy as np
+
+from ._jit import jit
+from .activations import IDENTITY, activation_backward, activation_row, bias_activation_forward
+from .losses import output_loss
+
+
+def workspace_size(sizes, batch):
+    """Entries of the ``work`` buffer for layer sizes ``sizes`` and ``batch`` rows."""
+    widths = [int(n) for n in sizes[1:]]
+    return batch * (sum(widths) + widths[-1] + 2 * max(widths))
+
+
+@jit
+def _buffers(sizes, batch, work):
+    """Views of ``work``: a = G_out(z) (batch, n_out) and the two flat scratches."""
+    n_out = sizes[-1]
+    w = batch * np.sum(sizes[1:])
+    span = batch * np.max(sizes[1:])
+    a = work[w:w + batch * n_out].reshape((batch, n_out))
+    w += batch * n_out
+    return a, work[w:w + span], work[w + span:w + 2 * span]
+
+
+@jit
+def mlp_forward(theta, sizes, hidden, X, work):
+    """Fill the activations in ``work``; return the output pre-activation z (a view)."""
+    batch = X.shape[0]
+    n_layers = sizes.size - 1
+    _, scratch, _ = _buffers(sizes, batch, work)
+    prev = X
+    t = 0
+    w = 0
+    for layer in range(n_layers):
+        n_in, n_out = sizes[layer], sizes[layer + 1]
+        W = theta[t:t + n_out * n_in].reshape((n_out, n_in))
+        t += n_out * n_in
+        b = theta[t:t + n_out]
+        t += n_out
+        z = scratch[:batch * n_out].reshape((batch, n_out))
+        a = work[w:w + batch * n_out].reshape((batch, n_out))
+        w += batch * n_out
+        np.dot(prev, W.T, z)
+        bias_activation_forward(z, b, a, hidden if layer < n_layers - 1 else IDENTITY)
+        prev = a
+    return prev
+
+
+@jit
+def mlp_predict(theta, sizes, hidden, output, X, work, out):
+    """out (batch, n_out) <- the network's output for the rows of X."""
+    z = mlp_forward(theta, sizes, hidden, X, work)
+    for i in range(z.shape[0]):
+        activation_row(z[i], out[i], output)
+
+
+@jit
+def mlp_loss(theta, sizes, hidden, output, loss, X, Y, work):
+    """Mean loss of the network on (X, Y)."""
+    z = mlp_forward(theta, sizes, hidden, X, work)
+    a, scratch, _ = _buffers(sizes, X.shape[0], work)
+    return output_loss(z, Y, output, loss, a, scratch[:z.size].reshape(z.shape))
+
+
+@jit
+def mlp_loss_and_grad(theta, sizes, hidden, output, loss, X, Y, work, grad):
+    """Mean loss on (X, Y); grad (theta.size,) <- its gradient by backpropagation."""
+    batch = X.shape[0]
+    z = mlp_forward(theta, sizes, hidden, X, work)
+    a, buf, spare = _buffers(sizes, batch, work)
+    delta = buf[:z.size].reshape(z.shape)
+    value = output_loss(z, Y, output, loss, a, delta)
+    t = theta.size
+    w = batch * np.sum(sizes[1:]) - z.size
+    for layer in range(sizes.size - 2, -1, -1):
+        n_in, n_out = sizes[layer], sizes[layer + 1]
+        t -= n_out
+        db = grad[t:t + n_out]
+        t -= n_out * n_in
+        dW = grad[t:t + n_out * n_in].reshape((n_out, n_in))
+        if layer == 0:
+            prev = X
+        else:
+            w -= batch * n_in
+            prev = work[w:w + batch * n_in].reshape((batch, n_in))
+        np.dot(delta.T, prev, dW)
+        db[:] = 0.0
+        for i in range(batch):
+            for j in range(n_out):
+                db[j] += delta[i, j]
+        if layer > 0:
+            W = theta[t:t + n_out * n_in].reshape((n_out, n_in))
+            d_prev = spare[:batch * n_in].reshape((batch, n_in))
+            np.dot(delta, W, d_prev)
+            activation_backward(prev, d_prev, hidden)
+            buf, spare = spare, buf
+            delta = d_prev
+    return value

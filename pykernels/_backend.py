@@ -1,0 +1,133 @@
+"""Backend dispatch: one registry from backend name to the module of its kernels.
+
+Every backend module exposes the same kernel functions (same names, same argument
+order, outputs last), so a call site asks :func:`kernel` for a function by name and
+never branches on the backend.  Adding a backend is one entry in ``_MODULES``.
+"""
+
+import contextlib
+import contextvars
+import importlib
+import os
+
+__all__ = ["BackendUnavailable", "backends", "get_backend", "set_backend", "use_backend"]
+
+_MODULES = {
+    "numba": "pykernels.kernels",
+    "c": "pykernels._cbackend",
+    "numpy": "pykernels.reference",
+}
+_HOW_TO_BUILD = {
+    "numba": "install numba: pip install numba",
+    "c": ("reinstall pykernels with a C compiler and BLAS available "
+          "(pip install -e . --no-build-isolation -v shows the build log)"),
+}
+
+
+class BackendUnavailable(RuntimeError):
+    """Raised when a backend is requested that this install cannot use."""
+
+
+_loaded = {}
+_errors = {}
+
+
+def _load(name):
+    """Import a backend's module once; remember why it failed if it does."""
+    if name not in _loaded and name not in _errors:
+        try:
+            module = importlib.import_module(_MODULES[name])
+            check = getattr(module, "available", None)
+            if check is not None:
+                check()
+            _loaded[name] = module
+        except Exception as exc:  # ImportError, OSError from a missing shared library, ...
+            _errors[name] = f"{type(exc).__name__}: {exc}"
+    return _loaded.get(name)
+
+
+def _check_name(name):
+    if not isinstance(name, str) or name not in _MODULES:
+        raise ValueError(f"backend must be one of {sorted(_MODULES)}, got {name!r}")
+
+
+def backends():
+    """Backends usable in this install, in order of preference.
+
+    Returns
+    -------
+    list of str
+        A subset of ``["numba", "c", "numpy"]``; ``"numpy"`` is always there.
+    """
+    return [name for name in _MODULES if _load(name) is not None]
+
+
+def _require(name):
+    _check_name(name)
+    module = _load(name)
+    if module is None:
+        raise BackendUnavailable(
+            f"backend {name!r} is not available: {_errors[name]}; "
+            f"to build it, {_HOW_TO_BUILD.get(name, 'reinstall pykernels')}")
+    return module
+
+
+def _default_from_env():
+    name = os.environ.get("PYKERNELS_BACKEND", "numba")
+    _check_name(name)
+    return name
+
+
+_current = contextvars.ContextVar("pykernels_backend", default=None)
+_global_default = None
+
+
+def get_backend():
+    """The backend used when a call passes ``backend=None``.
+
+    Returns
+    -------
+    str
+        Set by :func:`set_backend` / :func:`use_backend`, otherwise by the
+        environment variable ``PYKERNELS_BACKEND``, otherwise ``"numba"``.
+    """
+    name = _current.get()
+    if name is None:
+        name = _global_default or _default_from_env()
+    return name
+
+
+def set_backend(name):
+    """Make ``name`` the default backend of this process.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a known backend.
+    BackendUnavailable
+        If it is known but not usable in this install (the message says why).
+    """
+    global _global_default
+    _require(name)
+    _global_default = name
+
+
+@contextlib.contextmanager
+def use_backend(name):
+    """Context manager: use backend ``name`` inside the ``with`` block (per thread/task)."""
+    _require(name)
+    token = _current.set(name)
+    try:
+        yield name
+    finally:
+        _current.reset(token)
+
+
+def resolve(backend=None):
+    """The backend module for ``backend`` (None: the current default)."""
+    return _require(get_backend() if backend is None else backend)
+
+
+def kernel(name, backend=None):
+    """Kernel function ``name`` of ``backend`` (None: the current default)."""
+    return getattr(resolve(backend), name)

@@ -1,0 +1,317 @@
+"""Multilayer perceptrons on one flat parameter vector: ``pk.MLP``."""
+
+import os
+import tempfile
+import threading
+import zipfile
+
+import numpy as np
+
+from . import _backend
+from ._checks import choice, float_array, float_dtype, positive_int
+
+__all__ = ["MLP"]
+
+ACTIVATIONS = {"identity": 0, "tanh": 1, "relu": 2, "sigmoid": 3}
+OUTPUTS = {"identity": 0, "tanh": 1, "sigmoid": 3, "softmax": 4}
+LOSSES = {"mse": 0, "l1": 1, "huber": 2, "cross_entropy": 3}
+_FILE_FORMAT = "pykernels.MLP"
+_FILE_VERSION = 1
+_FILE_KEYS = {"format", "version", "sizes", "activation", "output", "loss", "theta"}
+
+
+class MLP:
+    """A multilayer perceptron y = G_L(W_L ... G(W_1 x + b_1) ... + b_L).
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths ``[n_in, n_hidden..., n_out]`` (at least two entries).
+    activation : {"tanh", "relu", "sigmoid", "identity"}
+        Activation G of the hidden layers.
+    output : {"identity", "sigmoid", "softmax", "tanh"}
+        Activation of the last layer.
+    loss : {"mse", "l1", "huber", "cross_entropy"}
+        Loss, a mean over the batch (and, for the elementwise losses, over the
+        outputs, as ``torch.nn.functional`` with ``reduction="mean"``).  Huber uses
+        delta = 1.  ``cross_entropy`` needs a ``softmax`` output (categorical: integer
+        labels or one-hot rows) or a ``sigmoid`` output (binary: targets in [0, 1]).
+    dtype : {numpy.float64, numpy.float32}
+        Dtype of the parameters and of every computation.
+    seed : int or None
+        Seed of the initialisation: Glorot-uniform weights for tanh/sigmoid/identity
+        layers, He-normal for relu layers, zero biases.
+
+    Attributes
+    ----------
+    theta : ndarray, shape (size,)
+        All parameters in one flat vector: for each layer its weight matrix
+        ``W`` (n_out, n_in) row-major, then its bias ``b`` (n_out,).
+    layers : list of (W, b)
+        Views into ``theta``; writing to them changes ``theta``.
+    size : int
+        ``theta.size``.
+
+    Examples
+    --------
+    >>> import numpy as np, pykernels as pk
+    >>> net = pk.MLP([2, 16, 1], activation="tanh", seed=0)
+    >>> X = np.random.default_rng(0).standard_normal((8, 2))
+    >>> loss, grad = net.loss_and_grad(X, X[:, :1] * X[:, 1:])
+    >>> grad.shape == net.theta.shape
+    True
+    """
+
+    def __init__(self, sizes, activation="tanh", output="identity", loss="mse",
+                 dtype=np.float64, seed=0):
+        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
+            raise ValueError(f"sizes must be a sequence of at least two layer widths, got {sizes!r}")
+        self.sizes = np.array([positive_int(n, "sizes[%d]" % i) for i, n in enumerate(sizes)],
+                              dtype=np.int64)
+        self.activation = choice(activation, "activation", ACTIVATIONS)
+        self.output = choice(output, "output", OUTPUTS)
+        self.loss_name = choice(loss, "loss", LOSSES)
+        if loss == "cross_entropy" and output not in ("softmax", "sigmoid"):
+            raise ValueError("loss='cross_entropy' needs output='softmax' (categorical) or "
+                             f"output='sigmoid' (binary), got output={output!r}")
+        self.dtype = float_dtype(dtype)
+        self._codes = (ACTIVATIONS[activation], OUTPUTS[output], LOSSES[loss])
+        widths = list(zip(self.sizes[:-1], self.sizes[1:]))
+        self._theta = np.zeros(sum(int(o * (i + 1)) for i, o in widths), dtype=self.dtype)
+        self.layers = []
+        t = 0
+        for n_in, n_out in widths:
+            W = self._theta[t:t + n_out * n_in].reshape(n_out, n_in)
+            t += n_out * n_in
+            self.layers.append((W, self._theta[t:t + n_out]))
+            t += n_out
+        self._local = threading.local()
+        self.init(seed)
+
+    # -- parameters --------------------------------------------------------
+
+    def init(self, seed=0):
+        """Re-initialise the parameters in place (see the class docstring)."""
+        rng = np.random.default_rng(seed)
+        for k, (W, b) in enumerate(self.layers):
+            n_out, n_in = W.shape
+            hidden = k < len(self.layers) - 1
+            if hidden and self.activation == "relu":
+                W[...] = rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in)
+            else:
+                limit = np.sqrt(6.0 / (n_in + n_out))
+                W[...] = rng.uniform(-limit, limit, (n_out, n_in))
+            b[...] = 0.0
+        return self
+
+    @property
+    def theta(self):
+        """The flat parameter vector (the ``layers`` are views into it)."""
+        return self._theta
+
+    @theta.setter
+    def theta(self, value):
+        self._theta[...] = self._check_theta(value)
+
+    @property
+    def size(self):
+        """Number of parameters."""
+        return self._theta.size
+
+    @property
+    def n_in(self):
+        """Input width."""
+        return int(self.sizes[0])
+
+    @property
+    def n_out(self):
+        """Output width."""
+        return int(self.sizes[-1])
+
+    def __repr__(self):
+        return (f"MLP({self.sizes.tolist()}, activation={self.activation!r}, "
+                f"output={self.output!r}, loss={self.loss_name!r}, dtype={self.dtype.name})")
+
+    # -- checking ----------------------------------------------------------
+
+    def _check_theta(self, theta):
+        if theta is None:
+            return self._theta
+        theta = float_array(theta, "theta", dtype=self.dtype, ndim=1)
+        if theta.size != self.size:
+            raise ValueError(f"theta must have {self.size} entries (net.size), got {theta.size}")
+        return theta
+
+    def _check_X(self, X):
+        X = float_array(X, "X", dtype=self.dtype, ndim=2)
+        if X.shape[1] != self.n_in or X.shape[0] == 0:
+            raise ValueError(f"X must have shape (batch >= 1, {self.n_in}), got {X.shape}")
+        return X
+
+    def _check_Y(self, Y, batch):
+        """Targets as a (batch, n_out) float array; integer class labels are one-hot encoded."""
+        Y = np.asarray(Y)
+        if Y.dtype.kind in "iu" and self.output == "softmax" and self.loss_name == "cross_entropy":
+            if Y.shape != (batch,):
+                raise ValueError(f"Y (integer class labels) must have shape ({batch},), got {Y.shape}")
+            if Y.size and (Y.min() < 0 or Y.max() >= self.n_out):
+                raise ValueError(f"Y (integer class labels) must lie in [0, {self.n_out}), "
+                                 f"got values in [{Y.min()}, {Y.max()}]")
+            onehot = np.zeros((batch, self.n_out), dtype=self.dtype)
+            onehot[np.arange(batch), Y] = 1.0
+            return onehot
+        Y = float_array(Y, "Y", dtype=self.dtype, ndim=(1, 2), allow_int=True)
+        if Y.ndim == 1 and self.n_out == 1:
+            Y = Y.reshape(batch if Y.size == batch else -1, 1)
+        if Y.shape != (batch, self.n_out):
+            raise ValueError(f"Y must have shape ({batch}, {self.n_out}) to match X, got {Y.shape}")
+        if self.loss_name == "cross_entropy" and (Y.min() < 0 or Y.max() > 1):
+            raise ValueError("Y (cross-entropy targets) must lie in [0, 1], "
+                             f"got values in [{Y.min()}, {Y.max()}]")
+        return Y
+
+    def _work(self, backend, batch):
+        """This thread's workspace for (backend, batch): reused, never shared."""
+        cache = self._local.__dict__.setdefault("work", {})
+        key = (backend.__name__, batch)
+        work = cache.get(key)
+        if work is None:
+            work = cache[key] = np.empty(backend.workspace_size(self.sizes, batch), self.dtype)
+        return work
+
+    # -- evaluation --------------------------------------------------------
+
+    def predict(self, X, theta=None, *, backend=None):
+        """Network output for the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array_like, shape (batch, n_in)
+        theta : array_like, shape (size,), optional
+            Parameters to use instead of ``net.theta``.
+        backend : str, optional
+            ``"numba"``, ``"c"`` or ``"numpy"``; None uses the current default.
+
+        Returns
+        -------
+        ndarray, shape (batch, n_out)
+        """
+        theta = self._check_theta(theta)
+        X = self._check_X(X)
+        module = _backend.resolve(backend)
+        out = np.empty((X.shape[0], self.n_out), self.dtype)
+        hidden, output, _ = self._codes
+        module.mlp_predict(theta, self.sizes, hidden, output, X, self._work(module, len(X)), out)
+        return out
+
+    def loss(self, X, Y, theta=None, *, backend=None):
+        """Mean loss on ``(X, Y)``.
+
+        Parameters
+        ----------
+        X : array_like, shape (batch, n_in)
+        Y : array_like
+            Targets, shape (batch, n_out) (or (batch,) when n_out == 1); for
+            softmax cross-entropy also integer class labels of shape (batch,).
+        theta : array_like, shape (size,), optional
+        backend : str, optional
+
+        Returns
+        -------
+        float
+        """
+        theta = self._check_theta(theta)
+        X = self._check_X(X)
+        Y = self._check_Y(Y, X.shape[0])
+        module = _backend.resolve(backend)
+        return float(module.mlp_loss(theta, self.sizes, *self._codes, X, Y,
+                                     self._work(module, len(X))))
+
+    def loss_and_grad(self, X, Y, theta=None, *, backend=None):
+        """Mean loss on ``(X, Y)`` and its gradient with respect to theta (backpropagation).
+
+        Parameters are as for :meth:`loss`.
+
+        Returns
+        -------
+        loss : float
+        grad : ndarray, shape (size,)
+            Laid out like ``theta``.
+        """
+        theta = self._check_theta(theta)
+        X = self._check_X(X)
+        Y = self._check_Y(Y, X.shape[0])
+        module = _backend.resolve(backend)
+        grad = np.empty(self.size, self.dtype)
+        value = module.mlp_loss_and_grad(theta, self.sizes, *self._codes, X, Y,
+                                         self._work(module, len(X)), grad)
+        return float(value), grad
+
+    # -- files ---------------------------------------------------------------
+
+    def save(self, path):
+        """Write the network to ``path`` (``.npz``, no pickle), atomically.
+
+        The file is written beside ``path`` under a temporary name and renamed
+        over it, so an interrupted write never leaves a truncated file.
+        """
+        arrays = dict(format=np.array(_FILE_FORMAT), version=np.array(_FILE_VERSION),
+                      sizes=self.sizes, activation=np.array(self.activation),
+                      output=np.array(self.output), loss=np.array(self.loss_name),
+                      theta=self._theta)
+        atomic_savez(path, arrays)
+
+    @classmethod
+    def load(cls, path):
+        """Read a network written by :meth:`save`, validating every field.
+
+        Raises
+        ------
+        ValueError
+            If the file is not a complete, consistent pykernels network file.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if set(data.files) != _FILE_KEYS:
+                    raise ValueError(f"expected the fields {sorted(_FILE_KEYS)}, "
+                                     f"found {sorted(data.files)}")
+                fields = {key: data[key] for key in _FILE_KEYS}
+        except (zipfile.BadZipFile, EOFError, OSError, KeyError) as exc:
+            if isinstance(exc, FileNotFoundError):
+                raise
+            raise ValueError(f"{path!r} is not a readable pykernels network file: {exc}") from exc
+        except ValueError as exc:
+            raise ValueError(f"{path!r} is not a valid pykernels network file: {exc}") from exc
+        if str(fields["format"]) != _FILE_FORMAT or int(fields["version"]) != _FILE_VERSION:
+            raise ValueError(f"{path!r} is not a version-{_FILE_VERSION} pykernels network file")
+        sizes, theta = fields["sizes"], fields["theta"]
+        if sizes.dtype.kind not in "iu" or sizes.ndim != 1:
+            raise ValueError(f"{path!r}: field 'sizes' must be a 1-D integer array")
+        try:
+            net = cls(sizes.tolist(), str(fields["activation"]), str(fields["output"]),
+                      str(fields["loss"]), dtype=theta.dtype, seed=None)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path!r}: inconsistent network description: {exc}") from exc
+        if theta.shape != (net.size,):
+            raise ValueError(f"{path!r}: field 'theta' must have shape ({net.size},) "
+                             f"for sizes {sizes.tolist()}, got {theta.shape}")
+        if not np.isfinite(theta).all():
+            raise ValueError(f"{path!r}: field 'theta' holds non-finite values")
+        net.theta = theta
+        return net
+
+
+def atomic_savez(path, arrays):
+    """``numpy.savez`` to a temporary file beside ``path``, then rename it over ``path``."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
