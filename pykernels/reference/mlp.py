@@ -70,7 +70,8 @@ def loss_and_delta(z, Y, output, loss):
         zmax = z.max(axis=1, keepdims=True)
         logsumexp = zmax + np.log(np.exp(z - zmax).sum(axis=1, keepdims=True))
         ysum = Y.sum(axis=1, keepdims=True)
-        value = np.sum(ysum * logsumexp - Y * z) / len(z)
+        value = np.sum(ysum * logsumexp) - np.sum(Y * z)
+        value /= len(z)
         return value, (a * ysum - Y) / len(z)
     count = z.size
     if loss == CROSS_ENTROPY:

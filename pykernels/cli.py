@@ -1,0 +1,65 @@
+"""The ``pykernels`` command: ``info`` and ``demo``."""
+
+import argparse
+import sys
+
+
+def _blas_info():
+    """BLAS libraries NumPy is linked to, as 'name version (threads)' strings."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        import numpy as np
+        blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+        return [f"{blas.get('name', '?')} {blas.get('version', '')}".strip()]
+    return [f"{p['internal_api']} {p['version']} ({p['num_threads']} threads, {p['filepath']})"
+            for p in threadpool_info() if p["user_api"] == "blas"]
+
+
+def info(out=sys.stdout):
+    """Print versions, backends, BLAS and the Numba cache location."""
+    import os
+
+    import numba
+    import numpy as np
+
+    import pykernels
+    from pykernels import _backend, kernels
+
+    cache = numba.config.CACHE_DIR or os.path.join(os.path.dirname(kernels.__file__),
+                                                   "__pycache__")
+    rows = [
+        ("pykernels", pykernels.__version__),
+        ("numpy", np.__version__),
+        ("numba", f"{numba.__version__} ({numba.config.NUMBA_NUM_THREADS} threads)"),
+        ("backends", ", ".join(pykernels.backends())),
+        ("default backend", pykernels.get_backend()),
+        ("numba cache", cache),
+    ]
+    rows += [("blas", line) for line in _blas_info()]
+    rows += [(f"{name} unavailable", why) for name, why in _backend._errors.items()]
+    width = max(len(key) for key, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}", file=out)
+
+
+def main(argv=None):
+    """Entry point of the ``pykernels`` command."""
+    parser = argparse.ArgumentParser(prog="pykernels", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("info", help="versions, backends, BLAS, Numba cache location")
+    demo = sub.add_parser("demo", help="train a network on generated spirals")
+    demo.add_argument("--quick", action="store_true", help="fewer epochs")
+    demo.add_argument("--backend", default=None, help="numba, c or numpy")
+    demo.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.command == "info":
+        info()
+    else:
+        from .demo import run
+        run(quick=args.quick, backend=args.backend, seed=args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
