@@ -1,0 +1,257 @@
+"""First-order update rules as objects with ``init``/``step`` on a flat vector: ``pk.optim``.
+
+``pk.train`` and ``pk.minimize(method="adam")`` (etc.) drive these same objects, so a
+hand-written loop::
+
+    opt = pk.optim.Adam(lr=1e-3)
+    state = opt.init(theta)
+    for _ in range(n):
+        theta, state = opt.step(theta, grad(theta), state)
+
+follows exactly the trajectory of ``pk.minimize(fun, theta, jac=grad, method="adam",
+options={"lr": 1e-3})``.  The work is one compiled update kernel per step
+(:mod:`pykernels.kernels.optim`), no per-parameter Python loop.
+"""
+
+import numpy as np
+
+from . import _backend
+from ._checks import float_array
+
+__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "OPTIMIZERS"]
+
+
+def _rate(value, name, *, upper=None):
+    """A finite float > 0 (and < ``upper`` when given), else a ValueError naming it."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    if not np.isfinite(value) or value < 0 or (upper is None and value == 0) or (
+            upper is not None and value >= upper):
+        bound = f"in [0, {upper})" if upper is not None else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+    return value
+
+
+class _Optimizer:
+    """Base class: ``init`` makes the state, ``step`` applies one update in place.
+
+    The state is a dict: ``"step"`` (number of updates done, an int) and one array
+    per entry of ``_slots`` (shape and dtype of ``theta``).  It holds only arrays and
+    an int, so it can be written to an ``.npz`` file and read back.
+    """
+
+    _slots = ()
+    _kernel = ""
+
+    def __init__(self, lr, backend=None):
+        self.lr = _rate(lr, "lr")
+        self.backend = backend
+
+    def _hyper(self):
+        return {}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in {"lr": self.lr, **self._hyper()}.items())
+        return f"{type(self).__name__}({args})"
+
+    def init(self, theta):
+        """Fresh state for parameters shaped like ``theta``.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (n,)
+
+        Returns
+        -------
+        dict
+            ``{"step": 0, <slot>: zeros_like(theta), ...}``.
+        """
+        theta = float_array(theta, "theta", ndim=1, finite=False)
+        return {"step": 0, **{slot: np.zeros_like(theta) for slot in self._slots}}
+
+    def step(self, theta, grad, state, *, lr=None):
+        """One update: ``theta`` and ``state`` are changed in place and returned.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (n,)
+            C-contiguous, writeable float32/float64 parameters.
+        grad : array_like, shape (n,)
+            Gradient at ``theta``.
+        state : dict
+            From :meth:`init` (or a previous ``step``).
+        lr : float, optional
+            Learning rate of this step (a schedule); default ``self.lr``.
+
+        Returns
+        -------
+        theta, state
+        """
+        if not (isinstance(theta, np.ndarray) and theta.ndim == 1 and theta.flags.c_contiguous
+                and theta.flags.writeable and theta.dtype in (np.float32, np.float64)):
+            raise TypeError("theta must be a writeable, C-contiguous 1-D float32/float64 "
+                            f"array (it is updated in place), got {type(theta).__name__}")
+        grad = float_array(grad, "grad", dtype=theta.dtype, ndim=1, finite=False)
+        if grad.shape != theta.shape:
+            raise ValueError(f"grad must have shape {theta.shape} like theta, got {grad.shape}")
+        for slot in self._slots:
+            if not isinstance(state.get(slot), np.ndarray) or state[slot].shape != theta.shape:
+                raise ValueError(f"state[{slot!r}] must be an array shaped like theta; "
+                                 "make the state with opt.init(theta)")
+        lr = self.lr if lr is None else _rate(lr, "lr")
+        self._apply(_backend.resolve(self.backend), theta, grad, state, lr)
+        return theta, state
+
+    def _apply(self, module, theta, grad, state, lr):
+        """The unchecked update (for the training and minimize loops)."""
+        state["step"] += 1
+        getattr(module, self._kernel)(theta, grad, *[state[s] for s in self._slots],
+                                      lr, *self._scalars(state))
+
+    def _scalars(self, state):
+        return ()
+
+
+class SGD(_Optimizer):
+    """Plain (stochastic) gradient descent: ``theta -= lr * g``.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate.
+    backend : str, optional
+        Kernel backend; None uses the current default.
+    """
+
+    _kernel = "sgd_update"
+
+    def __init__(self, lr=1e-2, *, backend=None):
+        super().__init__(lr, backend)
+
+
+class Momentum(_Optimizer):
+    """Heavy-ball momentum: ``v = beta v + g; theta -= lr v``.
+
+    Parameters
+    ----------
+    lr : float
+    beta : float in [0, 1)
+    backend : str, optional
+    """
+
+    _slots = ("velocity",)
+    _kernel = "momentum_update"
+
+    def __init__(self, lr=1e-2, beta=0.9, *, backend=None):
+        super().__init__(lr, backend)
+        self.beta = _rate(beta, "beta", upper=1.0)
+
+    def _hyper(self):
+        return {"beta": self.beta}
+
+    def _scalars(self, state):
+        return (self.beta,)
+
+
+class Nesterov(Momentum):
+    """Nesterov momentum: ``v = beta v + g; theta -= lr (g + beta v)``.
+
+    Parameters are those of :class:`Momentum`.
+    """
+
+    _kernel = "nesterov_update"
+
+
+class AdaGrad(_Optimizer):
+    """AdaGrad: ``s += g^2; theta -= lr g / (sqrt(s) + eps)``.
+
+    Parameters
+    ----------
+    lr : float
+    eps : float
+    backend : str, optional
+    """
+
+    _slots = ("accum",)
+    _kernel = "adagrad_update"
+
+    def __init__(self, lr=1e-1, eps=1e-8, *, backend=None):
+        super().__init__(lr, backend)
+        self.eps = _rate(eps, "eps")
+
+    def _hyper(self):
+        return {"eps": self.eps}
+
+    def _scalars(self, state):
+        return (self.eps,)
+
+
+class RMSProp(_Optimizer):
+    """RMSProp: ``s = rho s + (1 - rho) g^2; theta -= lr g / (sqrt(s) + eps)``.
+
+    Parameters
+    ----------
+    lr : float
+    rho : float in [0, 1)
+    eps : float
+    backend : str, optional
+    """
+
+    _slots = ("accum",)
+    _kernel = "rmsprop_update"
+
+    def __init__(self, lr=1e-3, rho=0.9, eps=1e-8, *, backend=None):
+        super().__init__(lr, backend)
+        self.rho = _rate(rho, "rho", upper=1.0)
+        self.eps = _rate(eps, "eps")
+
+    def _hyper(self):
+        return {"rho": self.rho, "eps": self.eps}
+
+    def _scalars(self, state):
+        return (self.rho, self.eps)
+
+
+class Adam(_Optimizer):
+    """Adam (Kingma & Ba, 2015) with bias correction.
+
+    Parameters
+    ----------
+    lr : float
+    beta1, beta2 : float in [0, 1)
+        Decay rates of the first and second moment estimates.
+    eps : float
+    backend : str, optional
+
+    Examples
+    --------
+    >>> import numpy as np, pykernels as pk
+    >>> opt = pk.optim.Adam(lr=0.1)
+    >>> theta = np.array([1.0, -2.0]); state = opt.init(theta)
+    >>> for _ in range(200):
+    ...     theta, state = opt.step(theta, 2 * theta, state)
+    >>> bool(np.abs(theta).max() < 0.1)
+    True
+    """
+
+    _slots = ("m", "v")
+    _kernel = "adam_update"
+
+    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, *, backend=None):
+        super().__init__(lr, backend)
+        self.beta1 = _rate(beta1, "beta1", upper=1.0)
+        self.beta2 = _rate(beta2, "beta2", upper=1.0)
+        self.eps = _rate(eps, "eps")
+
+    def _hyper(self):
+        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+    def _scalars(self, state):
+        return (self.beta1, self.beta2, self.eps, float(state["step"]))
+
+
+#: Name (as in ``pk.train(optimizer=...)`` / ``pk.minimize(method=...)``) -> class.
+OPTIMIZERS = {"sgd": SGD, "gd": SGD, "momentum": Momentum, "nesterov": Nesterov,
+              "adagrad": AdaGrad, "rmsprop": RMSProp, "adam": Adam}
