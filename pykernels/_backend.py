@@ -63,6 +63,9 @@ def backends():
 
 
 def _require(name):
+    module = _loaded.get(name)
+    if module is not None:
+        return module
     _check_name(name)
     module = _load(name)
     if module is None:
@@ -70,12 +73,6 @@ def _require(name):
             f"backend {name!r} is not available: {_errors[name]}; "
             f"to build it, {_HOW_TO_BUILD.get(name, 'reinstall pykernels')}")
     return module
-
-
-def _default_from_env():
-    name = os.environ.get("PYKERNELS_BACKEND", "numba")
-    _check_name(name)
-    return name
 
 
 _current = contextvars.ContextVar("pykernels_backend", default=None)
@@ -89,11 +86,17 @@ def get_backend():
     -------
     str
         Set by :func:`set_backend` / :func:`use_backend`, otherwise by the
-        environment variable ``PYKERNELS_BACKEND``, otherwise ``"numba"``.
+        environment variable ``PYKERNELS_BACKEND`` (read once, at the first
+        call), otherwise ``"numba"``.
     """
+    global _global_default
     name = _current.get()
     if name is None:
-        name = _global_default or _default_from_env()
+        if _global_default is None:
+            name = os.environ.get("PYKERNELS_BACKEND", "numba")
+            _check_name(name)
+            _global_default = name
+        name = _global_default
     return name
 
 

@@ -18,12 +18,15 @@ def float_dtype(dtype, name="dtype"):
     return dt
 
 
+_all_finite_kernel = None
+
+
 def all_finite(a):
-    """True when every entry of ``a`` is finite (fast path: a finite sum)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.sum(a)):
-            return True
-    return bool(np.isfinite(a).all())
+    """True when every entry of the contiguous float array ``a`` is finite."""
+    global _all_finite_kernel
+    if _all_finite_kernel is None:  # imported on first use: numba loads lazily
+        from .kernels.checks import all_finite as _all_finite_kernel
+    return _all_finite_kernel(a.reshape(-1))
 
 
 def float_array(x, name, *, dtype=None, ndim=None, finite=True, allow_int=False):
@@ -43,9 +46,8 @@ def float_array(x, name, *, dtype=None, ndim=None, finite=True, allow_int=False)
     allow_int : bool
         Accept integer and bool input (converted to ``dtype`` or float64).
     """
-    arr = np.asarray(x)
-    kind = arr.dtype.kind
-    if kind in "iub" and allow_int:
+    arr = x if type(x) is np.ndarray else np.asarray(x)
+    if arr.dtype.kind in "iub" and allow_int:
         arr = arr.astype(dtype or np.float64)
     elif arr.dtype not in FLOAT_DTYPES:
         allowed = "a float32, float64 or integer" if allow_int else "a float32 or float64"
@@ -55,7 +57,8 @@ def float_array(x, name, *, dtype=None, ndim=None, finite=True, allow_int=False)
         if arr.ndim not in dims:
             want = " or ".join(f"{d}-D" for d in dims)
             raise ValueError(f"{name} must be {want}, got shape {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if not (arr.flags.c_contiguous and (dtype is None or arr.dtype == dtype)):
+        arr = np.ascontiguousarray(arr, dtype=dtype)
     if finite and not all_finite(arr):
         bad = np.argwhere(~np.isfinite(arr))[0]
         where = tuple(int(i) for i in bad)
