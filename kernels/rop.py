@@ -1,0 +1,296 @@
+"""Second-order products of an MLP loss by the R-operator, and per-sample Jacobians.
+
+For a direction v of theta (V_l, c_l laid out like W_l, b_l), R{x} = d/de x(theta + e v)
+at e = 0 (Pearlmutter 1994).  One extra forward sweep carries the directional
+derivatives of the activations::
+
+    R{z_{l+1}} = R{a_l} W_l^T + a_l V_l^T + c_l,     R{a_0} = 0
+    R{a_{l+1}} = G'(z_{l+1}) * R{z_{l+1}}
+
+and one extra backward sweep differentiates backpropagation (g_l = delta_{l+1} W_l)::
+
+    R{dW_l}    = R{delta_{l+1}}^T a_l + delta_{l+1}^T R{a_l}
+    R{db_l}    = sum over rows of R{delta_{l+1}}
+    R{delta_l} = (R{delta_{l+1}} W_l + delta_{l+1} V_l) * G'(z_l) + g_l * G''(z_l) R{z_l}
+
+with R{delta_L} = H_z R{z_L}, H_z the Hessian of the loss w.r.t. the output
+pre-activation.  The Gauss-Newton product drops every term with a second derivative of
+a layer: it is J^T H J v with H the loss's Hessian w.r.t. the logits z_L for
+cross-entropy (convex in z) and w.r.t. the output a_L for the elementwise losses
+(convex in a), hence positive semi-definite.
+
+``work`` holds :func:`rop_workspace_size` entries: the :func:`.mlp.workspace_size`
+entries of the ordinary forward pass, then ``[R a_1 | ... | R a_{L-1} | R z_L]``,
+three scratches of ``batch * max(n_l)`` and one of ``max(n_l n_{l+1})`` entries.
+"""
+
+import numpy as np
+
+from ._jit import jit, jit_inline
+from .activations import (IDENTITY, RELU, SIGMOID, SOFTMAX, TANH, activation_backward,
+                          activation_row)
+from .losses import CROSS_ENTROPY, HUBER, L1, MSE, output_loss
+from .mlp import _buffers, mlp_forward, workspace_size
+
+
+def rop_workspace_size(sizes, batch):
+    """Entries of the ``work`` buffer of :func:`mlp_hvp` / :func:`mlp_gnvp` / Jacobians."""
+    widths = [int(n) for n in sizes[1:]]
+    dims = [int(n) for n in sizes]
+    blocks = max(dims[k] * dims[k + 1] for k in range(len(widths)))
+    return workspace_size(sizes, batch) + batch * (sum(widths) + 3 * max(widths)) + blocks
+
+
+@jit_inline
+def _slope(a, code):
+    """G'(z) written through a = G(z) (elementwise activations)."""
+    if code == TANH:
+        return 1.0 - a * a
+    if code == RELU:
+        return 1.0 if a > 0.0 else 0.0
+    if code == SIGMOID:
+        return a * (1.0 - a)
+    return 1.0
+
+
+@jit_inline
+def _bend(a, ra, code):
+    """G''(z) R{z} written through a = G(z) and R{a} = G'(z) R{z}."""
+    if code == TANH:
+        return -2.0 * a * ra
+    if code == SIGMOID:
+        return (1.0 - 2.0 * a) * ra
+    return 0.0
+
+
+@jit_inline
+def _loss_slope(r, code):
+    """d loss / d a of an elementwise loss at the residual r = a - y (mse, l1, huber)."""
+    if code == MSE:
+        return 2.0 * r
+    if code == L1:
+        return 1.0 if r > 0.0 else (-1.0 if r < 0.0 else 0.0)
+    return min(max(r, -1.0), 1.0)
+
+
+@jit_inline
+def _loss_curvature(r, code):
+    """d^2 loss / d a^2 of an elementwise loss at the residual r = a - y."""
+    if code == MSE:
+        return 2.0
+    if code == HUBER:
+        return 1.0 if abs(r) <= 1.0 else 0.0
+    return 0.0
+
+
+@jit
+def _split(sizes, batch, work):
+    """(forward work, R{a} / R{z} stack, three (batch * max n) scratches, block scratch)."""
+    base = batch * (np.sum(sizes[1:]) + sizes[-1] + 2 * np.max(sizes[1:]))
+    span = batch * np.max(sizes[1:])
+    w = base + batch * np.sum(sizes[1:])
+    return (work[:base], work[base:w], work[w:w + span], work[w + span:w + 2 * span],
+            work[w + 2 * span:w + 3 * span], work[w + 3 * span:])
+
+
+@jit
+def _rop_forward(theta, sizes, hidden, X, v, work, rstack, tmp):
+    """Fill R{a_1} ... R{a_{L-1}}, R{z_L} in ``rstack``; ``work`` holds the forward pass."""
+    batch = X.shape[0]
+    n_layers = sizes.size - 1
+    t = 0
+    w = 0
+    ra_prev = rstack[:0].reshape((batch, 0))
+    for layer in range(n_layers):
+        n_in, n_out = sizes[layer], sizes[layer + 1]
+        W = theta[t:t + n_out * n_in].reshape((n_out, n_in))
+        V = v[t:t + n_out * n_in].reshape((n_out, n_in))
+        t += n_out * n_in
+        c = v[t:t + n_out]
+        t += n_out
+        prev = X if layer == 0 else work[w - batch * n_in:w].reshape((batch, n_in))
+        rz = rstack[w:w + batch * n_out].reshape((batch, n_out))
+        np.dot(prev, V.T, rz)
+        if layer > 0:
+            extra = tmp[:batch * n_out].reshape((batch, n_out))
+            np.dot(ra_prev, W.T, extra)
+            rz += extra
+        code = hidden if layer < n_layers - 1 else IDENTITY
+        a = work[w:w + batch * n_out].reshape((batch, n_out))
+        for i in range(batch):
+            for j in range(n_out):
+                rz[i, j] = (rz[i, j] + c[j]) * _slope(a[i, j], code)
+        ra_prev = rz
+        w += batch * n_out
+
+
+@jit
+def _output_rop(z, y, out_code, loss_code, a, rz, rdelta, gauss_newton):
+    """rdelta <- H_z rz, H_z the loss's Hessian w.r.t. the logits (its Gauss-Newton part).
+
+    ``rz`` is overwritten with R{a} = J rz (J the output activation's Jacobian).
+    """
+    batch, n_out = z.shape
+    if loss_code == CROSS_ENTROPY:  # softmax: ysum (diag(a) - a a^T) / batch; sigmoid: a (1 - a) / count
+        for i in range(batch):
+            ysum = 0.0
+            for j in range(n_out):
+                ysum += y[i, j]
+            scale = ysum / batch if out_code == SOFTMAX else 1.0 / (batch * n_out)
+            for j in range(n_out):
+                rdelta[i, j] = rz[i, j] * scale
+        activation_backward(a, rdelta, out_code)
+        return
+    activation_backward(a, rz, out_code)  # R{a} = J R{z}; J is symmetric for softmax
+    scale = 1.0 / (batch * n_out)
+    for i in range(batch):
+        for j in range(n_out):
+            rdelta[i, j] = _loss_curvature(a[i, j] - y[i, j], loss_code) * rz[i, j] * scale
+    activation_backward(a, rdelta, out_code)  # J^T R{dL/da}
+    if gauss_newton or out_code == IDENTITY:
+        return
+    for i in range(batch):  # + R{J}^T dL/da
+        ai, rai, di = a[i], rz[i], rdelta[i]
+        if out_code == SOFTMAX:  # R{a * (g - a.g)} at fixed g = Ra (g - a.g) - a (Ra.g)
+            dot_ag = 0.0
+            dot_rg = 0.0
+            for j in range(n_out):
+                g = _loss_slope(ai[j] - y[i, j], loss_code) * scale
+                dot_ag += ai[j] * g
+                dot_rg += rai[j] * g
+            for j in range(n_out):
+                g = _loss_slope(ai[j] - y[i, j], loss_code) * scale
+                di[j] += rai[j] * (g - dot_ag) - ai[j] * dot_rg
+        else:
+            for j in range(n_out):
+                di[j] += _loss_slope(ai[j] - y[i, j], loss_code) * scale * _bend(
+                    ai[j], rai[j], out_code)
+
+
+@jit
+def _rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, gauss_newton):
+    """out <- H v (or G v); returns the mean loss.  See the module docstring."""
+    batch = X.shape[0]
+    fwork, rstack, rbuf, rspare, tmp, block = _split(sizes, batch, work)
+    z = mlp_forward(theta, sizes, hidden, X, fwork)
+    a, buf, spare = _buffers(sizes, batch, fwork)
+    delta = buf[:z.size].reshape(z.shape)
+    value = output_loss(z, Y, output, loss, a, delta)
+    _rop_forward(theta, sizes, hidden, X, v, fwork, rstack, tmp)
+    w = rstack.size - z.size
+    rz = rstack[w:].reshape(z.shape)
+    rdelta = rbuf[:z.size].reshape(z.shape)
+    _output_rop(z, Y, output, loss, a, rz, rdelta, gauss_newton)
+    t = theta.size
+    for layer in range(sizes.size - 2, -1, -1):
+        n_in, n_out = sizes[layer], sizes[layer + 1]
+        t -= n_out
+        rdb = out[t:t + n_out]
+        t -= n_out * n_in
+        rdW = out[t:t + n_out * n_in].reshape((n_out, n_in))
+        if layer == 0:
+            prev = X
+            rprev = X
+        else:
+            w -= batch * n_in
+            prev = fwork[w:w + batch * n_in].reshape((batch, n_in))
+            rprev = rstack[w:w + batch * n_in].reshape((batch, n_in))
+        np.dot(rdelta.T, prev, rdW)
+        if layer > 0 and not gauss_newton:
+            extra = block[:n_out * n_in].reshape((n_out, n_in))
+            np.dot(delta.T, rprev, extra)
+            rdW += extra
+        rdb[:] = 0.0
+        for i in range(batch):
+            for j in range(n_out):
+                rdb[j] += rdelta[i, j]
+        if layer == 0:
+            break
+        W = theta[t:t + n_out * n_in].reshape((n_out, n_in))
+        r_prev = rspare[:batch * n_in].reshape((batch, n_in))
+        np.dot(rdelta, W, r_prev)
+        if gauss_newton:
+            activation_backward(prev, r_prev, hidden)
+        else:
+            V = v[t:t + n_out * n_in].reshape((n_out, n_in))
+            g = spare[:batch * n_in].reshape((batch, n_in))
+            extra = tmp[:batch * n_in].reshape((batch, n_in))
+            np.dot(delta, V, extra)
+            np.dot(delta, W, g)
+            for i in range(batch):
+                for j in range(n_in):
+                    s = _slope(prev[i, j], hidden)
+                    r_prev[i, j] = ((r_prev[i, j] + extra[i, j]) * s
+                                    + g[i, j] * _bend(prev[i, j], rprev[i, j], hidden))
+                    g[i, j] *= s
+            buf, spare = spare, buf
+            delta = g
+        rbuf, rspare = rspare, rbuf
+        rdelta = r_prev
+    return value
+
+
+@jit
+def mlp_hvp(theta, sizes, hidden, output, loss, X, Y, v, work, out):
+    """out (theta.size,) <- H v, H the Hessian of the mean loss w.r.t. theta; returns the loss."""
+    return _rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, False)
+
+
+@jit
+def mlp_gnvp(theta, sizes, hidden, output, loss, X, Y, v, work, out):
+    """out (theta.size,) <- G v, G the (PSD) Gauss-Newton matrix of the loss; returns the loss."""
+    return _rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, True)
+
+
+@jit
+def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):
+    """Per-sample Jacobians of the outputs a_L, one backward sweep per output k.
+
+    out is (batch, n_out, n_in) for the input, (batch, n_out, theta.size) for theta
+    (``wrt_params``).  The sweep for output k starts from delta_i = J_i^T e_k (J_i the
+    output activation's Jacobian at row i); a layer's block of row i is then the
+    outer product delta_i a_i^T (weights) and delta_i (bias).
+    """
+    batch = X.shape[0]
+    fwork, _, buf, spare, _, _ = _split(sizes, batch, work)
+    z = mlp_forward(theta, sizes, hidden, X, fwork)
+    a, _, _ = _buffers(sizes, batch, fwork)
+    for i in range(batch):
+        activation_row(z[i], a[i], output)
+    for k in range(sizes[-1]):
+        delta = buf[:z.size].reshape(z.shape)
+        delta[:] = 0.0
+        for i in range(batch):
+            delta[i, k] = 1.0
+        activation_backward(a, delta, output)
+        bufs = (buf, spare)
+        t = theta.size
+        w = batch * np.sum(sizes[1:]) - z.size
+        for layer in range(sizes.size - 2, -1, -1):
+            n_in, n_out = sizes[layer], sizes[layer + 1]
+            t -= n_out * (n_in + 1)
+            if layer == 0:
+                prev = X
+            else:
+                w -= batch * n_in
+                prev = fwork[w:w + batch * n_in].reshape((batch, n_in))
+            if wrt_params:
+                for i in range(batch):
+                    row = out[i, k]
+                    for j in range(n_out):
+                        row[t + n_out * n_in + j] = delta[i, j]
+                        block = row[t + j * n_in:t + (j + 1) * n_in]
+                        for m in range(n_in):
+                            block[m] = delta[i, j] * prev[i, m]
+                if layer == 0:
+                    break
+            W = theta[t:t + n_out * n_in].reshape((n_out, n_in))
+            bufs = (bufs[1], bufs[0])
+            d_prev = bufs[0][:batch * n_in].reshape((batch, n_in))
+            np.dot(delta, W, d_prev)
+            if layer == 0:
+                for i in range(batch):
+                    out[i, k] = d_prev[i]
+                break
+            activation_backward(prev, d_prev, hidden)
+            delta = d_prev

@@ -1,0 +1,99 @@
+"""NumPy reference of the R-operator kernels (see ``kernels/rop.py`` for the formulas)."""
+
+import numpy as np
+
+from .mlp import (CROSS_ENTROPY, HUBER, L1, MSE, RELU, SIGMOID, SOFTMAX, TANH,
+                  _forward, _layers, activate, activation_vjp, loss_and_delta)
+
+
+def rop_workspace_size(sizes, batch):
+    """The reference allocates as it goes; it needs no workspace."""
+    return 0
+
+
+def _slope(a, code):
+    """G'(z) through a = G(z) for the elementwise activations."""
+    return {TANH: 1 - a * a, RELU: (a > 0) * 1.0, SIGMOID: a * (1 - a)}.get(code, np.ones_like(a))
+
+
+def _bend(a, ra, code):
+    """G''(z) R{z} through a and R{a}."""
+    return {TANH: -2 * a * ra, SIGMOID: (1 - 2 * a) * ra}.get(code, np.zeros_like(a))
+
+
+def _output_rop(z, Y, output, loss, rz, gauss_newton):
+    """R{dL/dz} = H_z R{z} (or its Gauss-Newton part) for the fused output loss."""
+    a = activate(z, output)
+    if loss == CROSS_ENTROPY:
+        if output == SOFTMAX:
+            return activation_vjp(a, rz * Y.sum(axis=1, keepdims=True) / len(z), output)
+        return activation_vjp(a, rz / z.size, output)
+    ra = activation_vjp(a, rz, output)  # J R{z}; J is symmetric for softmax
+    r = a - Y
+    curvature = {MSE: 2.0 * np.ones_like(r), HUBER: (np.abs(r) <= 1) * 1.0}.get(loss, 0 * r)
+    out = activation_vjp(a, curvature * ra / z.size, output)
+    if gauss_newton:
+        return out
+    g = {MSE: 2 * r, L1: np.sign(r), HUBER: np.clip(r, -1, 1)}[loss] / z.size
+    if output == SOFTMAX:
+        return (out + ra * (g - np.sum(a * g, axis=1, keepdims=True))
+                - a * np.sum(ra * g, axis=1, keepdims=True))
+    return out + g * _bend(a, ra, output)
+
+
+def _rop(theta, sizes, hidden, output, loss, X, Y, v, out, gauss_newton):
+    acts, z = _forward(theta, sizes, hidden, X)
+    value, delta = loss_and_delta(z, Y, output, loss)
+    layers = list(_layers(theta, sizes))
+    directions = list(_layers(v, sizes))
+    racts = [np.zeros_like(X)]
+    for k, ((W, _), (V, c)) in enumerate(zip(layers, directions)):
+        rz = racts[-1] @ W.T + acts[k] @ V.T + c
+        racts.append(rz * _slope(acts[k + 1], hidden) if k + 1 < len(layers) else rz)
+    rdelta = _output_rop(z, Y, output, loss, racts.pop(), gauss_newton)
+    parts = []
+    for k in range(len(layers) - 1, -1, -1):
+        (W, _), (V, _) = layers[k], directions[k]
+        rdW = rdelta.T @ acts[k]
+        if not gauss_newton:
+            rdW = rdW + delta.T @ racts[k]
+        parts += [rdelta.sum(axis=0), rdW.ravel()]
+        if k > 0:
+            a = acts[k]
+            if gauss_newton:
+                rdelta = (rdelta @ W) * _slope(a, hidden)
+            else:
+                g = delta @ W
+                rdelta = ((rdelta @ W + delta @ V) * _slope(a, hidden)
+                          + g * _bend(a, racts[k], hidden))
+                delta = activation_vjp(a, g, hidden)
+    out[:] = np.concatenate(parts[::-1])
+    return float(value)
+
+
+def mlp_hvp(theta, sizes, hidden, output, loss, X, Y, v, work, out):
+    """out <- H v, the Hessian of the mean loss w.r.t. theta times v; returns the loss."""
+    return _rop(theta, sizes, hidden, output, loss, X, Y, v, out, False)
+
+
+def mlp_gnvp(theta, sizes, hidden, output, loss, X, Y, v, work, out):
+    """out <- G v, G the Gauss-Newton matrix of the loss; returns the loss."""
+    return _rop(theta, sizes, hidden, output, loss, X, Y, v, out, True)
+
+
+def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):
+    """Per-sample Jacobians of the outputs w.r.t. theta (``wrt_params``) or the input."""
+    acts, z = _forward(theta, sizes, hidden, X)
+    a = activate(z, output)
+    layers = list(_layers(theta, sizes))
+    for k in range(a.shape[1]):
+        seed = np.zeros_like(a)
+        seed[:, k] = 1
+        delta = activation_vjp(a, seed, output)
+        parts = []
+        for m in range(len(layers) - 1, -1, -1):
+            parts += [delta, np.einsum("ij,ik->ijk", delta, acts[m]).reshape(len(X), -1)]
+            g = delta @ layers[m][0]
+            delta = activation_vjp(acts[m], g, hidden) if m > 0 else g
+        out[:, k] = np.concatenate(parts[::-1], axis=1) if wrt_params else delta
+
