@@ -5,6 +5,10 @@ pure-NumPy reference ``"numpy"``.
 """
 
 from ._backend import BackendUnavailable, backends, get_backend, set_backend, use_backend
+# The default backend's kernels load with the package: importing them imports Numba
+# (~0.2 s) but compiles nothing; each kernel compiles (or loads from the on-disk
+# cache) at its first call.
+from . import kernels  # noqa: F401
 from .network import MLP
 from . import optim
 from .train import train
