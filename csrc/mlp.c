@@ -1,0 +1,209 @@
+/* mlp.c -- twin of kernels/mlp.py: forward pass and backpropagation of a
+ * multilayer perceptron on a flat theta, matrix products through CBLAS.
+ *
+ * Layer l maps n_l -> n_{l+1}: a_{l+1} = G(a_l W_l^T + b_l) for a batch of rows;
+ * theta holds, layer after layer, W_l (n_{l+1}, n_l) row-major then b_l.  work
+ * (pk_mlp_workspace_size entries, kept by the caller) is laid out as in
+ * kernels/mlp.py: [a_1 | ... | a_{L-1} | z_L | a_L | scratch | scratch].
+ * Compiled for double and float like activations.c. */
+#ifndef PK_REAL
+
+#include "pk_internal.h"
+
+#define PK_SIZE_MAX 2147483647 /* BLAS dimensions are 32-bit */
+
+/* PK_OK when sizes/batch describe a network BLAS can run (batch 1 is checked
+ * as a stand-in when only the sizes matter). */
+static int pk_mlp_check(const int64_t *sizes, int64_t n_sizes, int64_t batch)
+{
+    if (n_sizes < 2 || batch < 1 || batch > PK_SIZE_MAX)
+        return PK_ERR_SIZE;
+    for (int64_t l = 0; l < n_sizes; l++)
+        if (sizes[l] < 1 || sizes[l] > PK_SIZE_MAX)
+            return PK_ERR_SIZE;
+    return PK_OK;
+}
+
+int64_t pk_mlp_theta_size(const int64_t *sizes, int64_t n_sizes)
+{
+    int status = pk_mlp_check(sizes, n_sizes, 1);
+    if (status != PK_OK)
+        return status;
+    int64_t total = 0;
+    for (int64_t l = 0; l + 1 < n_sizes; l++) {
+        int64_t layer = sizes[l + 1] * (sizes[l] + 1); /* < 2**62 */
+        if (layer > INT64_MAX - total)
+            return PK_ERR_SIZE;
+        total += layer;
+    }
+    return total;
+}
+
+int64_t pk_mlp_workspace_size(const int64_t *sizes, int64_t n_sizes, int64_t batch)
+{
+    int status = pk_mlp_check(sizes, n_sizes, batch);
+    if (status != PK_OK)
+        return status;
+    int64_t widths = 0, widest = 0; /* batch * (sum(widths) + widths[-1] + 2 max(widths)) */
+    for (int64_t l = 1; l < n_sizes; l++) {
+        if (widths > INT64_MAX / 4)
+            return PK_ERR_SIZE;
+        widths += sizes[l];
+        widest = sizes[l] > widest ? sizes[l] : widest;
+    }
+    widths += sizes[n_sizes - 1] + 2 * widest;
+    if (widths > INT64_MAX / batch)
+        return PK_ERR_SIZE;
+    return batch * widths;
+}
+
+#define PK_REAL double
+#define PK_NAME(op) pk_##op##_f64
+#define PK_GEMM PK_CBLAS(dgemm)
+#include "mlp.c"
+#undef PK_REAL
+#undef PK_NAME
+#undef PK_GEMM
+
+#define PK_REAL float
+#define PK_NAME(op) pk_##op##_f32
+#define PK_GEMM PK_CBLAS(sgemm)
+#include "mlp.c"
+#undef PK_REAL
+#undef PK_NAME
+#undef PK_GEMM
+
+#else /* the template */
+
+#define real PK_REAL
+
+/* Offsets into work of the output activation a_L and of the two scratches. */
+static void PK_NAME(mlp_buffers)(const int64_t *sizes, int64_t n_sizes, int64_t batch,
+                                 int64_t *a, int64_t *scratch, int64_t *spare)
+{
+    int64_t w = 0, span = 0;
+    for (int64_t l = 1; l < n_sizes; l++) {
+        w += sizes[l];
+        span = sizes[l] > span ? sizes[l] : span;
+    }
+    *a = batch * w;
+    *scratch = *a + batch * sizes[n_sizes - 1];
+    *spare = *scratch + batch * span;
+}
+
+/* Fill the activations in work; return the output pre-activation z (in work). */
+static real *PK_NAME(mlp_forward)(const real *theta, const int64_t *sizes, int64_t n_sizes,
+                                  int hidden, const real *X, int64_t batch, real *work)
+{
+    int64_t a_off, scratch_off, spare_off;
+    PK_NAME(mlp_buffers)(sizes, n_sizes, batch, &a_off, &scratch_off, &spare_off);
+    real *scratch = work + scratch_off;
+    const real *prev = X;
+    real *a = work;
+    int64_t t = 0;
+    for (int64_t layer = 0; layer + 1 < n_sizes; layer++) {
+        int64_t n_in = sizes[layer], n_out = sizes[layer + 1];
+        const real *W = theta + t;
+        t += n_out * n_in;
+        const real *b = theta + t;
+        t += n_out;
+        PK_GEMM(PK_ROW_MAJOR, PK_NO_TRANS, PK_TRANS, (pk_blasint)batch, (pk_blasint)n_out,
+                (pk_blasint)n_in, 1, prev, (pk_blasint)n_in, W, (pk_blasint)n_in, 0, scratch,
+                (pk_blasint)n_out);
+        PK_NAME(bias_activation_forward)(scratch, batch, n_out, b, a,
+                                         layer + 2 < n_sizes ? hidden : PK_IDENTITY);
+        prev = a;
+        a += batch * n_out;
+    }
+    return (real *)prev;
+}
+
+int PK_NAME(mlp_predict)(const real *theta, const int64_t *sizes, int64_t n_sizes,
+                         int hidden, int output, const real *X, int64_t batch,
+                         real *work, real *out)
+{
+    int status = pk_mlp_check(sizes, n_sizes, batch);
+    if (status != PK_OK)
+        return status;
+    if (!pk_valid_activation(hidden) || !pk_valid_activation(output))
+        return PK_ERR_CODE;
+    const real *z = PK_NAME(mlp_forward)(theta, sizes, n_sizes, hidden, X, batch, work);
+    int64_t n_out = sizes[n_sizes - 1];
+    for (int64_t i = 0; i < batch; i++)
+        PK_NAME(activation_row)(z + i * n_out, n_out, out + i * n_out, output);
+    return PK_OK;
+}
+
+int PK_NAME(mlp_loss)(const real *theta, const int64_t *sizes, int64_t n_sizes,
+                      int hidden, int output, int loss, const real *X, int64_t batch,
+                      const real *Y, real *work, double *value)
+{
+    int status = pk_mlp_check(sizes, n_sizes, batch);
+    if (status != PK_OK)
+        return status;
+    if (!pk_valid_activation(hidden))
+        return PK_ERR_CODE;
+    real *z = PK_NAME(mlp_forward)(theta, sizes, n_sizes, hidden, X, batch, work);
+    int64_t a, scratch, spare;
+    PK_NAME(mlp_buffers)(sizes, n_sizes, batch, &a, &scratch, &spare);
+    return PK_NAME(output_loss)(z, batch, sizes[n_sizes - 1], Y, output, loss, work + a,
+                                work + scratch, value);
+}
+
+int PK_NAME(mlp_loss_and_grad)(const real *theta, const int64_t *sizes, int64_t n_sizes,
+                               int hidden, int output, int loss, const real *X,
+                               int64_t batch, const real *Y, real *work, real *grad,
+                               double *value)
+{
+    int status = pk_mlp_check(sizes, n_sizes, batch);
+    if (status != PK_OK)
+        return status;
+    if (!pk_valid_activation(hidden))
+        return PK_ERR_CODE;
+    real *z = PK_NAME(mlp_forward)(theta, sizes, n_sizes, hidden, X, batch, work);
+    int64_t a, buf, spare;
+    PK_NAME(mlp_buffers)(sizes, n_sizes, batch, &a, &buf, &spare);
+    real *delta = work + buf;
+    status = PK_NAME(output_loss)(z, batch, sizes[n_sizes - 1], Y, output, loss, work + a,
+                                  delta, value);
+    if (status != PK_OK)
+        return status;
+    int64_t t = pk_mlp_theta_size(sizes, n_sizes);
+    int64_t w = z - work;
+    for (int64_t layer = n_sizes - 2; layer >= 0; layer--) {
+        int64_t n_in = sizes[layer], n_out = sizes[layer + 1];
+        t -= n_out;
+        real *db = grad + t;
+        t -= n_out * n_in;
+        real *dW = grad + t;
+        const real *prev = X;
+        if (layer > 0) {
+            w -= batch * n_in;
+            prev = work + w;
+        }
+        PK_GEMM(PK_ROW_MAJOR, PK_TRANS, PK_NO_TRANS, (pk_blasint)n_out, (pk_blasint)n_in,
+                (pk_blasint)batch, 1, delta, (pk_blasint)n_out, prev, (pk_blasint)n_in, 0, dW,
+                (pk_blasint)n_in);
+        for (int64_t j = 0; j < n_out; j++)
+            db[j] = 0;
+        for (int64_t i = 0; i < batch; i++)
+            for (int64_t j = 0; j < n_out; j++)
+                db[j] += delta[i * n_out + j];
+        if (layer > 0) {
+            real *d_prev = work + spare;
+            PK_GEMM(PK_ROW_MAJOR, PK_NO_TRANS, PK_NO_TRANS, (pk_blasint)batch, (pk_blasint)n_in,
+                    (pk_blasint)n_out, 1, delta, (pk_blasint)n_out, theta + t, (pk_blasint)n_in,
+                    0, d_prev, (pk_blasint)n_in);
+            PK_NAME(activation_backward)(prev, batch, n_in, d_prev, hidden);
+            int64_t swap = buf;
+            buf = spare;
+            spare = swap;
+            delta = d_prev;
+        }
+    }
+    return PK_OK;
+}
+
+#undef real
+
+#endif

@@ -1,0 +1,223 @@
+"""The "c" backend (csrc/ through cffi): parity with the Numba and NumPy backends
+for every kernel, checked inputs at the cffi boundary, flat memory, and a clean
+BackendUnavailable when the extension is missing.
+
+Skipped when the extension is not built, unless PYKERNELS_REQUIRE_C=1 (set by
+.ci/c_checks.sh), which turns the skip into a failure.
+"""
+
+import itertools
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import pykernels as pk
+from pykernels.network import ACTIVATIONS, LOSSES, OUTPUTS
+
+if "c" not in pk.backends():
+    if os.environ.get("PYKERNELS_REQUIRE_C") == "1":
+        raise RuntimeError("PYKERNELS_REQUIRE_C=1 but the C backend is unavailable")
+    pytest.skip("C backend not built", allow_module_level=True)
+
+from pykernels import _cbackend  # noqa: E402
+from pykernels.kernels import activations as nb_act  # noqa: E402
+from pykernels.kernels import losses as nb_loss  # noqa: E402
+
+ffi, lib = _cbackend.ffi, _cbackend.lib
+COMBOS = [(act, out, loss)
+          for act, out, loss in itertools.product(ACTIVATIONS, OUTPUTS, LOSSES)
+          if loss != "cross_entropy" or out in ("softmax", "sigmoid")]
+TOL = {np.float64: 1e-12, np.float32: 1e-5}
+# (sizes, batch): single layer, batch 1, deeper and wider than the batch
+SHAPES = [((3, 1), 1), ((2, 5, 4), 1), ((3, 5, 4, 3), 7), ((4, 16, 9, 2), 33)]
+
+
+def make_case(act, out, loss, dtype, sizes, batch, seed=0):
+    net = pk.MLP(list(sizes), activation=act, output=out, loss=loss, dtype=dtype, seed=seed)
+    rng = np.random.default_rng(seed)
+    net.theta += rng.normal(0, 0.2, net.size).astype(dtype)
+    X = rng.standard_normal((batch, net.n_in)).astype(dtype)
+    if loss == "cross_entropy" and out == "softmax":
+        Y = np.eye(net.n_out, dtype=dtype)[rng.integers(0, net.n_out, batch)]
+    elif loss == "cross_entropy":
+        Y = rng.uniform(0, 1, (batch, net.n_out)).astype(dtype)
+    else:
+        Y = rng.standard_normal((batch, net.n_out)).astype(dtype)
+    return net, X, Y
+
+
+def assert_close(actual, desired, rtol):
+    # Relative to the largest entry, and never below 1e-3: where a whole gradient is
+    # smaller than that, it is zero in exact arithmetic (softmax of one output; l1
+    # residuals of one sign in a softmax row) and the backends return rounding noise.
+    scale = max(float(np.max(np.abs(desired))), 1e-3)
+    np.testing.assert_allclose(actual, desired, rtol=rtol, atol=rtol * scale)
+
+
+def pointer(array):
+    return ffi.from_buffer("double[]" if array.dtype == np.float64 else "float[]", array)
+
+
+def suffix(dtype):
+    return "_f64" if dtype == np.float64 else "_f32"
+
+
+# -- parity: the network kernels -----------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("act,out,loss", COMBOS)
+def test_mlp_kernels_agree_across_backends(act, out, loss, dtype):
+    for sizes, batch in SHAPES:
+        net, X, Y = make_case(act, out, loss, dtype, sizes, batch)
+        c_loss, c_grad = net.loss_and_grad(X, Y, backend="c")
+        assert c_grad.dtype == dtype
+        for other in ("numba", "numpy"):
+            value, grad = net.loss_and_grad(X, Y, backend=other)
+            assert_close(c_loss, value, TOL[dtype])
+            assert_close(c_grad, grad, TOL[dtype])
+            assert_close(net.loss(X, Y, backend="c"), net.loss(X, Y, backend=other),
+                         TOL[dtype])
+            assert_close(net.predict(X, backend="c"), net.predict(X, backend=other),
+                         TOL[dtype])
+
+
+# -- parity: the activation and loss kernels ---------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("code", range(5))
+def test_activation_kernels_match_numba(code, dtype):
+    rng = np.random.default_rng(code)
+    z = (rng.standard_normal((6, 9)) * 4).astype(dtype)
+    b = rng.standard_normal(9).astype(dtype)
+    d = rng.standard_normal((6, 9)).astype(dtype)
+    zc, zn = z.copy(), z.copy()
+    ac, an = np.empty_like(z), np.empty_like(z)
+    name = "pk_bias_activation_forward" + suffix(dtype)
+    assert getattr(lib, name)(pointer(zc), 6, 9, pointer(b), pointer(ac), code) == 0
+    nb_act.bias_activation_forward(zn, b, an, code)
+    assert_close(zc, zn, TOL[dtype])
+    assert_close(ac, an, TOL[dtype])
+    dc, dn = d.copy(), d.copy()
+    name = "pk_activation_backward" + suffix(dtype)
+    assert getattr(lib, name)(pointer(ac), 6, 9, pointer(dc), code) == 0
+    nb_act.activation_backward(an, dn, code)
+    assert_close(dc, dn, TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("out,loss", sorted({(o, l) for _, o, l in COMBOS}))
+def test_output_loss_matches_numba(out, loss, dtype):
+    _, _, Y = make_case("tanh", out, loss, dtype, (2, 4), 5)
+    z = (np.random.default_rng(1).standard_normal((5, 4)) * 3).astype(dtype)
+    ac, dc = np.empty_like(z), np.empty_like(z)
+    an, dn = np.empty_like(z), np.empty_like(z)
+    value = ffi.new("double *")
+    name = "pk_output_loss" + suffix(dtype)
+    assert getattr(lib, name)(pointer(z), 5, 4, pointer(Y), OUTPUTS[out], LOSSES[loss],
+                              pointer(ac), pointer(dc), value) == 0
+    expected = nb_loss.output_loss(z, Y, OUTPUTS[out], LOSSES[loss], an, dn)
+    assert_close(value[0], expected, TOL[dtype])
+    assert_close(ac, an, TOL[dtype])
+    assert_close(dc, dn, TOL[dtype])
+
+
+def test_elementary_functions_within_a_few_ulp():
+    x = np.concatenate([np.linspace(-750, 710, 20001), np.linspace(-1, 1, 2001)])
+    def sigmoid(v):
+        e = np.exp(-np.abs(v))
+        return np.where(v >= 0, 1.0, e) / (1.0 + e)
+
+    for code, ref in [(1, np.tanh), (3, sigmoid)]:
+        a = np.empty_like(x)
+        assert lib.pk_activation_row_f64(pointer(x), x.size, pointer(a), code) == 0
+        expected = ref(x)
+        ulp = np.spacing(np.maximum(np.abs(expected), np.finfo(float).tiny))
+        assert np.max(np.abs(a - expected) / ulp) <= 4, code
+    special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0])
+    a = np.empty_like(special)
+    lib.pk_activation_row_f64(pointer(special), 5, pointer(a), 1)
+    np.testing.assert_array_equal(a, np.tanh(special))
+
+
+# -- the cffi boundary ---------------------------------------------------------------
+
+def test_sizes_match_numba():
+    from pykernels.kernels import workspace_size
+
+    for sizes, batch in SHAPES:
+        assert _cbackend.workspace_size(np.array(sizes), batch) == workspace_size(
+            np.array(sizes), batch)
+
+
+def _step_args(dtype=np.float64, batch=4):
+    net, X, Y = make_case("tanh", "identity", "mse", dtype, (3, 5, 2), batch)
+    work = np.empty(_cbackend.workspace_size(net.sizes, batch), dtype)
+    grad = np.empty(net.size, dtype)
+    return [net.theta, net.sizes, 1, 0, 0, X, Y, work, grad]
+
+
+@pytest.mark.parametrize("position,bad,error", [
+    (0, lambda a: a[:-1], ValueError),                     # theta too short
+    (0, lambda a: a.astype(np.float32), TypeError),        # dtype mismatch
+    (0, lambda a: list(a), TypeError),                     # not an ndarray
+    (1, lambda a: np.array([3, 0, 2]), ValueError),        # empty layer
+    (1, lambda a: np.array([3, 5, 2, 4]), ValueError),     # sizes != theta
+    (1, lambda a: np.array([[3, 5, 2]]), ValueError),      # sizes not 1-D
+    (2, lambda a: 7, ValueError),                          # unknown activation
+    (4, lambda a: 3, ValueError),                          # cross_entropy + identity
+    (5, lambda a: a[:, :2].copy(), ValueError),            # X too narrow
+    (5, lambda a: np.asfortranarray(np.vstack([a, a])), ValueError),
+    (5, lambda a: a[::2], ValueError),                     # batch != Y's
+    (6, lambda a: a[:, :1].copy(), ValueError),            # Y too narrow
+    (7, lambda a: a[:-1], ValueError),                     # work too short
+    (8, lambda a: a[:-1], ValueError),                     # grad too short
+    (8, lambda a: a[::2], ValueError),                     # grad not contiguous
+])
+def test_bad_buffers_raise_instead_of_reaching_c(position, bad, error):
+    args = _step_args()
+    args[position] = bad(args[position])
+    with pytest.raises(error):
+        _cbackend.mlp_loss_and_grad(*args)
+
+
+def test_read_only_outputs_are_refused():
+    args = _step_args()
+    args[8].flags.writeable = False
+    with pytest.raises((TypeError, ValueError, BufferError)):
+        _cbackend.mlp_loss_and_grad(*args)
+
+
+def test_oversized_work_is_accepted():
+    args = _step_args()
+    args[7] = np.empty(args[7].size + 10)
+    reference = _cbackend.mlp_loss_and_grad(*_step_args())
+    assert _cbackend.mlp_loss_and_grad(*args) == reference
+
+
+def test_memory_flat_over_100k_steps():
+    psutil = pytest.importorskip("psutil")
+    args = _step_args(batch=8)
+    step = _cbackend.mlp_loss_and_grad
+    for _ in range(10_000):
+        step(*args)
+    before = psutil.Process().memory_info().rss
+    for _ in range(100_000):
+        step(*args)
+    grown = psutil.Process().memory_info().rss - before
+    assert grown < 1 << 20, f"resident memory grew by {grown} bytes"
+
+
+def test_missing_extension_gives_backend_unavailable():
+    code = ("import sys; sys.modules['pykernels._pk_c'] = None\n"
+            "import pykernels as pk\n"
+            "assert 'c' not in pk.backends(), pk.backends()\n"
+            "try:\n"
+            "    pk.set_backend('c')\n"
+            "except pk.BackendUnavailable as exc:\n"
+            "    print(exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert "pykernels._pk_c" in out and "reinstall" in out
