@@ -1,5 +1,8 @@
 """One training step (loss_and_grad + SGD update) per backend, and PyTorch eager.
 
+``gemm-floor`` times only the step's matrix products by ``np.dot``: the BLAS bound.
+``extra_info["gflops"]`` holds the step's work; divide by the median for GFLOP/s.
+
     pytest bench/bench_mlp.py --benchmark-only --benchmark-group-by=group
 """
 
@@ -7,10 +10,11 @@ import numpy as np
 import pytest
 
 import pykernels as pk
-from pykernels.benchmarks import MLP_CASES, mlp_step, torch_mlp_step
+from pykernels.benchmarks import (MLP_CASES, gemm_floor_step, mlp_flops, mlp_step,
+                                  torch_mlp_step)
 
 DTYPES = {"f64": np.float64, "f32": np.float32}
-IMPLEMENTATIONS = pk.backends() + ["torch"]
+IMPLEMENTATIONS = pk.backends() + ["torch", "gemm-floor"]
 
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
@@ -20,6 +24,8 @@ def bench_mlp_step(benchmark, case, dtype, impl):
     if impl == "torch":
         pytest.importorskip("torch")
         step = torch_mlp_step(case, DTYPES[dtype])
+    elif impl == "gemm-floor":
+        step = gemm_floor_step(case, DTYPES[dtype])
     else:
         step = mlp_step(case, impl, DTYPES[dtype])
     step()  # compile / warm up outside the timing
@@ -28,4 +34,5 @@ def bench_mlp_step(benchmark, case, dtype, impl):
         value = benchmark.pedantic(step, rounds=7, iterations=1, warmup_rounds=1)
     else:
         value = benchmark(step)
+    benchmark.extra_info["gflops"] = mlp_flops(case) / 1e9
     assert np.isfinite(value)

@@ -70,6 +70,30 @@ def torch_mlp_step(case, dtype=np.float64):
     return step
 
 
+def gemm_floor_step(case, dtype=np.float64):
+    """Only the matrix products of one step, by ``np.dot`` into preallocated outputs.
+
+    A lower bound for any implementation that calls BLAS: forward ``a W^T`` per
+    layer, backward ``delta^T a`` and ``delta W``.
+    """
+    net, X, _ = mlp_problem(case, dtype)
+    batch = len(X)
+    acts = [X] + [np.ones((batch, W.shape[0]), dtype) for W, _ in net.layers]
+    grads = [np.empty_like(W) for W, _ in net.layers]
+
+    def step():
+        for k, (W, _) in enumerate(net.layers):
+            np.dot(acts[k], W.T, out=acts[k + 1])
+        for k in range(len(net.layers) - 1, -1, -1):
+            W = net.layers[k][0]
+            np.dot(acts[k + 1].T, acts[k], out=grads[k])
+            if k > 0:
+                np.dot(acts[k + 1], W, out=acts[k])
+        return 0.0
+
+    return step
+
+
 def mlp_flops(case):
     """Floating-point operations of one step: 2 per multiply-add, forward + 2x backward."""
     sizes, *_, batch = MLP_CASES[case]

@@ -138,3 +138,21 @@ def test_float32_end_to_end():
     X, y = make_data(net, 5, labels=True)
     assert net.predict(X).dtype == np.float32
     assert net.loss_and_grad(X.astype(np.float64), y)[1].dtype == np.float32
+
+
+def test_one_compilation_per_dtype():
+    """Networks of other shapes, activations and losses reuse the compiled kernels."""
+    from pykernels import kernels
+
+    def run(sizes, act, out, loss, dtype):
+        net = make_net(act, out, loss, dtype, sizes=sizes)
+        X, Y = make_data(net, 5)
+        net.loss_and_grad(X, Y)
+
+    run((3, 4, 2), "tanh", "identity", "mse", np.float64)
+    run((3, 4, 2), "tanh", "identity", "mse", np.float32)
+    before = len(kernels.mlp_loss_and_grad.signatures)
+    for dtype in (np.float64, np.float32):
+        run((7, 2, 9, 3), "relu", "softmax", "cross_entropy", dtype)
+        run((1, 1), "sigmoid", "sigmoid", "huber", dtype)
+    assert len(kernels.mlp_loss_and_grad.signatures) == before
