@@ -1,4 +1,4 @@
-"""The ``pykernels`` command: ``info`` and ``demo``."""
+"""The ``pykernels`` command: ``info``, ``demo`` and ``bench``."""
 
 import argparse
 import sys
@@ -16,8 +16,9 @@ def _blas_info():
             for p in threadpool_info() if p["user_api"] == "blas"]
 
 
-def info(out=sys.stdout):
+def info(out=None):
     """Print versions, backends, BLAS and the Numba cache location."""
+    out = out or sys.stdout
     import os
 
     import numba
@@ -52,9 +53,21 @@ def main(argv=None):
     demo.add_argument("--quick", action="store_true", help="fewer epochs")
     demo.add_argument("--backend", default=None, help="numba, c or numpy")
     demo.add_argument("--seed", type=int, default=0)
+    bench = sub.add_parser("bench", help="time the kernels against each other and peers")
+    bench.add_argument("--quick", action="store_true", help="skip the large cases, time briefly")
+    bench.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    bench.add_argument("--group", metavar="TEXT", help="only groups containing TEXT")
     args = parser.parse_args(argv)
     if args.command == "info":
         info()
+    elif args.command == "bench":
+        from . import benchmarks
+        cases = [c for c in benchmarks.all_cases()
+                 if (c.quick or not args.quick) and (args.group or "") in c.group]
+        rows = benchmarks.run(cases, min_time=0.05 if args.quick else 0.5)
+        if args.json:
+            benchmarks.write_json(rows, args.json)
+            print(f"\nwrote {args.json}")
     else:
         from .demo import run
         run(quick=args.quick, backend=args.backend, seed=args.seed)

@@ -9,11 +9,11 @@ from .datasets import spirals
 from .network import MLP
 
 
-def _say(text="", out=sys.stdout):
-    print(text, file=out, flush=True)
+def _say(text="", out=None):
+    print(text, file=out or sys.stdout, flush=True)
 
 
-def train_spirals(quick=False, backend=None, seed=0, out=sys.stdout):
+def train_spirals(quick=False, backend=None, seed=0, out=None):
     """Train a 2-64-64-2 tanh network on two spirals by mini-batch gradient descent.
 
     Prints loss and accuracy per epoch; returns the trained network and the
@@ -46,7 +46,7 @@ def train_spirals(quick=False, backend=None, seed=0, out=sys.stdout):
     return net, accuracy
 
 
-def run(quick=False, backend=None, seed=0, out=sys.stdout):
+def run(quick=False, backend=None, seed=0, out=None):
     """Run every section of the demo."""
     _say("pykernels demo: a network y = G(W x + b), layer after layer, trained by "
          "backpropagation.\n", out)
