@@ -101,9 +101,11 @@ def _ffibuilder_or_none():
 ffibuilder = _ffibuilder_or_none()
 
 if __name__ == "__main__":
-    # In place (pykernels/_pk_c*.so), built in csrc/build/py/; with SAN=1 under
-    # AddressSanitizer + UBSan, for .ci/c_checks.sh.
+    # python csrc/build_cffi.py [DEST]: build in csrc/build/py*/ and copy the extension
+    # to DEST (default: pykernels/, in place); SAN=1 builds it under AddressSanitizer
+    # + UBSan for .ci/c_checks.sh, which puts it in a copy of the package.
     import shutil
+    import sys
 
     if os.environ.get("SAN") == "1":
         san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
@@ -111,5 +113,6 @@ if __name__ == "__main__":
                                   relative=False)
     else:
         builder = make_ffibuilder(relative=False)
-    built = builder.compile(tmpdir=str(HERE / "build" / "py"), verbose=True)
-    shutil.copy(built, HERE.parent / "pykernels")
+    tmpdir = HERE / "build" / ("py-san" if os.environ.get("SAN") == "1" else "py")
+    built = builder.compile(tmpdir=str(tmpdir), verbose=True)
+    shutil.copy(built, sys.argv[1] if len(sys.argv) > 1 else HERE.parent / "pykernels")

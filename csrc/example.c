@@ -20,7 +20,7 @@ int main(void)
 {
     const int64_t sizes[] = {2, 16, 1}, n_sizes = 3, batch = 64;
     const int epochs = 2000;
-    const double lr = 0.2;
+    const double lr = 0.1;
     int64_t n_theta = pk_mlp_theta_size(sizes, n_sizes);
     int64_t n_work = pk_mlp_workspace_size(sizes, n_sizes, batch);
     double *theta = malloc(n_theta * sizeof *theta), *grad = malloc(n_theta * sizeof *grad);
