@@ -10,10 +10,12 @@ from ._backend import BackendUnavailable, backends, get_backend, set_backend, us
 # cache) at its first call.
 from . import kernels  # noqa: F401
 from .network import MLP
+from .curvature import LipschitzEstimate, hessian_eigs, lipschitz, stationary_points
 from . import optim
 from .train import train
 
 __version__ = "0.1.0"
 
 __all__ = ["MLP", "BackendUnavailable", "backends", "get_backend", "set_backend",
+           "hessian_eigs", "lipschitz", "LipschitzEstimate", "stationary_points",
            "use_backend", "__version__", "optim", "train"]

@@ -1,0 +1,452 @@
+"""Curvature and smoothness: Hessian spectra from products, Lipschitz constants,
+stationary points of 1-D functions.
+
+scipy is imported inside the functions that need it, so ``import pykernels`` stays light.
+"""
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from ._checks import choice, float_array, positive_int
+
+__all__ = ["HessianEigs", "LipschitzEstimate", "StationaryPoint", "StationaryPoints",
+           "hessian_eigs", "lipschitz", "stationary_points"]
+
+_EPS = np.finfo(np.float64).eps
+
+
+def _callable(f, name):
+    if not callable(f):
+        raise TypeError(f"{name} must be callable, got {type(f).__name__}")
+    return f
+
+
+def _positive_float(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+            or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def _finite_float(value, name):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+# -- Hessian spectra -----------------------------------------------------------
+
+class HessianEigs(NamedTuple):
+    """Result of :func:`hessian_eigs`."""
+
+    values: np.ndarray      #: eigenvalues found, ascending
+    vectors: np.ndarray     #: (n, len(values)) unit eigenvectors, column j for values[j]
+    residuals: np.ndarray   #: ||H y - theta y|| of each pair: |theta - lambda| <= residual
+    nprod: int              #: operator products used
+    converged: bool         #: every residual <= tol * max|theta|
+
+
+def _apply(hvp, q, n):
+    w = np.asarray(hvp(q), dtype=np.float64)
+    if w.shape != (n,):
+        raise ValueError(f"hvp must return an array of shape ({n},), got shape {w.shape}")
+    if not np.isfinite(w).all():
+        raise ValueError("hvp returned NaN or Inf")
+    return w.copy()
+
+
+def _wanted(m, k, which):
+    """Indices (into m ascending Ritz values) of the wanted ones."""
+    if which == "largest":
+        return np.arange(max(m - k, 0), m)
+    if which == "smallest":
+        return np.arange(min(k, m))
+    return np.unique(np.concatenate([np.arange(min(k, m)), np.arange(max(m - k, 0), m)]))
+
+
+def hessian_eigs(hvp, n, k=1, which="largest", *, tol=1e-10, maxiter=None, seed=0):
+    """Extreme eigenvalues of a symmetric operator given only as ``v -> H v``.
+
+    Parameters
+    ----------
+    hvp : callable
+        ``hvp(v)`` returns ``H v`` as an array of shape (n,) for v of shape (n,),
+        e.g. ``lambda v: net.hvp(X, Y, v)``.  H must be symmetric.
+    n : int
+        Dimension.
+    k : int
+        How many eigenvalues at each wanted end (1 <= k <= n).
+    which : {"largest", "smallest", "both"}
+        Algebraically largest, smallest, or the k at each end.
+    tol : float
+        Stop when the residual of every wanted Ritz pair is <= ``tol * max|theta|``.
+    maxiter : int, optional
+        Most products (Krylov dimension); default ``min(n, 300)``.
+    seed : int
+        Seed of the random start vector.
+
+    Returns
+    -------
+    HessianEigs
+        ``values`` (ascending), ``vectors``, ``residuals``, ``nprod`` (products of
+        the operator used) and ``converged``.
+
+    Raises
+    ------
+    TypeError
+        If ``hvp`` is not callable.
+    ValueError
+        On a bad ``n``, ``k``, ``which``, ``tol``, or an ``hvp`` result of the
+        wrong shape or with NaN/Inf.
+
+    Notes
+    -----
+    Lanczos with full re-orthogonalisation (classical Gram-Schmidt, twice): after j
+    products :math:`H Q_j = Q_j T_j + \\beta_j q_{j+1} e_j^T` with :math:`T_j`
+    tridiagonal; its eigenpairs :math:`(\\theta, s)` give Ritz pairs
+    :math:`(\\theta, Q_j s)` with residual :math:`\\beta_j |s_j|`, and some eigenvalue of H
+    lies within that residual of :math:`\\theta` (Parlett, *The Symmetric Eigenvalue
+    Problem*, Thm 4.5.1).  When the Krylov space becomes invariant the iteration
+    restarts from a random vector orthogonal to it, so with enough products repeated
+    eigenvalues appear with their multiplicity.  Storage: ``n * maxiter`` floats.
+
+    Examples
+    --------
+    >>> import numpy as np, pykernels as pk
+    >>> A = np.diag([1.0, 2.0, 5.0])
+    >>> r = pk.hessian_eigs(lambda v: A @ v, 3)
+    >>> float(r.values[0]), r.nprod <= 3
+    (5.0, True)
+    """
+    from scipy.linalg import eigh_tridiagonal
+
+    _callable(hvp, "hvp")
+    n = positive_int(n, "n")
+    k = positive_int(k, "k")
+    if k > n:
+        raise ValueError(f"k must be <= n = {n}, got {k}")
+    choice(which, "which", ("largest", "smallest", "both"))
+    tol = _positive_float(tol, "tol")
+    m_max = min(n, 300) if maxiter is None else min(positive_int(maxiter, "maxiter"), n)
+    rng = np.random.default_rng(seed)
+    Q = np.empty((n, m_max))
+    alpha, beta = np.empty(m_max), np.empty(m_max)
+    q = rng.standard_normal(n)
+    q /= np.linalg.norm(q)
+    at_last_restart = None
+    for j in range(m_max):
+        Q[:, j] = q
+        w = _apply(hvp, q, n)
+        alpha[j] = q @ w
+        basis = Q[:, :j + 1]
+        for _ in range(2):
+            w -= basis @ (basis.T @ w)
+        b = np.linalg.norm(w)
+        theta, S = eigh_tridiagonal(alpha[:j + 1], beta[:j]) if j else (alpha[:1], np.ones((1, 1)))
+        idx = _wanted(j + 1, k, which)
+        scale = max(np.abs(theta).max(), np.finfo(float).tiny)
+        residuals = b * np.abs(S[-1, idx])
+        enough = idx.size == min(n, k if which != "both" else 2 * k)
+        if j + 1 == m_max:
+            break
+        if b <= 10 * n * _EPS * scale:
+            # The Krylov space is invariant.  A fresh direction orthogonal to it finds
+            # further copies of repeated eigenvalues; stop once one adds no wanted value.
+            if enough and at_last_restart is not None and at_last_restart.shape == idx.shape \
+                    and np.allclose(theta[idx], at_last_restart, rtol=0, atol=tol * scale):
+                break
+            at_last_restart = theta[idx]
+            b = 0.0
+            w = rng.standard_normal(n)
+            for _ in range(2):
+                w -= basis @ (basis.T @ w)
+            w /= np.linalg.norm(w)
+        elif enough and np.all(residuals <= tol * scale):
+            break
+        else:
+            w /= b
+        beta[j] = b
+        q = w
+    vectors = Q[:, :j + 1] @ S[:, idx]
+    return HessianEigs(theta[idx], vectors, residuals, j + 1,
+                       bool(np.all(residuals <= tol * scale)))
+
+
+def spectral_norm_bound(W):
+    """An upper bound on ``||W||_2``: Lanczos on W^T W (or W W^T), plus the residual."""
+    W = np.asarray(W, dtype=np.float64)
+    gram = W.T @ W if W.shape[1] <= W.shape[0] else W @ W.T
+    result = hessian_eigs(lambda v: gram @ v, gram.shape[0], tol=1e-12)
+    return float(np.sqrt(max(result.values[-1] + result.residuals[-1], 0.0)))
+
+
+# -- Lipschitz constants -------------------------------------------------------
+
+class LipschitzEstimate(NamedTuple):
+    """Result of :func:`lipschitz`: ``|f(x) - f(y)| / |x - y| == value`` at the witnesses."""
+
+    value: float
+    x: object
+    y: object
+    method: str  #: "pairs" (sampled pairs) or "gradient" (local slope maximisation)
+
+
+def _jacobian(f, x):
+    """Central-difference Jacobian (m, n) of f at x; steps exact in floating point."""
+    cols = []
+    for i in range(x.size):
+        h = _EPS ** (1 / 3) * max(1.0, abs(x[i]))
+        up, down = x.copy(), x.copy()
+        up[i] += h
+        down[i] -= h
+        cols.append((f(up) - f(down)) / (up[i] - down[i]))
+    return np.column_stack(cols)
+
+
+def lipschitz(f, lo, hi, *, grad=None, samples=1000, seed=0):
+    """A certified lower bound on the Lipschitz constant of ``f`` over the box [lo, hi].
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x)`` -> float or 1-D array (a map R^n -> R^m; 2-norms on both sides).
+        ``x`` is a float when ``lo`` and ``hi`` are scalars, else an array (n,).
+    lo, hi : float or array_like (n,)
+        The box; ``lo < hi`` in every coordinate.
+    grad : callable, optional
+        ``grad(x)`` -> gradient (n,) or Jacobian (m, n); central differences if None.
+    samples : int
+        Random pairs drawn in the box (each as one distant and one close pair).
+    seed : int
+
+    Returns
+    -------
+    LipschitzEstimate
+        ``value`` = ``|f(x) - f(y)| / |x - y|`` for the returned witnesses ``x, y``
+        (computed from those two evaluations, hence a certified lower bound), and the
+        ``method`` that found them.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a non-callable ``f``/``grad``, ``lo >= hi``, non-finite bounds, bad ``samples``.
+
+    Notes
+    -----
+    K = sup |f(x) - f(y)| / |x - y| is also the largest local slope
+    :math:`\\sup_x \\|J_f(x)\\|_2`.  Phase 1 evaluates ``samples`` random distant pairs and
+    as many close pairs (y = x + 1e-4 |hi - lo| d, d a random unit vector).  Phase 2
+    maximises the local slope :math:`\\|J_f(x)\\|_2` by L-BFGS-B inside the box from the
+    three best close pairs, and turns each maximiser x* into the witness pair
+    x* -+ (h/2) u along the top right-singular vector u, h = 1e-4 |hi - lo|.  The
+    result can only underestimate K.
+    """
+    from scipy.optimize import minimize
+
+    _callable(f, "f")
+    if grad is not None:
+        _callable(grad, "grad")
+    samples = positive_int(samples, "samples")
+    scalar = np.ndim(lo) == 0 and np.ndim(hi) == 0
+    lo = float_array(np.atleast_1d(np.asarray(lo, dtype=np.float64)), "lo", ndim=1)
+    hi = float_array(np.atleast_1d(np.asarray(hi, dtype=np.float64)), "hi", ndim=1)
+    if lo.shape != hi.shape:
+        raise ValueError(f"lo and hi must have the same shape, got {lo.shape} and {hi.shape}")
+    if np.any(lo >= hi):
+        raise ValueError("lo must be < hi in every coordinate")
+    n = lo.size
+
+    def fx(x):
+        return np.atleast_1d(np.asarray(f(x[0] if scalar else x.copy()), dtype=np.float64))
+
+    def slope(x):
+        J = _jacobian(fx, x) if grad is None else np.atleast_2d(
+            np.asarray(grad(x[0] if scalar else x.copy()), dtype=np.float64))
+        U, s, Vt = np.linalg.svd(J)
+        return s[0], Vt[0]
+
+    def ratio(x, y):
+        return float(np.linalg.norm(fx(x) - fx(y)) / np.linalg.norm(x - y))
+
+    rng = np.random.default_rng(seed)
+    width = np.linalg.norm(hi - lo)
+    h = 1e-4 * width
+    best = (-1.0, None, None, "pairs")
+    close = []
+    for _ in range(samples):
+        x, y = rng.uniform(lo, hi), rng.uniform(lo, hi)
+        d = rng.standard_normal(n)
+        z = np.clip(x + h * d / np.linalg.norm(d), lo, hi)
+        for a, b in ((x, y), (x, z)):
+            if np.any(a != b):
+                r = ratio(a, b)
+                best = max(best, (r, a, b, "pairs"), key=lambda t: t[0])
+        if np.any(z != x):
+            close.append((ratio(x, z), x))
+    close.sort(key=lambda t: -t[0])
+    for _, x0 in close[:3]:
+        res = minimize(lambda x: -slope(x)[0], x0, method="L-BFGS-B",
+                       bounds=list(zip(lo, hi)), options={"maxiter": 50})
+        x_star = np.clip(res.x, lo, hi)
+        u = slope(x_star)[1]
+        a, b = np.clip(x_star - h / 2 * u, lo, hi), np.clip(x_star + h / 2 * u, lo, hi)
+        if np.any(a != b):
+            r = ratio(a, b)
+            best = max(best, (r, a, b, "gradient"), key=lambda t: t[0])
+    value, x, y, method = best
+    if scalar:
+        x, y = float(x[0]), float(y[0])
+    return LipschitzEstimate(value, x, y, method)
+
+
+# -- stationary points -------------------------------------------------------
+
+class StationaryPoint(NamedTuple):
+    """One stationary point: where, and what kind."""
+
+    x: float
+    kind: str  #: "minimum", "maximum" or "inflection"
+
+
+class StationaryPoints(list):
+    """The :class:`StationaryPoint` list of :func:`stationary_points`, ascending in x;
+    ``values[i]`` = f(x_i), ``curvatures[i]`` = f''(x_i); ``str()`` is a table."""
+
+    def __init__(self, points, values, curvatures):
+        super().__init__(points)
+        self.values = list(values)
+        self.curvatures = list(curvatures)
+
+    def __str__(self):
+        if not self:
+            return "no stationary points"
+        lines = [f"{'x':>22}  {'f(x)':>22}  {'f2(x)':>12}  kind"]
+        for (x, kind), v, c in zip(self, self.values, self.curvatures):
+            lines.append(f"{x:22.15g}  {v:22.15g}  {c:12.5g}  {kind}")
+        return "\n".join(lines)
+
+
+def _step(x, h):
+    """x + h rounded to a representable point, and the step actually taken."""
+    up = x + h
+    return up, up - x
+
+
+def stationary_points(f, lo, hi, *, fprime=None, fsecond=None, num=2001, xtol=1e-12):
+    """Every point of [lo, hi] where f'(x) = 0, each classified by f''.
+
+    Parameters
+    ----------
+    f : callable
+        A function of one float returning a float.
+    lo, hi : float
+        The interval, ``lo < hi``.
+    fprime, fsecond : callable, optional
+        f' and f''; central differences of ``f`` (resp. ``fprime``) if None.
+    num : int
+        Grid points for the bracketing (>= 3); it sets the resolution: two stationary
+        points closer than half a grid step are reported as one.
+    xtol : float
+        Absolute tolerance of Brent's method.
+
+    Returns
+    -------
+    StationaryPoints
+        A list of ``StationaryPoint(x, kind)`` ascending in x, with ``.values`` (f) and
+        ``.curvatures`` (f''); ``print()`` shows a table.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On non-callable arguments, ``lo >= hi``, non-finite bounds, ``num < 3``.
+
+    Notes
+    -----
+    f' is evaluated on a uniform grid; every sign change is refined by Brent's method
+    (``scipy.optimize.brentq``), exact zeros on the grid are kept, and roots where f'
+    touches zero without changing sign (double roots: local minima of |f'| on the grid)
+    are refined by bounded Brent minimisation of |f'| and kept when
+    ``|f'(x)| <= 1e-8 max|f'|`` over the grid.  A point is a minimum if f''(x) > 0 and a
+    maximum if f''(x) < 0; when ``|f''(x)|`` is negligible (``<= 1e-6 max|f'| / (hi - lo)``)
+    the first-derivative test decides (sign of f' half a grid step either side: - then +
+    is a minimum, + then - a maximum, no change an inflection), so x^4 at 0 is a
+    minimum and x^3 at 0 an inflection.  Without ``fprime``, f' is the five-point
+    central difference (error O(h^4)) with step eps^(1/5) max(1, |x|), and f'' the
+    second difference with step eps^(1/4) max(1, |x|).
+
+    Examples
+    --------
+    >>> import pykernels as pk
+    >>> pts = pk.stationary_points(lambda x: x**4 - 40 * x**2 - 100 * x, -10, 10)
+    >>> [(round(p.x, 6), p.kind) for p in pts]
+    [(-3.618034, 'minimum'), (-1.381966, 'maximum'), (5.0, 'minimum')]
+    """
+    from scipy.optimize import brentq, minimize_scalar
+
+    _callable(f, "f")
+    for g, name in ((fprime, "fprime"), (fsecond, "fsecond")):
+        if g is not None:
+            _callable(g, name)
+    lo, hi = _finite_float(lo, "lo"), _finite_float(hi, "hi")
+    if lo >= hi:
+        raise ValueError(f"lo must be < hi, got lo={lo}, hi={hi}")
+    num = positive_int(num, "num", minimum=3)
+    xtol = _positive_float(xtol, "xtol")
+
+    def d1(x):
+        if fprime is not None:
+            return float(fprime(x))
+        _, h = _step(x, _EPS ** (1 / 5) * max(1.0, abs(x)))
+        return (8 * (float(f(x + h)) - float(f(x - h)))
+                - (float(f(x + 2 * h)) - float(f(x - 2 * h)))) / (12 * h)
+
+    def d2(x):
+        if fsecond is not None:
+            return float(fsecond(x))
+        if fprime is not None:
+            up, h = _step(x, _EPS ** (1 / 3) * max(1.0, abs(x)))
+            return (float(fprime(up)) - float(fprime(x - h))) / (2 * h)
+        up, h = _step(x, _EPS ** (1 / 4) * max(1.0, abs(x)))
+        return (float(f(up)) - 2 * float(f(x)) + float(f(x - h))) / (h * h)
+
+    grid = np.linspace(lo, hi, num)
+    g = np.array([d1(x) for x in grid])
+    if not np.isfinite(g).all():
+        raise ValueError("f' is not finite on the whole interval [lo, hi]")
+    spacing = grid[1] - grid[0]
+    scale = max(np.abs(g).max(), np.finfo(float).tiny)
+    roots = list(grid[g == 0])
+    for i in np.flatnonzero(g[:-1] * g[1:] < 0):
+        roots.append(brentq(d1, grid[i], grid[i + 1], xtol=xtol))
+    size = np.abs(g)
+    for i in range(1, num - 1):
+        if (g[i] != 0 and g[i - 1] * g[i] > 0 and g[i] * g[i + 1] > 0
+                and size[i] < size[i - 1] and size[i] <= size[i + 1]):
+            res = minimize_scalar(lambda x: abs(d1(x)), bounds=(grid[i - 1], grid[i + 1]),
+                                  method="bounded", options={"xatol": xtol})
+            if abs(d1(res.x)) <= 1e-8 * scale:
+                roots.append(float(res.x))
+    roots.sort()
+    merged = [x for j, x in enumerate(roots) if j == 0 or x - roots[j - 1] > spacing / 2]
+    points, values, curvatures = [], [], []
+    for x in merged:
+        c = d2(x)
+        if c > 1e-6 * scale / (hi - lo):
+            kind = "minimum"
+        elif c < -1e-6 * scale / (hi - lo):
+            kind = "maximum"
+        else:
+            left = np.sign(d1(max(x - spacing / 2, lo))) if x > lo else 0.0
+            right = np.sign(d1(min(x + spacing / 2, hi))) if x < hi else 0.0
+            kind = ("minimum" if left <= 0 <= right and left != right else
+                    "maximum" if left >= 0 >= right and left != right else "inflection")
+        points.append(StationaryPoint(float(x), kind))
+        values.append(float(f(x)))
+        curvatures.append(c)
+    return StationaryPoints(points, values, curvatures)
