@@ -9,13 +9,17 @@ from ._backend import BackendUnavailable, backends, get_backend, set_backend, us
 # (~0.2 s) but compiles nothing; each kernel compiles (or loads from the on-disk
 # cache) at its first call.
 from . import kernels  # noqa: F401
+from .derivatives import check_grad, gradient, hessian, hvp, jacobian
 from .network import MLP
 from .curvature import LipschitzEstimate, hessian_eigs, lipschitz, stationary_points
 from . import optim
 from .train import train
+from .optimize import Objective, OptimizeResult, minimize
 
 __version__ = "0.1.0"
 
 __all__ = ["MLP", "BackendUnavailable", "backends", "get_backend", "set_backend",
            "hessian_eigs", "lipschitz", "LipschitzEstimate", "stationary_points",
-           "use_backend", "__version__", "optim", "train"]
+           "use_backend", "__version__", "gradient", "jacobian", "hessian", "hvp",
+           "check_grad", "optim", "train",
+           "minimize", "OptimizeResult", "Objective"]

@@ -1,0 +1,101 @@
+"""First-order methods of ``pk.minimize`` on a flat vector: the ``pk.optim`` rules and L-BFGS.
+
+Each method is ``method(run, x, **options)`` and loops until ``run`` raises ``Stop``
+(see :mod:`._runner`).
+"""
+
+import numpy as np
+
+from . import _backend
+from ._linesearch import strong_wolfe
+from ._runner import Stop
+from .kernels import optim as _k
+
+__all__ = ["first_order", "lbfgs"]
+
+
+def _copy_state(state):
+    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in state.items()}
+
+
+def _search_step(run, opt, module, x, f, g, state, lr, c1=1e-4, max_shrinks=60):
+    """The optimizer's step, its rate halved until Armijo holds on the realised step.
+
+    A step that is not a descent direction (momentum pointing uphill) restarts the
+    optimizer's state (Nesterov-style restart); a NaN/Inf value counts as a failure.
+    Returns (x_new, f_new, state_new, lr_used).
+    """
+    fresh = opt.init(x)
+    for _ in range(max_shrinks):
+        trial, trial_state = x.copy(), _copy_state(state)
+        opt._apply(module, trial, g, trial_state, lr)
+        if run.project is not None:
+            trial = run.project(trial)
+        slope = float(g @ (trial - x))
+        if slope >= 0.0 and state["step"] > fresh["step"]:
+            state = fresh                      # restart: the fresh step is along -g
+            continue
+        ft = run.f(trial)
+        if np.isfinite(ft) and ft <= f + c1 * slope:
+            return trial, ft, trial_state, lr
+        lr *= 0.5
+    raise Stop(7, "line search found no decrease along the optimizer's step")
+
+
+def first_order(run, x, *, opt, linesearch=False, grow=2.0):
+    """gd, momentum, nesterov, adagrad, rmsprop, adam: ``opt`` is a ``pk.optim`` object.
+
+    With a fixed step (``linesearch=False``) each iteration is exactly
+    ``x, state = opt.step(x, g(x), state)`` (then projected onto the bounds).  With
+    ``linesearch=True`` the learning rate backtracks from ``grow`` times the last
+    accepted rate until the step decreases f enough (Armijo).
+    """
+    module = _backend.resolve(opt.backend)
+    x = x.copy()
+    state = opt.init(x)
+    f, g = run.fg(x)
+    lr = opt.lr
+    while True:
+        if linesearch:
+            x, f, state, lr = _search_step(run, opt, module, x, f, g, state, lr)
+            g = run.grad(x)
+            lr *= grow
+        else:
+            opt._apply(module, x, g, state, opt.lr)
+            if run.project is not None:
+                x[...] = run.project(x)
+            f, g = run.fg(x)
+        run.iterate(x, f, g)
+
+
+def lbfgs(run, x, *, memory=10):
+    """Limited-memory BFGS with a strong-Wolfe line search (Nocedal & Wright, Alg. 7.5)."""
+    n = x.size
+    S, Y = np.zeros((memory, n)), np.zeros((memory, n))
+    rho, alpha, d = np.zeros(memory), np.zeros(memory), np.empty(n)
+    newest, count = memory - 1, 0
+    f, g = run.fg(x)
+    while True:
+        _k.lbfgs_direction(g, S, Y, rho, newest, count, alpha, d)
+        if not float(g @ d) < 0.0:
+            count = 0
+            d[:] = -g
+        # first step (no curvature yet): length 1 in the max-norm, as scipy does
+        step = 1.0 if count else min(1.0, 1.0 / max(float(np.max(np.abs(g))), 1e-300))
+        found = strong_wolfe(run, x, f, g, d, step)
+        if found is None:
+            if count == 0:
+                raise Stop(7, "line search failed along the steepest-descent direction")
+            count = 0                            # forget the memory, retry along -g
+            continue
+        _, x_new, f_new, g_new = found
+        slot = _k.lbfgs_push(S, Y, rho, newest, x_new - x, g_new - g)
+        if slot != newest:
+            newest, count = slot, min(count + 1, memory)
+        x, f, g = x_new, f_new, g_new
+        run.iterate(x, f, g)
+
+
+def compiled_run(fun, jac, x0, method, options, budget, project):
+    """Placeholder until the compiled loops land: always the Python path."""
+    return None

@@ -1,0 +1,128 @@
+"""pk.minimize, zero-order methods: global minima, reproducibility, executors, evaluators."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+import pytest
+
+import pykernels as pk
+
+BOX = ([-5.12, -5.12], [5.12, 5.12])
+X0 = [3.3, -2.7]
+METHODS = ["random-search", "simulated-annealing", "genetic"]
+
+
+def rastrigin(x):
+    return 10.0 * x.size + np.sum(x * x - 10.0 * np.cos(2.0 * np.pi * x))
+
+
+def rastrigin_rows(P):
+    return 10.0 * P.shape[1] + np.sum(P * P - 10.0 * np.cos(2.0 * np.pi * P), axis=1)
+
+
+rastrigin_jit = numba.njit(rastrigin)
+
+
+def himmelblau(x):
+    return (x[0] ** 2 + x[1] - 11.0) ** 2 + (x[0] + x[1] ** 2 - 7.0) ** 2
+
+
+HIMMELBLAU_MINIMA = np.array([[3.0, 2.0], [-2.805118, 3.131312], [-3.779310, -3.283186],
+                              [3.584428, -1.848126]])
+
+# The stated budgets and bars.  Simulated annealing is the weak one: with 10000
+# evaluations it reaches Rastrigin's global basin (f < 1e-2, |x| < 0.01) but does not
+# polish the minimum to 1e-6 the way the other two do with 4000.
+BUDGET = {"random-search": (4000, 1e-6), "genetic": (4000, 1e-6),
+          "simulated-annealing": (10000, 1e-2)}
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_rastrigin_global_minimum(method):
+    maxfev, bar = BUDGET[method]
+    res = pk.minimize(rastrigin, X0, method=method, bounds=BOX, seed=0,
+                      options={"maxfev": maxfev})
+    assert res.success and res.status == 2
+    assert res.fun < bar and np.max(np.abs(res.x)) < 0.01
+    assert res.nfev <= maxfev
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_himmelblau_global_minimum(method):
+    res = pk.minimize(himmelblau, X0, method=method, bounds=BOX, seed=1,
+                      options={"maxfev": 4000})
+    assert res.fun < 1e-4
+    assert np.min(np.max(np.abs(HIMMELBLAU_MINIMA - res.x), axis=1)) < 1e-2
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_same_seed_same_run_other_seed_differs(method):
+    runs = [pk.minimize(rastrigin, X0, method=method, bounds=BOX, seed=s, maxiter=20)
+            for s in (7, 7, 8)]
+    np.testing.assert_array_equal(runs[0].x, runs[1].x)
+    np.testing.assert_array_equal(runs[0].history, runs[1].history)
+    assert not np.array_equal(runs[0].history, runs[2].history)
+    assert runs[0].nit == 20 and runs[0].success
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_serial_threads_vectorized_njit_identical(method):
+    kw = dict(method=method, bounds=BOX, seed=3, maxiter=15)
+    serial = pk.minimize(rastrigin, X0, **kw)
+    with ThreadPoolExecutor(max_workers=3) as ex:
+        threads = pk.minimize(rastrigin, X0, executor=ex, **kw)
+    vectorized = pk.minimize(rastrigin_rows, X0, options={"vectorized": True}, **kw)
+    compiled = pk.minimize(rastrigin_jit, X0, **kw)
+    for other in (threads, vectorized, compiled):
+        np.testing.assert_array_equal(serial.x, other.x)
+        np.testing.assert_array_equal(serial.history, other.history)
+        assert serial.nfev == other.nfev
+
+
+def test_dask_local_cluster_equals_serial():
+    distributed = pytest.importorskip("dask.distributed")
+    kw = dict(method="genetic", bounds=BOX, seed=4, maxiter=5, options={"popsize": 16})
+    serial = pk.minimize(rastrigin, X0, **kw)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        parallel = pk.minimize(rastrigin, X0, executor=client.get_executor(), **kw)
+    np.testing.assert_array_equal(serial.x, parallel.x)
+    np.testing.assert_array_equal(serial.history, parallel.history)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_counts_and_bounds_clipping(method):
+    seen = []
+
+    def f(x):
+        seen.append(x.copy())
+        return himmelblau(x)
+
+    lo, hi = np.array([-1.0, 0.0]), np.array([4.0, 1.5])
+    res = pk.minimize(f, [0.0, 0.5], method=method, bounds=(lo, hi), seed=0, maxiter=10)
+    pts = np.array(seen)
+    assert res.nfev == len(seen)
+    assert (pts >= lo).all() and (pts <= hi).all()
+    assert res.fun == min(himmelblau(p) for p in pts)
+    assert res.jac is None and res.njev == 0
+
+
+def test_zero_order_unbounded_and_nan_tolerant():
+    def f(x):
+        return np.nan if x[0] < -3 else himmelblau(x)
+
+    res = pk.minimize(f, [0.0, 0.0], method="genetic", seed=0, options={"maxfev": 3000})
+    assert np.isfinite(res.fun) and res.fun < 1e-3
+
+
+def test_default_budget_and_bad_options():
+    res = pk.minimize(himmelblau, X0, method="random-search", seed=0)
+    assert res.nit == 100
+    with pytest.raises(ValueError, match="popsize"):
+        pk.minimize(himmelblau, X0, method="genetic", options={"popsize": 1})
+    with pytest.raises(ValueError, match="lr"):
+        pk.minimize(himmelblau, X0, method="genetic", options={"lr": 1})
+    with pytest.raises(ValueError, match="executor"):
+        pk.minimize(himmelblau, X0, method="lbfgs", executor=ThreadPoolExecutor(1))
