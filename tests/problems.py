@@ -11,7 +11,8 @@ optimizers) and a vector function (Jacobian tests)::
     p.fun_jit(p.x0), p.residual_jit(p.x0)       # the same functions as Numba @njit
     p.x0, p.xstar, p.fstar                      # start, a minimiser (or None), min value
 
-Residuals are written once, in array code that both NumPy and Numba compile, and
+Residuals are written once, as plain loops that Python runs and Numba compiles
+quickly (sum of squares summed sequentially, so both give the same bits), and
 allocate with ``x.dtype`` so they accept complex input (complex-step tests).  The exact
 derivatives use ``grad = 2 J^T r`` and ``hess = 2 (J^T J + sum_i r_i H_i)`` with the
 residual Jacobian ``J`` and the residual curvature term ``sum_i r_i H_i`` derived by hand
@@ -45,8 +46,7 @@ class Problem:
     fstar: float
 
     def fun(self, x):
-        r = self.residual(x)
-        return np.sum(r * r)  # no conjugate: stays analytic for complex-step tests
+        return _sum_of_squares(self.residual(x))
 
     def grad(self, x):
         return 2.0 * self.jac(x).T @ self.residual(x)
@@ -61,8 +61,9 @@ class Problem:
 
 def _rosenbrock(x):
     r = np.empty(x.size, x.dtype)
-    r[0::2] = 10.0 * (x[1::2] - x[0::2] ** 2)
-    r[1::2] = 1.0 - x[0::2]
+    for k in range(0, x.size, 2):
+        r[k] = 10.0 * (x[k + 1] - x[k] * x[k])
+        r[k + 1] = 1.0 - x[k]
     return r
 
 
@@ -85,11 +86,12 @@ def _rosenbrock_curv(x, r):
 
 def _powell(x):
     r = np.empty(x.size, x.dtype)
-    a, b, c, d = x[0::4], x[1::4], x[2::4], x[3::4]
-    r[0::4] = a + 10.0 * b
-    r[1::4] = math.sqrt(5.0) * (c - d)
-    r[2::4] = (b - 2.0 * c) ** 2
-    r[3::4] = math.sqrt(10.0) * (a - d) ** 2
+    for k in range(0, x.size, 4):
+        a, b, c, d = x[k], x[k + 1], x[k + 2], x[k + 3]
+        r[k] = a + 10.0 * b
+        r[k + 1] = math.sqrt(5.0) * (c - d)
+        r[k + 2] = (b - 2.0 * c) ** 2
+        r[k + 3] = math.sqrt(10.0) * (a - d) ** 2
     return r
 
 
@@ -206,9 +208,14 @@ def _helical_curv(x, r):
 
 
 def _broyden_tridiagonal(x):
-    r = (3.0 - 2.0 * x) * x + 1.0
-    r[1:] -= x[:-1]
-    r[:-1] -= 2.0 * x[1:]
+    n = x.size
+    r = np.empty(n, x.dtype)
+    for i in range(n):
+        r[i] = (3.0 - 2.0 * x[i]) * x[i] + 1.0
+        if i > 0:
+            r[i] -= x[i - 1]
+        if i < n - 1:
+            r[i] -= 2.0 * x[i + 1]
     return r
 
 
@@ -226,8 +233,13 @@ def _broyden_tridiagonal_curv(x, r):
 
 def _trigonometric(x):
     n = x.size
-    i = np.arange(1, n + 1)
-    return n - np.sum(np.cos(x)) + i * (1.0 - np.cos(x)) - np.sin(x)
+    r = np.empty(n, x.dtype)
+    total = np.cos(x[0])
+    for j in range(1, n):
+        total += np.cos(x[j])
+    for i in range(n):
+        r[i] = n - total + (i + 1) * (1.0 - np.cos(x[i])) - np.sin(x[i])
+    return r
 
 
 def _trigonometric_jac(x):
@@ -261,10 +273,20 @@ def _brown_badly_scaled_curv(x, r):
 
 # ----------------------------------------------------------------- registry
 
+def _sum_of_squares(r):
+    # sequential, no conjugate: the same bits in Python and Numba, analytic for complex x
+    total = r[0] * r[0]
+    for i in range(1, r.size):
+        total += r[i] * r[i]
+    return total
+
+
+_sum_of_squares_nb = numba.njit(_sum_of_squares)
+
+
 def _sum_of_squares_jit(residual_jit):
     def fun(x):
-        r = residual_jit(x)
-        return np.sum(r * r)
+        return _sum_of_squares_nb(residual_jit(x))
     return numba.njit(fun)
 
 

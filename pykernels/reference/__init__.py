@@ -5,6 +5,7 @@ tested against.  Each function has the signature of its compiled twin in
 :mod:`pykernels.kernels` (workspace arguments are accepted and ignored).
 """
 
+from .fd import fd_drivers, fd_steps
 from .mlp import mlp_loss, mlp_loss_and_grad, mlp_predict, workspace_size
 from .optim import (adagrad_update, adam_update, momentum_update, nesterov_update,
                     rmsprop_update, sgd_update)
@@ -13,4 +14,5 @@ from .rop import mlp_gnvp, mlp_hvp, mlp_jacobian, rop_workspace_size
 __all__ = ["mlp_loss", "mlp_loss_and_grad", "mlp_predict", "workspace_size",
            "sgd_update", "momentum_update", "nesterov_update", "adagrad_update",
            "rmsprop_update", "adam_update",
-           "mlp_hvp", "mlp_gnvp", "mlp_jacobian", "rop_workspace_size"]
+           "mlp_hvp", "mlp_gnvp", "mlp_jacobian", "rop_workspace_size",
+           "fd_drivers", "fd_steps"]

@@ -1,0 +1,345 @@
+"""Finite-difference kernels, compiled once per user function.
+
+A user's ``@njit`` function ``f`` is called from inside the difference loops without
+returning to Python.  Passing ``f`` as an argument would cost ≈ 4 µs per call (Numba
+types the dispatcher on every call), so :func:`fd_drivers` compiles, once per ``f``,
+closures that capture it as a constant; the result is kept in a weak dictionary keyed
+by ``f``.  cffi function pointers are first wrapped into such an ``@njit`` function
+(:func:`fd_from_cffi`).
+
+Stencils (per column ``j``, ``e_j`` the unit vector, ``h`` the signed step, ``f0 = f(x)``);
+the divisor is always built from the points actually evaluated, e.g. ``(x+h) - (x-h)``:
+
+* ``CENTRAL``  ``(f(x + h e_j) - f(x - h e_j)) / (2h)``
+* ``FORWARD``  ``(f(x + h e_j) - f0) / h`` (backward: ``h < 0``)
+* ``ONESIDED`` ``(-3 f0 + 4 f(x + h e_j) - f(x + 2h e_j)) / (2h)``, second order, used by
+  ``central`` next to a bound
+* complex step ``Im f(x + i h e_j) / h`` (separate kernels: ``x`` is complex there)
+
+Columns of one colour group are perturbed together (sparse Jacobians); a dense
+Jacobian is the case of one column per group.  ``nchunks > 1`` splits the groups over
+threads (``prange``, compiled on demand); every chunk owns its copy of ``x`` and every
+output column is written by exactly one thread, so results do not depend on threading.
+"""
+
+import weakref
+
+import cffi
+import numba
+import numpy as np
+
+from ._jit import _POLICY, jit, jit_inline, jit_parallel
+
+# method codes
+FORWARD, BACKWARD, CENTRAL, COMPLEX = 0, 1, 2, 3
+# per-column stencils chosen by fd_steps
+S_CENTRAL, S_FORWARD, S_ONESIDED, S_COMPLEX = 0, 1, 2, 3
+# status codes returned by the drivers as (code, column)
+OK, BAD_F0, BAD_VALUE, BAD_SHAPE = 0, 1, 2, 3
+
+_ffi = cffi.FFI()
+
+
+@jit_inline
+def _scale(xi, lo, hi):
+    """Length scale of component ``xi``: max(1, |xi|), capped by the distance to the
+    nearer bound (or, on a bound, to the farther one): functions are often singular
+    just outside their box (log, sqrt, 1/x), so the step must shrink with that distance."""
+    s = max(1.0, abs(xi))
+    dlo, dhi = xi - lo, hi - xi
+    near, far = min(dlo, dhi), max(dlo, dhi)
+    return min(s, near) if near > 0.0 else min(s, far)
+
+
+@jit
+def fd_steps(x, hs, relative, lo, hi, method, h, stencil):
+    """Fill the signed steps ``h`` and the stencil codes ``stencil`` of every component.
+
+    ``h_j = hs_j * scale_j`` when ``relative`` (see :func:`_scale`) else ``hs_j``;
+    ``central`` falls back to the one-sided second-order stencil on the roomier side
+    when ``x_j ± h_j`` leaves ``[lo_j, hi_j]``; ``forward``/``backward`` flip side, and
+    shrink the step to the room left, when needed.  Returns True when some stencil
+    needs ``f(x)``.
+    """
+    need_f0 = False
+    for j in range(x.size):
+        xj, a, b = x[j], lo[j], hi[j]
+        hj = hs[j] * _scale(xj, a, b) if relative else hs[j]
+        dlo, dhi = xj - a, b - xj
+        if method == COMPLEX:
+            h[j], stencil[j] = hj, S_COMPLEX
+        elif method == CENTRAL:
+            if hj <= dlo and hj <= dhi:
+                h[j], stencil[j] = hj, S_CENTRAL
+            else:
+                room = max(dlo, dhi)
+                hj = min(hj, 0.5 * room)
+                h[j], stencil[j] = (hj if dhi >= dlo else -hj), S_ONESIDED
+                need_f0 = True
+        else:
+            ahead, behind = (dhi, dlo) if method == FORWARD else (dlo, dhi)
+            sign = 1.0 if method == FORWARD else -1.0
+            if hj > ahead and (hj <= behind or behind > ahead):
+                sign, ahead = -sign, behind
+            h[j], stencil[j] = sign * min(hj, ahead), S_FORWARD
+            need_f0 = True
+    return need_f0
+
+
+@jit
+def first_nonfinite(a):
+    """Index of the first non-finite entry of 1-D ``a``, or -1."""
+    for i in range(a.size):
+        if not np.isfinite(a[i]):
+            return i
+    return -1
+
+
+@jit_inline
+def _finite_status(a):
+    """OK when every entry of ``a`` is finite, else BAD_VALUE."""
+    return OK if first_nonfinite(a) < 0 else BAD_VALUE
+
+
+@jit_inline
+def _second_point(xj, hj, stencil):
+    """The second evaluation point of a column: x - h (central) or x + 2h (one-sided)."""
+    return xj - hj if stencil == S_CENTRAL else xj + 2.0 * hj
+
+
+@jit_inline
+def _combine(f0, fp, fm, xj, hj, stencil):
+    """Derivative estimate from f(x) (f0), f at x+h (fp) and at the second point (fm)."""
+    a = (xj + hj) - xj
+    if stencil == S_FORWARD:
+        return (fp - f0) / a
+    b = _second_point(xj, hj, stencil) - xj
+    if stencil == S_CENTRAL:
+        return (fp - fm) / (a - b)
+    # one-sided 3-point on nodes 0, a, b (b ≈ 2a), exact for quadratics
+    return (-(a + b) / (a * b)) * f0 + (b / (a * (b - a))) * fp - (a / (b * (b - a))) * fm
+
+
+def _compile(fun, parallel):
+    return (jit_parallel if parallel else numba.njit(**_POLICY))(fun)
+
+
+def _drivers(f, parallel):
+    """Compile the difference drivers for user function ``f`` (closures over it)."""
+    prange = numba.prange
+    compiled = numba.njit(**_POLICY)
+
+    @compiled
+    def at_pair(xp, x, i, j, si, sj, h, args):
+        # f at x + si h_i e_i + sj h_j e_j (i == j allowed), xp restored to x after
+        xp[i] = x[i] + si * h[i]
+        xp[j] = xp[j] + sj * h[j]
+        v = f(xp, *args)
+        xp[i] = x[i]
+        xp[j] = x[j]
+        return v
+
+    def gradient(x, h, stencil, f0, nchunks, out, args):
+        # scalar f; out[j] = df/dx_j
+        n = x.size
+        for c in prange(nchunks):
+            xp = x.copy()
+            for j in range(c, n, nchunks):
+                xp[j] = x[j] + h[j]
+                fp = f(xp, *args)
+                fm = fp
+                if stencil[j] != S_FORWARD:
+                    xp[j] = _second_point(x[j], h[j], stencil[j])
+                    fm = f(xp, *args)
+                xp[j] = x[j]
+                out[j] = _combine(f0, fp, fm, x[j], h[j], stencil[j])
+        return first_nonfinite(out)
+
+    def gradient_complex(x, h, nchunks, out, args):
+        n = x.size
+        for c in prange(nchunks):
+            xp = x.astype(np.complex128)
+            for j in range(c, n, nchunks):
+                xp[j] = complex(x[j], h[j])
+                out[j] = f(xp, *args).imag / h[j]
+                xp[j] = x[j]
+        return first_nonfinite(out)
+
+    def jacobian(x, h, stencil, f0, nchunks, out_t, status, args):
+        # vector f; out_t[j] = column j of the Jacobian (out_t is its transpose)
+        n, m = x.size, f0.size
+        for c in prange(nchunks):
+            xp = x.copy()
+            for j in range(c, n, nchunks):
+                xp[j] = x[j] + h[j]
+                fp = f(xp, *args)
+                fm = fp
+                if stencil[j] != S_FORWARD:
+                    xp[j] = _second_point(x[j], h[j], stencil[j])
+                    fm = f(xp, *args)
+                xp[j] = x[j]
+                if fp.size != m or fm.size != m:
+                    status[j] = BAD_SHAPE
+                    continue
+                for i in range(m):
+                    out_t[j, i] = _combine(f0[i], fp[i], fm[i], x[j], h[j], stencil[j])
+                status[j] = _finite_status(out_t[j])
+
+    def jacobian_complex(x, h, m, nchunks, out_t, status, args):
+        n = x.size
+        for c in prange(nchunks):
+            xp = x.astype(np.complex128)
+            for j in range(c, n, nchunks):
+                xp[j] = complex(x[j], h[j])
+                fv = f(xp, *args)
+                xp[j] = x[j]
+                if fv.size != m:
+                    status[j] = BAD_SHAPE
+                    continue
+                for i in range(m):
+                    out_t[j, i] = fv[i].imag / h[j]
+                status[j] = _finite_status(out_t[j])
+
+    def jacobian_grouped(x, h, stencil, f0, order, gptr, colptr, rows, dest, nchunks,
+                         data, status, args):
+        # columns order[gptr[g]:gptr[g+1]] share one perturbation (one colour group);
+        # the nonzeros of column j are rows[colptr[j]:colptr[j+1]], stored at data[dest[k]]
+        m = f0.size
+        ngroups = gptr.size - 1
+        for c in prange(nchunks):
+            xp = x.copy()
+            for g in range(c, ngroups, nchunks):
+                group = order[gptr[g]:gptr[g + 1]]
+                two = False
+                for j in group:
+                    xp[j] = x[j] + h[j]
+                    two = two or stencil[j] != S_FORWARD
+                fp = f(xp, *args)
+                fm = fp
+                if two:
+                    for j in group:
+                        xp[j] = _second_point(x[j], h[j], stencil[j])
+                    fm = f(xp, *args)
+                for j in group:
+                    xp[j] = x[j]
+                if fp.size != m or fm.size != m:
+                    status[g] = BAD_SHAPE
+                    continue
+                for j in group:
+                    for k in range(colptr[j], colptr[j + 1]):
+                        i = rows[k]
+                        v = _combine(f0[i], fp[i], fm[i], x[j], h[j], stencil[j])
+                        data[dest[k]] = v
+                        if not np.isfinite(v):
+                            status[g] = BAD_VALUE
+
+    def jacobian_grouped_complex(x, h, m, order, gptr, colptr, rows, dest, nchunks, data,
+                                 status, args):
+        ngroups = gptr.size - 1
+        for c in prange(nchunks):
+            xp = x.astype(np.complex128)
+            for g in range(c, ngroups, nchunks):
+                group = order[gptr[g]:gptr[g + 1]]
+                for j in group:
+                    xp[j] = complex(x[j], h[j])
+                fv = f(xp, *args)
+                for j in group:
+                    xp[j] = x[j]
+                if fv.size != m:
+                    status[g] = BAD_SHAPE
+                    continue
+                for j in group:
+                    for k in range(colptr[j], colptr[j + 1]):
+                        v = fv[rows[k]].imag / h[j]
+                        data[dest[k]] = v
+                        if not np.isfinite(v):
+                            status[g] = BAD_VALUE
+
+    def hessian(x, h, forward, f0, nchunks, out, args):
+        # upper triangle of second differences, mirrored: symmetric by construction.
+        # forward: (f(x+hi+hj) - f(x+hi) - f(x+hj) + f0) / (hi hj);
+        # central: (f(x+hi+hj) - f(x+hi-hj) - f(x-hi+hj) + f(x-hi-hj)) / (4 hi hj)
+        n = x.size
+        fi = np.empty(n)
+        if forward:
+            xq = x.copy()
+            for i in range(n):
+                xq[i] = x[i] + h[i]
+                fi[i] = f(xq, *args)
+                xq[i] = x[i]
+        for c in prange(nchunks):
+            xp = x.copy()
+            for i in range(c, n, nchunks):
+                ai = (x[i] + h[i]) - x[i]
+                for j in range(i, n):
+                    aj = (x[j] + h[j]) - x[j]
+                    fpp = at_pair(xp, x, i, j, 1.0, 1.0, h, args)
+                    if forward:
+                        v = (fpp - fi[i] - fi[j] + f0) / (ai * aj)
+                    else:
+                        v = (fpp - at_pair(xp, x, i, j, 1.0, -1.0, h, args)
+                             - at_pair(xp, x, i, j, -1.0, 1.0, h, args)
+                             + at_pair(xp, x, i, j, -1.0, -1.0, h, args)) / (4.0 * ai * aj)
+                    out[i, j] = v
+                    out[j, i] = v
+
+    def hessian_complex(x, hc, h, nchunks, out, args):
+        # H_ij = Im[f(x + i hc_i e_i + h_j e_j) - f(x + i hc_i e_i - h_j e_j)] / (2 hc_i h_j),
+        # a central difference of the complex-step derivative; upper triangle mirrored
+        n = x.size
+        for c in prange(nchunks):
+            xp = x.astype(np.complex128)
+            for i in range(c, n, nchunks):
+                for j in range(i, n):
+                    a = (x[j] + h[j]) - (x[j] - h[j])
+                    xp[i] = complex(x[i], hc[i])
+                    xp[j] = complex(x[j] + h[j], xp[j].imag)
+                    fp = f(xp, *args).imag
+                    xp[j] = complex(x[j] - h[j], xp[j].imag)
+                    fm = f(xp, *args).imag
+                    xp[i] = x[i]
+                    xp[j] = x[j]
+                    v = (fp - fm) / (hc[i] * a)
+                    out[i, j] = v
+                    out[j, i] = v
+
+    names = ("gradient", "gradient_complex", "jacobian", "jacobian_complex",
+             "jacobian_grouped", "jacobian_grouped_complex", "hessian", "hessian_complex")
+    local = locals()
+    return {name: _compile(local[name], parallel) for name in names}
+
+
+_SPECIALISED = weakref.WeakKeyDictionary()
+
+
+def fd_drivers(f, parallel=False):
+    """The drivers of ``f`` (a dict of compiled functions), compiled once per ``f``.
+
+    Each driver compiles lazily on its first call; ``parallel=True`` gives the
+    ``prange`` versions (not cached on disk, per the jit policy).
+    """
+    entry = _SPECIALISED.get(f)
+    if entry is None:
+        entry = _SPECIALISED[f] = {}
+    if parallel not in entry:
+        entry[parallel] = _drivers(f, parallel)
+    return entry[parallel]
+
+
+def fd_from_cffi(fp, vector, m=0):
+    """An ``@njit`` function calling the cffi function pointer ``fp``.
+
+    Scalar: ``double fp(const double *x, int64_t n, ...)``; vector:
+    ``void fp(const double *x, int64_t n, double *out, int64_t m, ...)``.  Extra C
+    parameters receive ``args``.
+    """
+    ffi = _ffi
+    if vector:
+        def wrapped(x, *args):
+            out = np.empty(m)
+            fp(ffi.from_buffer(x), x.size, ffi.from_buffer(out), m, *args)
+            return out
+    else:
+        def wrapped(x, *args):
+            return fp(ffi.from_buffer(x), x.size, *args)
+    return numba.njit(**_POLICY)(wrapped)

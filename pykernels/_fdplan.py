@@ -1,0 +1,189 @@
+"""Machinery behind :mod:`pykernels.derivatives`: kinds of ``f``, drivers, steps, extrapolation.
+
+Three kinds of ``f`` reach one set of drivers (see ``kernels/fd.py``):
+
+* a Numba ``@njit`` dispatcher: compiled drivers specialised once per ``f``;
+* a cffi function pointer: wrapped once into an ``@njit`` function, then as above;
+* anything else callable: the NumPy reference drivers, points evaluated one by one
+  (or through an executor's ``map``).
+
+Read-only arrays that depend only on ``n`` (unbounded boxes, relative step vectors)
+are cached, so a repeated call with the same ``f`` allocates only its outputs.
+"""
+
+import functools
+
+import numba
+import numpy as np
+
+from . import _backend, kernels, reference
+
+EPS = float(np.finfo(np.float64).eps)
+METHODS = ("forward", "backward", "central", "complex", "richardson")
+CODE = {"forward": kernels.fd.FORWARD, "backward": kernels.fd.BACKWARD,
+        "central": kernels.fd.CENTRAL, "complex": kernels.fd.COMPLEX,
+        "richardson": kernels.fd.CENTRAL}
+
+#: Relative steps r (h_i = r * max(1, |x_i|)) of first derivatives.  The error of a
+#: difference is truncation (~ h for one-sided, h^2 for central) plus rounding
+#: (~ eps |f| / h); r balances the two.  The complex step has no subtraction, hence no
+#: rounding error, and takes a tiny step.  Richardson's base step is the coarsest of
+#: LEVELS central differences h, h/2, h/4, h/8 combined to cancel h^2, h^4, h^6.
+FIRST_STEP = {"forward": EPS ** 0.5, "backward": EPS ** 0.5, "central": EPS ** (1 / 3),
+              "complex": EPS, "richardson": 2.0 ** -5}
+#: Relative steps of second derivatives from f alone (rounding ~ eps |f| / h^2): forward
+#: eps^(1/3), central eps^(1/4); the complex-step Hessian differences the complex-step
+#: gradient along a real step of eps^(1/3).
+SECOND_STEP = {"forward": EPS ** (1 / 3), "backward": EPS ** (1 / 3), "central": EPS ** 0.25,
+               "complex": EPS ** (1 / 3), "richardson": 2.0 ** -3}
+LEVELS = 4
+RATIO = 2.0
+
+S_ONESIDED = kernels.fd.S_ONESIDED
+BAD_SHAPE = kernels.fd.BAD_SHAPE
+
+
+# ------------------------------------------------------------------ kinds of f
+
+def _cffi_ctype(f):
+    """The cffi ctype of ``f`` when it is a cffi function pointer, else None."""
+    if type(f).__module__ != "_cffi_backend":
+        return None
+    import cffi
+
+    ctype = cffi.FFI().typeof(f)
+    return ctype if ctype.kind == "function" else None
+
+
+@functools.lru_cache(maxsize=256)
+def _cffi_wrapper(address, vector, m, fp):
+    return kernels.fd_from_cffi(fp, vector, m)
+
+
+def compiled(f, vector=False, m=0):
+    """``f`` as an ``@njit`` function (itself, or a wrapped cffi pointer), or None."""
+    if isinstance(f, numba.core.registry.CPUDispatcher):
+        return f
+    ctype = _cffi_ctype(f)
+    if ctype is None:
+        return None
+    is_vector = ctype.result.cname == "void"
+    if is_vector != vector:
+        want = "a vector" if vector else "a scalar"
+        raise TypeError(f"f is a cffi function of type {ctype.cname!r}; here f must be "
+                        f"{want} function")
+    import cffi
+
+    address = int(cffi.FFI().cast("uintptr_t", f))
+    return _cffi_wrapper(address, vector, m if vector else 0, f)
+
+
+def drivers(f, fc, *, workers, executor, backend):
+    """(drivers, steps module, chunk count) for ``f`` (``fc``: its compiled form or None)."""
+    name = _backend.get_backend() if backend is None else backend
+    _backend.resolve(name)  # unknown or unavailable backends raise here
+    callable_f = f if fc is None else fc
+    if executor is not None:
+        return reference.fd_drivers(callable_f, mapper=executor.map), reference, 1
+    if fc is None or name == "numpy":
+        return reference.fd_drivers(callable_f), reference, 1
+    # the "c" backend has no difference loops of its own: compiled f runs in Numba's
+    return kernels.fd_drivers(fc, workers > 1), kernels, workers
+
+
+def run(driver, *a, workers=1):
+    """Call a driver; on ``workers`` Numba threads when > 1; compile errors -> TypeError."""
+    try:
+        if workers > 1:
+            previous = numba.get_num_threads()
+            numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
+            try:
+                return driver(*a)
+            finally:
+                numba.set_num_threads(previous)
+        return driver(*a)
+    except numba.core.errors.TypingError as exc:
+        raise TypeError(f"f cannot be called by the compiled difference loop with these "
+                        f"arguments (scalar f for gradient/hessian, 1-D array f for jacobian; "
+                        f"complex input for method='complex'): {str(exc).splitlines()[0]}"
+                        ) from None
+
+
+# ------------------------------------------------------------------ steps
+
+@functools.lru_cache(maxsize=64)
+def _constant(n, value):
+    a = np.full(n, value)
+    a.flags.writeable = False
+    return a
+
+
+def step_spec(step, n, rule):
+    """(hs, relative): relative ``rule`` when ``step`` is None, else absolute steps."""
+    if step is None:
+        return _constant(n, rule), True
+    s = np.asarray(step)
+    if s.dtype.kind not in "iuf":
+        raise TypeError(f"step must be a positive number or array, got {step!r}")
+    if s.ndim > 1 or (s.ndim == 1 and s.shape != (n,)):
+        raise ValueError(f"step must be a scalar or of shape ({n},), got shape {s.shape}")
+    s = np.broadcast_to(s.astype(np.float64), (n,))
+    if not (np.all(np.isfinite(s)) and np.all(s > 0)):
+        raise ValueError(f"step must be positive and finite, got {step!r}")
+    return np.ascontiguousarray(s), False
+
+
+def box(bounds, x):
+    """(lo, hi) arrays of shape x.shape; unbounded when ``bounds`` is None."""
+    n = x.size
+    if bounds is None:
+        return _constant(n, -np.inf), _constant(n, np.inf)
+    try:
+        lo, hi = bounds
+    except (TypeError, ValueError):
+        raise TypeError(f"bounds must be a pair (lo, hi), got {bounds!r}") from None
+    out = []
+    for name, b in (("lo", lo), ("hi", hi)):
+        b = np.asarray(b, dtype=np.float64)
+        if b.ndim > 1 or (b.ndim == 1 and b.shape != (n,)):
+            raise ValueError(f"bounds {name} must be a scalar or of shape ({n},), "
+                             f"got shape {b.shape}")
+        if np.isnan(b).any():
+            raise ValueError(f"bounds {name} must not contain NaN")
+        out.append(np.ascontiguousarray(np.broadcast_to(b, (n,))))
+    lo, hi = out
+    outside = np.flatnonzero((x < lo) | (x > hi))
+    if outside.size:
+        j = outside[0]
+        raise ValueError(f"x must lie inside bounds: x[{j}] = {x[j]} is outside "
+                         f"[{lo[j]}, {hi[j]}]")
+    return lo, hi
+
+
+def steps(backend_kernels, x, hs, relative, lo, hi, code):
+    """(h, stencil, need_f0) for every component."""
+    h = np.empty(x.size)
+    stencil = np.empty(x.size, np.int8)
+    need_f0 = backend_kernels.fd_steps(x, hs, relative, lo, hi, code, h, stencil)
+    return h, stencil, need_f0
+
+
+# ------------------------------------------------------------------ extrapolation
+
+def richardson(estimate, powers):
+    """Extrapolate ``estimate(k)`` (the difference at step h / RATIO**k, k < LEVELS).
+
+    ``powers(level)`` is the error exponent cancelled at ``level`` (2, 4, 6 for central
+    differences; an array when it varies per entry).  Returns (value, error estimate):
+    the error is the change made by the last extrapolation plus a rounding allowance.
+    """
+    column = [estimate(k) for k in range(LEVELS)]
+    previous = column[-1]
+    for level in range(LEVELS - 1):
+        factor = RATIO ** powers(level)
+        previous = column[-1]
+        column = [(factor * fine - coarse) / (factor - 1.0)
+                  for coarse, fine in zip(column[:-1], column[1:])]
+    value = column[0]
+    error = np.abs(value - previous) + 16.0 * EPS * np.abs(value)
+    return value, error

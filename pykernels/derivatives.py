@@ -1,0 +1,555 @@
+"""Derivatives of any function by finite differences.
+
+``pk.gradient``, ``pk.jacobian``, ``pk.hessian``, ``pk.hvp`` and ``pk.check_grad`` accept
+a plain Python callable, a Numba ``@njit`` function (the whole difference loop then runs
+compiled) or a cffi function pointer; see :mod:`pykernels._fdplan` and ``kernels/fd.py``.
+"""
+
+import numbers
+
+import numpy as np
+
+from . import _fdplan as fdp
+from ._checks import choice, float_array, positive_int
+from ._coloring import ORDERS, Grouping, group_columns
+
+__all__ = ["gradient", "jacobian", "hessian", "hvp", "check_grad", "color_groups"]
+
+_COMMON_NOTES = """
+    The step of component ``i`` is ``h_i = r * max(1, |x_i|)`` when ``step`` is None
+    (``step`` given: ``h_i = step_i``, absolute).  A difference has two errors: truncation,
+    from the Taylor terms the formula ignores (~ h for forward/backward, ~ h**2 for central),
+    and rounding, ``eps |f| / h``, from subtracting nearly equal values.  ``r`` balances
+    them: ``eps**(1/2)`` one-sided, ``eps**(1/3)`` central.  The complex step
+    ``Im f(x + i h e_i) / h`` subtracts nothing, so it has no rounding error and uses
+    ``r = eps``.  ``richardson`` evaluates central differences at ``h, h/2, h/4, h/8``
+    with ``r = 2**-5`` and extrapolates away the ``h**2, h**4, h**6`` terms; its error
+    estimate is the change made by the last extrapolation plus a rounding allowance.
+    The step actually used is the difference of the evaluated points, e.g.
+    ``(x_i + h_i) - (x_i - h_i)``, so rounding of ``x + h`` does not bias the quotient.
+
+    With ``bounds``, no evaluation leaves the box: the length scale ``max(1, |x_i|)``
+    is capped by the distance to the nearer bound (functions are often singular just
+    outside their box: ``log``, ``sqrt``), ``central`` switches to the second-order
+    one-sided formula ``(-3 f(x) + 4 f(x + h) - f(x + 2h)) / (2h)`` on a bound, and
+    ``forward``/``backward`` turn around, or shrink the step to the room left.
+"""
+
+
+def _method(method):
+    return choice(method, "method", fdp.METHODS)
+
+
+def _point(x, name="x"):
+    return float_array(x, name, dtype=np.float64, ndim=1, allow_int=True)
+
+
+def _args(args):
+    if not isinstance(args, tuple):
+        raise TypeError(f"args must be a tuple, got {type(args).__name__}")
+    return args
+
+
+def _executor(executor):
+    if executor is not None and not callable(getattr(executor, "map", None)):
+        raise TypeError(f"executor must be a concurrent.futures.Executor (with .map), "
+                        f"got {type(executor).__name__}")
+    return executor
+
+
+def _show(x):
+    return np.array2string(x, precision=6, threshold=8)
+
+
+def _raise_value(what, j, x, h):
+    raise ValueError(f"f returned a non-finite value for {what} {j} "
+                     f"(x[{j}] perturbed by h = {h[j]:.3g}) at x = {_show(x)}")
+
+
+def _check_status(status, what, x, h, groups=None):
+    bad = np.flatnonzero(status)
+    if not bad.size:
+        return
+    g = int(bad[0])
+    j = g if groups is None else int(groups.order[groups.gptr[g]])
+    if status[g] == fdp.BAD_SHAPE:
+        raise ValueError(f"f returned an array of the wrong shape for {what} {j} "
+                         f"(x[{j}] perturbed by h = {h[j]:.3g}) at x = {_show(x)}; "
+                         "f(x) fixed the expected shape")
+    _raise_value(what, j, x, h)
+
+
+def _scalar_value(f, x, args):
+    v = f(x, *args)
+    if np.ndim(v) != 0:
+        raise ValueError(f"f must return a scalar, got shape {np.shape(v)} at x = {_show(x)}")
+    v = float(np.real(v))
+    if not np.isfinite(v):
+        raise ValueError(f"f(x) is not finite ({v}) at x = {_show(x)}")
+    return v
+
+
+def _vector_value(f, x, args):
+    v = np.asarray(f(x, *args))
+    if v.ndim != 1 or v.dtype.kind not in "iuf":
+        raise ValueError(f"f must return a 1-D float array, got shape {v.shape} and dtype "
+                         f"{v.dtype} at x = {_show(x)}")
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(v))
+    if bad.size:
+        raise ValueError(f"f(x) is not finite: component {bad[0]} is {v[bad[0]]} "
+                         f"at x = {_show(x)}")
+    return v
+
+
+def _check_complex(values, f, x, h, args):
+    """A complex step whose response is exactly zero everywhere means f dropped the
+    imaginary part -- unless the derivative is truly zero, which a probe at a shifted
+    point (all components stepped at once) tells apart."""
+    if np.any(values):
+        return
+    shifted = x + 1e-3 * np.maximum(1.0, np.abs(x))
+    probe = np.asarray(f(shifted + 1j * h, *args))
+    if not np.any(np.imag(probe)):
+        raise ValueError("method='complex' needs f to propagate complex input, but f "
+                         "returned a zero imaginary part for every perturbation (does it "
+                         "cast to float, or call math.* functions?)")
+
+
+def _parts(f, vector, m, x, args, workers, executor, backend):
+    """(callable f, drivers, steps module, chunks) for the kind of ``f``."""
+    if not callable(f) and fdp.compiled(f, vector, m) is None:
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    fc = fdp.compiled(f, vector, m)
+    drv, mod, chunks = fdp.drivers(f, fc, workers=workers, executor=executor, backend=backend)
+    return (f if fc is None else fc), drv, mod, chunks
+
+
+# ------------------------------------------------------------------ first derivatives
+
+def _first(fcall, drv, mod, chunks, x, method, hs, relative, lo, hi, estimate_at):
+    """Run ``estimate_at(h, stencil, f0_needed)`` for ``method``; Richardson extrapolates."""
+    if method != "richardson":
+        h, stencil, need_f0 = fdp.steps(mod, x, hs, relative, lo, hi, fdp.CODE[method])
+        return estimate_at(h, stencil, need_f0), None
+    onesided = []
+
+    def estimate(k):
+        h, stencil, need_f0 = fdp.steps(mod, x, hs / fdp.RATIO ** k, relative, lo, hi,
+                                        fdp.CODE["central"])
+        onesided.append(stencil == fdp.S_ONESIDED)
+        return estimate_at(h, stencil, need_f0)
+
+    # central differences cancel h^2, h^4, h^6; one-sided ones h^2, h^3, h^4
+    return fdp.richardson(estimate, lambda level: np.where(onesided[0], 2 + level,
+                                                           2 + 2 * level))
+
+
+def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_output=False,
+             workers=1, executor=None, backend=None):
+    """Gradient of a scalar function by finite differences.
+
+    Parameters
+    ----------
+    f : callable, Numba ``@njit`` function or cffi function pointer
+        ``f(x, *args) -> float``.  An ``@njit`` ``f`` runs the whole difference loop
+        compiled (once per ``f``, then ~µs per call); a cffi pointer has the C signature
+        ``double f(const double *x, int64_t n, ...)`` (extra parameters take ``args``).
+    x : array_like, shape (n,)
+        Point, finite.
+    method : {"central", "forward", "backward", "complex", "richardson"}
+        Difference formula; ``complex`` needs ``f`` to accept complex input.
+    step : float or array_like of shape (n,), optional
+        Absolute step(s), positive; default: the relative rule in Notes.
+    args : tuple
+        Extra arguments of ``f`` (numeric arrays/scalars for compiled ``f``).
+    bounds : (lo, hi), optional
+        Box (scalars or (n,) arrays, ``±inf`` allowed) that no evaluation leaves.
+    full_output : bool
+        With ``richardson``, also return a per-entry error estimate.
+    workers : int
+        Threads for the compiled loop (columns in parallel); results do not depend on it.
+    executor : concurrent.futures.Executor, optional
+        Evaluate the points through ``executor.map`` (for an expensive Python ``f``).
+    backend : str, optional
+        ``"numpy"`` runs the reference loop even for compiled ``f``.
+
+    Returns
+    -------
+    g : ndarray, shape (n,)
+    error : ndarray, shape (n,)
+        Only with ``full_output=True`` and ``method="richardson"``.
+
+    Raises
+    ------
+    ValueError
+        Bad ``x``/``step``/``bounds``/``method``, or ``f`` returning a non-finite value or
+        a non-scalar (the message names the component and ``x``); ``method="complex"``
+        with an ``f`` that drops the imaginary part.
+    TypeError
+        ``f`` not callable, ``args`` not a tuple, or a compiled ``f`` that cannot be
+        called with these arguments.
+
+    Notes
+    -----
+    {notes}
+    Costs ``2n`` evaluations (central), ``n + 1`` (forward/backward), ``n`` (complex),
+    ``8n`` (richardson).
+
+    Examples
+    --------
+    >>> import numpy as np, pykernels as pk
+    >>> pk.gradient(lambda x: np.sum(x ** 2), np.array([1.0, 2.0]))  # doctest: +SKIP
+    array([2., 4.])
+    """
+    method = _method(method)
+    x = _point(x)
+    args = _args(args)
+    workers = positive_int(workers, "workers")
+    fcall, drv, mod, chunks = _parts(f, False, 0, x, args, workers, _executor(executor), backend)
+    lo, hi = fdp.box(bounds, x)
+    hs, relative = fdp.step_spec(step, x.size, fdp.FIRST_STEP[method])
+    f0 = []
+
+    def at(h, stencil, need_f0):
+        out = np.empty(x.size)
+        if method == "complex":
+            bad = fdp.run(drv["gradient_complex"], x, h, chunks, out, args, workers=chunks)
+            if bad < 0:
+                _check_complex(out, fcall, x, h, args)
+        else:
+            if need_f0 and not f0:
+                f0.append(_scalar_value(fcall, x, args))
+            bad = fdp.run(drv["gradient"], x, h, stencil, f0[0] if f0 else 0.0, chunks, out,
+                          args, workers=chunks)
+        if bad >= 0:
+            _raise_value("component", bad, x, h)
+        return out
+
+    g, err = _first(fcall, drv, mod, chunks, x, method, hs, relative, lo, hi, at)
+    return (g, err) if full_output and err is not None else g
+
+
+def color_groups(sparsity, shape=None, order="largest_first"):
+    """Group the columns of a sparsity pattern for :func:`jacobian` (reusable plan).
+
+    Parameters
+    ----------
+    sparsity : array_like of bool, shape (m, n), or scipy sparse matrix
+        Nonzero pattern of the Jacobian.
+    shape : (m, n), optional
+        Expected shape; a mismatch raises ValueError.
+    order : {"largest_first", "smallest_last", "natural"}
+        Vertex order of the greedy colouring of the column-intersection graph
+        (Curtis, Powell & Reid 1974); largest-first and smallest-last give 3 groups on a
+        tridiagonal and 5 on a pentadiagonal pattern.
+
+    Returns
+    -------
+    Grouping
+        Pass it as ``sparsity=`` to skip the colouring on later calls.
+    """
+    choice(order, "coloring", ORDERS)
+    if isinstance(sparsity, Grouping):
+        grouping = sparsity
+    else:
+        import scipy.sparse as sp
+
+        if not sp.issparse(sparsity):
+            mask = np.asarray(sparsity)
+            if mask.ndim != 2 or mask.dtype.kind not in "biuf":
+                raise ValueError(f"sparsity must be a 2-D boolean mask or scipy sparse "
+                                 f"matrix, got shape {mask.shape} and dtype {mask.dtype}")
+            sparsity = mask != 0
+        grouping = group_columns(sparsity, order)
+    if shape is not None and grouping.shape != tuple(shape):
+        raise ValueError(f"sparsity must have shape {tuple(shape)} (m, n), "
+                         f"got {grouping.shape}")
+    return grouping
+
+
+def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bounds=None,
+             full_output=False, workers=1, executor=None, backend=None,
+             coloring="largest_first", m=None):
+    """Jacobian of a vector function by finite differences.
+
+    Parameters
+    ----------
+    f : callable, Numba ``@njit`` function or cffi function pointer
+        ``f(x, *args) -> (m,) array``.  A cffi pointer has the C signature
+        ``void f(const double *x, int64_t n, double *out, int64_t m, ...)``.
+    x : array_like, shape (n,)
+    method, step, args, bounds, full_output, workers, executor, backend
+        As in :func:`gradient`.
+    sparsity : array_like of bool (m, n), scipy sparse matrix or Grouping, optional
+        Nonzero pattern: columns that share no row are perturbed together (one
+        evaluation, or two for central, per colour group) and the result is a
+        ``scipy.sparse.csr_matrix``.  A :func:`color_groups` result skips the colouring.
+    coloring : {"largest_first", "smallest_last", "natural"}
+        Vertex order of the greedy colouring.
+    m : int, optional
+        Output size of a cffi ``f`` (default ``n``); ignored otherwise.
+
+    Returns
+    -------
+    J : ndarray (m, n) or scipy.sparse.csr_matrix
+    error : same type
+        Only with ``full_output=True`` and ``method="richardson"``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`gradient`, and for a ``sparsity`` pattern of the wrong shape; an ``f``
+        returning a different shape for a perturbed point names the column.
+    TypeError
+        As :func:`gradient`.
+
+    Notes
+    -----
+    {notes}
+    A tridiagonal ``n x n`` Jacobian takes 3 colour groups: 6 evaluations (central)
+    whatever ``n``.
+
+    Examples
+    --------
+    >>> import numpy as np, pykernels as pk
+    >>> pk.jacobian(lambda x: x ** 2, np.array([1.0, 2.0]))  # doctest: +SKIP
+    array([[2., 0.],
+           [0., 4.]])
+    """
+    method = _method(method)
+    x = _point(x)
+    args = _args(args)
+    workers = positive_int(workers, "workers")
+    n = x.size
+    m_c = n if m is None else positive_int(m, "m")
+    fcall, drv, mod, chunks = _parts(f, True, m_c, x, args, workers, _executor(executor),
+                                     backend)
+    lo, hi = fdp.box(bounds, x)
+    hs, relative = fdp.step_spec(step, n, fdp.FIRST_STEP[method])
+    f0 = _vector_value(fcall, x, args)
+    m = f0.size
+    groups = None if sparsity is None else color_groups(sparsity, (m, n), coloring)
+
+    def at(h, stencil, need_f0):
+        if groups is None:
+            out_t = np.empty((n, m))
+            status = np.zeros(n, np.int8)
+            if method == "complex":
+                fdp.run(drv["jacobian_complex"], x, h, m, chunks, out_t, status, args,
+                        workers=chunks)
+            else:
+                fdp.run(drv["jacobian"], x, h, stencil, f0, chunks, out_t, status, args,
+                        workers=chunks)
+            out = out_t.T
+        else:
+            g = groups
+            out = np.empty(g.rows.size)
+            status = np.zeros(g.ngroups, np.int8)
+            if method == "complex":
+                fdp.run(drv["jacobian_grouped_complex"], x, h, m, g.order, g.gptr, g.colptr,
+                        g.rows, g.dest, chunks, out, status, args, workers=chunks)
+            else:
+                fdp.run(drv["jacobian_grouped"], x, h, stencil, f0, g.order, g.gptr,
+                        g.colptr, g.rows, g.dest, chunks, out, status, args, workers=chunks)
+        _check_status(status, "column", x, h, groups)
+        if method == "complex":
+            _check_complex(out, fcall, x, h, args)
+        return out
+
+    J, err = _first(fcall, drv, mod, chunks, x, method, hs, relative, lo, hi, at)
+    if groups is not None:
+        J = _csr(J, groups)
+        err = None if err is None else _csr(err, groups)
+    return (J, err) if full_output and err is not None else J
+
+
+def _csr(data, groups):
+    import scipy.sparse as sp
+
+    return sp.csr_matrix((data, groups.indices, groups.indptr), shape=groups.shape)
+
+
+# ------------------------------------------------------------------ second derivatives
+
+def hessian(f, x, *, grad=None, method="central", step=None, args=(), full_output=False,
+            workers=1, executor=None, backend=None):
+    """Hessian of a scalar function by finite differences, symmetric by construction.
+
+    Parameters
+    ----------
+    f : callable, Numba ``@njit`` function or cffi function pointer
+        ``f(x, *args) -> float``; not called when ``grad`` is given.
+    x : array_like, shape (n,)
+    grad : callable, optional
+        ``grad(x, *args) -> (n,)``; then ``H`` is the :func:`jacobian` of ``grad``,
+        symmetrised as ``(J + J.T) / 2``.
+    method : {"central", "forward", "backward", "complex", "richardson"}
+    step : float or array_like of shape (n,), optional
+        Absolute step(s); default the relative rule in Notes.
+    args, full_output, workers, executor, backend
+        As in :func:`gradient`.
+
+    Returns
+    -------
+    H : ndarray, shape (n, n)
+    error : ndarray, shape (n, n)
+        Only with ``full_output=True`` and ``method="richardson"``.
+
+    Notes
+    -----
+    Without ``grad``, second differences of ``f`` on the upper triangle, mirrored:
+    central ``(f(x+h_i+h_j) - f(x+h_i-h_j) - f(x-h_i+h_j) + f(x-h_i-h_j)) / (4 h_i h_j)``
+    (rounding ~ ``eps |f| / h**2``, hence ``r = eps**(1/4)``), forward
+    ``(f(x+h_i+h_j) - f(x+h_i) - f(x+h_j) + f(x)) / (h_i h_j)`` (``r = eps**(1/3)``;
+    backward: the same with negative steps), complex
+    ``Im(f(x + i t e_i + h_j) - f(x + i t e_i - h_j)) / (2 t h_j)`` with a tiny ``t`` and
+    ``r = eps**(1/3)`` for ``h``, richardson: central at ``h, h/2, h/4, h/8`` from
+    ``r = 2**-3``, extrapolated.  With ``grad``, the steps of :func:`jacobian`.
+    """
+    method = _method(method)
+    x = _point(x)
+    args = _args(args)
+    if grad is not None:
+        J = jacobian(grad, x, method=method, step=step, args=args, full_output=full_output,
+                     workers=workers, executor=executor, backend=backend)
+        J, err = J if isinstance(J, tuple) else (J, None)
+        H = 0.5 * (J + J.T)
+        return (H, 0.5 * (err + err.T)) if err is not None else H
+    workers = positive_int(workers, "workers")
+    fcall, drv, mod, chunks = _parts(f, False, 0, x, args, workers, _executor(executor),
+                                     backend)
+    n = x.size
+    hs, relative = fdp.step_spec(step, n, fdp.SECOND_STEP[method])
+    scale = np.maximum(1.0, np.abs(x))
+    f0 = _scalar_value(fcall, x, args) if method in ("forward", "backward") else 0.0
+
+    def at(k):
+        h = hs / fdp.RATIO ** k * (scale if relative else 1.0)
+        out = np.empty((n, n))
+        if method == "complex":
+            fdp.run(drv["hessian_complex"], x, fdp.FIRST_STEP["complex"] * scale, h, chunks,
+                    out, args, workers=chunks)
+        else:
+            h = -h if method == "backward" else h
+            fdp.run(drv["hessian"], x, h, method in ("forward", "backward"), f0, chunks, out,
+                    args, workers=chunks)
+        bad = np.argwhere(~np.isfinite(out))
+        if bad.size:
+            i, j = bad[0]
+            raise ValueError(f"f returned a non-finite value for Hessian entry ({i}, {j}) "
+                             f"at x = {_show(x)}")
+        if method == "complex" and k == 0:
+            _check_complex(out, fcall, x, h, args)
+        return out
+
+    if method != "richardson":
+        return at(0)
+    H, err = fdp.richardson(at, lambda level: 2 + 2 * level)
+    return (H, err) if full_output else H
+
+
+def hvp(f, x, v, *, grad=None, method="central", step=None, args=(), backend=None):
+    """Hessian-vector product ``H(x) @ v`` without forming ``H``.
+
+    Parameters
+    ----------
+    f : callable, Numba ``@njit`` function or cffi function pointer
+        ``f(x, *args) -> float``; not called when ``grad`` is given.
+    x, v : array_like, shape (n,)
+    grad : callable, optional
+        ``grad(x, *args) -> (n,)``.  Without it, the gradient is a compiled (for
+        compiled ``f``) finite-difference gradient of ``f``.
+    method : {"central", "forward", "backward", "complex", "richardson"}
+        Difference of the gradient along ``v``.  ``complex`` with ``grad`` steps
+        ``grad`` into the complex plane; without ``grad`` the inner gradient is the
+        complex-step one and the outer difference central.
+    step : float, optional
+        Relative step ``r`` along ``v``: ``t = r * max(1, ||x||_inf) / ||v||_inf``.
+    args, backend
+        As in :func:`gradient`.
+
+    Returns
+    -------
+    Hv : ndarray, shape (n,)
+
+    Notes
+    -----
+    ``Hv = (g(x + t v) - g(x - t v)) / (2t)`` for central: 2 gradient evaluations, or
+    ``4n`` evaluations of ``f`` without ``grad`` (the inner gradient then uses the
+    second-derivative step ``eps**(1/4)``, as both differences divide by a step).
+    """
+    method = _method(method)
+    x = _point(x)
+    v = _point(v, "v")
+    args = _args(args)
+    if v.shape != x.shape:
+        raise ValueError(f"v must have shape {x.shape} like x, got {v.shape}")
+    vmax = np.max(np.abs(v))
+    if vmax == 0:
+        return np.zeros_like(x)
+    if step is not None and not (isinstance(step, numbers.Real) and np.isfinite(step)
+                                 and step > 0):
+        raise ValueError(f"step must be a positive finite number, got {step!r}")
+    if grad is not None:
+        def g(y, *a):
+            return np.asarray(grad(y, *a))
+        outer = method
+        r = fdp.FIRST_STEP[method] if step is None else step
+    else:
+        inner = {"complex": "complex", "richardson": "richardson"}.get(method, "central")
+        inner_step = None if inner != "central" else fdp.SECOND_STEP["central"]
+
+        def g(y, *a):
+            hy = None if inner_step is None else inner_step * np.maximum(1.0, np.abs(y))
+            return gradient(f, y, method=inner, step=hy, args=a, backend=backend)
+        outer = "central" if method == "complex" else method
+        r = (fdp.SECOND_STEP["central"] if outer in ("central", "complex")
+             else fdp.FIRST_STEP[outer]) if step is None else step
+    t = r * max(1.0, float(np.max(np.abs(x)))) / vmax
+    return _directional(g, x, v, t, outer, args)
+
+
+def _directional(g, x, v, t, method, args):
+    """Derivative of ``s -> g(x + s v)`` at 0 with step ``t``."""
+    if method == "complex":
+        return np.imag(g(x + 1j * t * v, *args)) / t
+    if method == "richardson":
+        return fdp.richardson(lambda k: _directional(g, x, v, t / fdp.RATIO ** k, "central",
+                                                     args),
+                              lambda level: 2 + 2 * level)[0]
+    plus = g(x + t * v, *args) if method != "backward" else g(x, *args)
+    minus = g(x - t * v, *args) if method != "forward" else g(x, *args)
+    return (plus - minus) / (2.0 * t if method == "central" else t)
+
+
+def check_grad(f, grad, x, *, args=(), backend=None):
+    """Compare a gradient function with a Richardson-extrapolated difference.
+
+    Parameters
+    ----------
+    f : callable, Numba ``@njit`` function or cffi function pointer
+        Scalar function ``f(x, *args)``.
+    grad : callable
+        Its claimed gradient ``grad(x, *args) -> (n,)``.
+    x : array_like, shape (n,)
+    args, backend
+        As in :func:`gradient`.
+
+    Returns
+    -------
+    float
+        ``max_i |grad_i - d_i| / max(||d||_inf, tiny)`` where ``d`` is the
+        ``richardson`` gradient: ~1e-12 for a correct ``grad`` at a well-scaled point.
+    """
+    x = _point(x)
+    args = _args(args)
+    g = np.asarray(grad(x, *args), dtype=np.float64)
+    if g.shape != x.shape:
+        raise ValueError(f"grad must return shape {x.shape}, got {g.shape}")
+    d = gradient(f, x, method="richardson", args=args, backend=backend)
+    return float(np.max(np.abs(g - d)) / max(np.max(np.abs(d)), np.finfo(float).tiny))
+
+
+for _fun in (gradient, jacobian):
+    _fun.__doc__ = _fun.__doc__.replace("{notes}", _COMMON_NOTES.strip())
