@@ -14,10 +14,12 @@ from .network import MLP
 from .curvature import LipschitzEstimate, hessian_eigs, lipschitz, stationary_points
 from . import optim
 from .train import train
+from .optimize import Objective, OptimizeResult, minimize
 
 __version__ = "0.1.0"
 
 __all__ = ["MLP", "BackendUnavailable", "backends", "get_backend", "set_backend",
            "hessian_eigs", "lipschitz", "LipschitzEstimate", "stationary_points",
            "use_backend", "__version__", "gradient", "jacobian", "hessian", "hvp",
-           "check_grad", "optim", "train"]
+           "check_grad", "optim", "train",
+           "minimize", "OptimizeResult", "Objective"]
