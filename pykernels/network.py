@@ -405,6 +405,44 @@ class MLP:
             bound *= spectral_norm_bound(W) * constants[self.output if last else self.activation]
         return float(bound)
 
+    def objective(self, X, Y, *, backend=None):
+        """The full-batch loss on ``(X, Y)`` as a :class:`pk.Objective` over theta.
+
+        ``X`` and ``Y`` are checked (and integer labels one-hot encoded) once, here;
+        the objective's ``fun``, ``grad``, ``fun_and_grad`` (one backpropagation) and
+        ``hvp`` (R-operator) then take only theta, so ``pk.minimize(net.objective(X, Y),
+        net.theta, method=...)`` trains the network with any method.  ``net.theta`` is
+        not changed; assign ``net.theta = res.x`` afterwards.
+
+        Examples
+        --------
+        >>> import numpy as np, pykernels as pk
+        >>> net = pk.MLP([2, 8, 1], seed=0)
+        >>> X = np.random.default_rng(0).standard_normal((32, 2))
+        >>> res = pk.minimize(net.objective(X, X[:, :1] * X[:, 1:]), net.theta, maxiter=50)
+        >>> bool(res.fun < net.loss(X, X[:, :1] * X[:, 1:]))
+        True
+        """
+        from .optimize import Objective
+        X = self._check_X(X)
+        Y = self._check_Y(Y, X.shape[0])
+        module = _backend.resolve(backend)
+
+        def fun(theta):
+            return float(module.mlp_loss(self._check_theta(theta), self.sizes, *self._codes,
+                                         X, Y, self._work(module, len(X))))
+
+        def fun_and_grad(theta):
+            grad = np.empty(self.size, self.dtype)
+            value = module.mlp_loss_and_grad(self._check_theta(theta), self.sizes,
+                                             *self._codes, X, Y, self._work(module, len(X)),
+                                             grad)
+            return float(value), grad
+
+        return Objective(fun, grad=lambda theta: fun_and_grad(theta)[1],
+                         hvp=lambda theta, v: self.hvp(X, Y, v, theta, backend=backend),
+                         fun_and_grad=fun_and_grad)
+
     # -- files ---------------------------------------------------------------
 
     def save(self, path):

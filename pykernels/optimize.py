@@ -10,7 +10,7 @@ from ._checks import choice, float_array
 from ._runner import Run, Stop
 from .optim import OPTIMIZERS
 
-__all__ = ["minimize", "OptimizeResult", "Objective", "METHODS"]
+__all__ = ["minimize", "OptimizeResult", "Objective", "METHODS", "compare_methods"]
 
 
 class OptimizeResult(dict):
@@ -383,3 +383,61 @@ def _finish(run, solve, method, start):
         x=run.best_x, fun=run.best_f, jac=run.best_g, nit=run.nit, nfev=run.nfev,
         njev=run.njev, nhev=run.nhev, success=bool(success), status=status, message=message,
         history=np.array(run.history), time=time.perf_counter() - start, method=method)
+
+
+def compare_methods(net, X, Y, budget_seconds,
+                    methods=("genetic", "lbfgs", "newton-cg"), *, seed=0):
+    """Train copies of ``net`` full-batch with several methods under one time budget.
+
+    Every method starts from ``net.theta`` (left unchanged) and minimizes
+    ``net.objective(X, Y)`` for at most ``budget_seconds`` of wall time.
+
+    Parameters
+    ----------
+    net : pk.MLP
+    X, Y : array_like
+        Training data, as for :meth:`pk.MLP.loss`.
+    budget_seconds : float
+        ``options["maxtime"]`` of every run.
+    methods : sequence of str
+        Methods of :func:`minimize`; the first is the reference (typically zero-order).
+    seed : int
+        Seed of the stochastic methods.
+
+    Returns
+    -------
+    list of dict
+        One row per method: ``method``, ``evaluations`` (nfev), ``gradients`` (njev),
+        ``hvps`` (nhev), ``seconds``, ``loss`` (final), ``accuracy`` (classification
+        nets, else None), ``evals_to_reference`` (evaluations of f the method needed to
+        reach the first method's final loss; None if it never did) and ``ratio``
+        (the first method's evaluations / ``evals_to_reference``).
+    """
+    objective = net.objective(X, Y)
+    Xc = net._check_X(X)
+    labels = None
+    if net.output in ("softmax", "sigmoid"):
+        Yc = net._check_Y(Y, Xc.shape[0])
+        labels = Yc.argmax(axis=1) if net.n_out > 1 else (Yc[:, 0] > 0.5)
+    rows, reference = [], None
+    for method in methods:
+        trace = []
+        res = minimize(objective, net.theta.copy(), method=method, seed=seed,
+                       callback=lambda r: trace.append((r.nfev, r.fun)),
+                       options={"maxtime": float(budget_seconds)})
+        accuracy = None
+        if labels is not None:
+            out = net.predict(Xc, theta=res.x)
+            guess = out.argmax(axis=1) if net.n_out > 1 else out[:, 0] > 0.5
+            accuracy = float(np.mean(guess == labels))
+        row = dict(method=method, evaluations=res.nfev, gradients=res.njev, hvps=res.nhev,
+                   seconds=res.time, loss=res.fun, accuracy=accuracy,
+                   evals_to_reference=None, ratio=None)
+        if reference is None:
+            reference = row
+        else:
+            hit = next((nfev for nfev, f in trace if f <= reference["loss"]), None)
+            row["evals_to_reference"] = hit
+            row["ratio"] = reference["evaluations"] / hit if hit else None
+        rows.append(row)
+    return rows
