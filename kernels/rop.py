@@ -19,16 +19,18 @@ a layer: it is J^T H J v with H the loss's Hessian w.r.t. the logits z_L for
 cross-entropy (convex in z) and w.r.t. the output a_L for the elementwise losses
 (convex in a), hence positive semi-definite.
 
-``work`` holds :func:`rop_workspace_size` entries: the :func:`.mlp.workspace_size`
-entries of the ordinary forward pass, then ``[R a_1 | ... | R a_{L-1} | R z_L]``,
-three scratches of ``batch * max(n_l)`` and one of ``max(n_l n_{l+1})`` entries.
+``work`` holds :func:`rop_workspace_size` entries: for every layer a (2 batch, n_l)
+block ``[a_l; R a_l]`` (``[z_L; R z_L]`` for the last), the output a_L, two scratches of
+``2 batch max(n_l)`` entries for ``[R delta; delta]`` and one of ``batch max(n_l)``.
+Stacking a value over its R-derivative lets one GEMM serve both (z and R a W^T forward;
+g and R delta W backward; R delta^T a + delta^T R a for the weights' product).
 """
 
 import numpy as np
 
 from ._jit import jit, jit_inline
 from .activations import (IDENTITY, RELU, SIGMOID, SOFTMAX, TANH, activation_backward,
-                          activation_row)
+                          activation_row, bias_activation_forward)
 from .losses import CROSS_ENTROPY, HUBER, L1, MSE, output_loss
 from .mlp import _buffers, mlp_forward, workspace_size
 
@@ -36,9 +38,8 @@ from .mlp import _buffers, mlp_forward, workspace_size
 def rop_workspace_size(sizes, batch):
     """Entries of the ``work`` buffer of :func:`mlp_hvp` / :func:`mlp_gnvp` / Jacobians."""
     widths = [int(n) for n in sizes[1:]]
-    dims = [int(n) for n in sizes]
-    blocks = max(dims[k] * dims[k + 1] for k in range(len(widths)))
-    return workspace_size(sizes, batch) + batch * (sum(widths) + 3 * max(widths)) + blocks
+    rop = batch * (2 * sum(widths) + widths[-1] + 5 * max(widths))
+    return max(rop, workspace_size(sizes, batch) + 2 * batch * max(widths))
 
 
 @jit_inline
@@ -84,44 +85,61 @@ def _loss_curvature(r, code):
 
 
 @jit
-def _split(sizes, batch, work):
-    """(forward work, R{a} / R{z} stack, three (batch * max n) scratches, block scratch)."""
-    base = batch * (np.sum(sizes[1:]) + sizes[-1] + 2 * np.max(sizes[1:]))
+def _rop_buffers(sizes, batch, work):
+    """Views of ``work``: the [a_l; R a_l] blocks, a_L, two 2-block scratches, one block."""
+    total = 2 * batch * np.sum(sizes[1:])
+    n_out = sizes[-1]
     span = batch * np.max(sizes[1:])
-    w = base + batch * np.sum(sizes[1:])
-    return (work[:base], work[base:w], work[w:w + span], work[w + span:w + 2 * span],
-            work[w + 2 * span:w + 3 * span], work[w + 3 * span:])
+    a = work[total:total + batch * n_out].reshape((batch, n_out))
+    w = total + batch * n_out
+    return (work[:total], a, work[w:w + 2 * span], work[w + 2 * span:w + 4 * span],
+            work[w + 4 * span:w + 5 * span])
 
 
 @jit
-def _rop_forward(theta, sizes, hidden, X, v, work, rstack, tmp):
-    """Fill R{a_1} ... R{a_{L-1}}, R{z_L} in ``rstack``; ``work`` holds the forward pass."""
+def _rop_forward(theta, sizes, hidden, X, v, stack, zbuf, tmp):
+    """Forward sweep and its R-operator, batched: each layer's (2 batch, n) block of
+    ``stack`` is [a_l; R a_l] (hidden layers) or [z_L; R z_L] (the last), so that one
+    GEMM gives z and R a_l W^T together.  Returns the last block."""
     batch = X.shape[0]
     n_layers = sizes.size - 1
     t = 0
     w = 0
-    ra_prev = rstack[:0].reshape((batch, 0))
+    prev = stack[:0].reshape((0, 0))
     for layer in range(n_layers):
         n_in, n_out = sizes[layer], sizes[layer + 1]
         W = theta[t:t + n_out * n_in].reshape((n_out, n_in))
         V = v[t:t + n_out * n_in].reshape((n_out, n_in))
         t += n_out * n_in
+        b = theta[t:t + n_out]
         c = v[t:t + n_out]
         t += n_out
-        prev = X if layer == 0 else work[w - batch * n_in:w].reshape((batch, n_in))
-        rz = rstack[w:w + batch * n_out].reshape((batch, n_out))
-        np.dot(prev, V.T, rz)
-        if layer > 0:
-            extra = tmp[:batch * n_out].reshape((batch, n_out))
-            np.dot(ra_prev, W.T, extra)
-            rz += extra
-        code = hidden if layer < n_layers - 1 else IDENTITY
-        a = work[w:w + batch * n_out].reshape((batch, n_out))
+        block = stack[w:w + 2 * batch * n_out].reshape((2 * batch, n_out))
+        w += 2 * batch * n_out
+        last = layer == n_layers - 1
+        target = block if last else zbuf[:2 * batch * n_out].reshape((2 * batch, n_out))
+        extra = tmp[:batch * n_out].reshape((batch, n_out))
+        if layer == 0:
+            np.dot(X, W.T, target[:batch])
+            np.dot(X, V.T, extra)
+        else:
+            np.dot(prev, W.T, target)
+            np.dot(prev[:batch], V.T, extra)
+        code = IDENTITY if last else hidden
+        if not last:
+            bias_activation_forward(target[:batch], b, block[:batch], hidden)
         for i in range(batch):
+            rz = target[batch + i]
+            ra = block[batch + i]
+            a = block[i]
+            if last:
+                for j in range(n_out):
+                    a[j] += b[j]
             for j in range(n_out):
-                rz[i, j] = (rz[i, j] + c[j]) * _slope(a[i, j], code)
-        ra_prev = rz
-        w += batch * n_out
+                base = rz[j] if layer > 0 else 0.0
+                ra[j] = (base + extra[i, j] + c[j]) * _slope(a[j], code)
+        prev = block
+    return prev
 
 
 @jit
@@ -131,7 +149,8 @@ def _output_rop(z, y, out_code, loss_code, a, rz, rdelta, gauss_newton):
     ``rz`` is overwritten with R{a} = J rz (J the output activation's Jacobian).
     """
     batch, n_out = z.shape
-    if loss_code == CROSS_ENTROPY:  # softmax: ysum (diag(a) - a a^T) / batch; sigmoid: a (1 - a) / count
+    # cross-entropy: H_z = ysum (diag(a) - a a^T) / batch (softmax), a (1 - a) / count (sigmoid)
+    if loss_code == CROSS_ENTROPY:
         for i in range(batch):
             ysum = 0.0
             for j in range(n_out):
@@ -171,35 +190,30 @@ def _output_rop(z, y, out_code, loss_code, a, rz, rdelta, gauss_newton):
 def _rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, gauss_newton):
     """out <- H v (or G v); returns the mean loss.  See the module docstring."""
     batch = X.shape[0]
-    fwork, rstack, rbuf, rspare, tmp, block = _split(sizes, batch, work)
-    z = mlp_forward(theta, sizes, hidden, X, fwork)
-    a, buf, spare = _buffers(sizes, batch, fwork)
-    delta = buf[:z.size].reshape(z.shape)
-    value = output_loss(z, Y, output, loss, a, delta)
-    _rop_forward(theta, sizes, hidden, X, v, fwork, rstack, tmp)
-    w = rstack.size - z.size
-    rz = rstack[w:].reshape(z.shape)
-    rdelta = rbuf[:z.size].reshape(z.shape)
-    _output_rop(z, Y, output, loss, a, rz, rdelta, gauss_newton)
+    stack, a, d_cur, d_next, tmp = _rop_buffers(sizes, batch, work)
+    last = _rop_forward(theta, sizes, hidden, X, v, stack, d_cur, tmp)
+    z, rz = last[:batch], last[batch:]
+    D = d_cur[:2 * z.size].reshape((2 * batch, z.shape[1]))  # [R delta; delta]
+    value = output_loss(z, Y, output, loss, a, D[batch:])
+    _output_rop(z, Y, output, loss, a, rz, D[:batch], gauss_newton)
     t = theta.size
+    w = stack.size - last.size
     for layer in range(sizes.size - 2, -1, -1):
         n_in, n_out = sizes[layer], sizes[layer + 1]
         t -= n_out
         rdb = out[t:t + n_out]
         t -= n_out * n_in
         rdW = out[t:t + n_out * n_in].reshape((n_out, n_in))
+        rdelta, delta = D[:batch], D[batch:]
         if layer == 0:
-            prev = X
-            rprev = X
+            S = X
         else:
-            w -= batch * n_in
-            prev = fwork[w:w + batch * n_in].reshape((batch, n_in))
-            rprev = rstack[w:w + batch * n_in].reshape((batch, n_in))
-        np.dot(rdelta.T, prev, rdW)
-        if layer > 0 and not gauss_newton:
-            extra = block[:n_out * n_in].reshape((n_out, n_in))
-            np.dot(delta.T, rprev, extra)
-            rdW += extra
+            w -= 2 * batch * n_in
+            S = stack[w:w + 2 * batch * n_in].reshape((2 * batch, n_in))  # [a; R a]
+        if layer == 0 or gauss_newton:
+            np.dot(rdelta.T, S[:batch], rdW)
+        else:
+            np.dot(D.T, S, rdW)  # R delta^T a + delta^T R a in one GEMM
         rdb[:] = 0.0
         for i in range(batch):
             for j in range(n_out):
@@ -207,26 +221,26 @@ def _rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, gauss_newton):
         if layer == 0:
             break
         W = theta[t:t + n_out * n_in].reshape((n_out, n_in))
-        r_prev = rspare[:batch * n_in].reshape((batch, n_in))
-        np.dot(rdelta, W, r_prev)
+        D_prev = d_next[:2 * batch * n_in].reshape((2 * batch, n_in))
         if gauss_newton:
-            activation_backward(prev, r_prev, hidden)
-        else:
-            V = v[t:t + n_out * n_in].reshape((n_out, n_in))
-            g = spare[:batch * n_in].reshape((batch, n_in))
-            extra = tmp[:batch * n_in].reshape((batch, n_in))
-            np.dot(delta, V, extra)
-            np.dot(delta, W, g)
+            np.dot(rdelta, W, D_prev[:batch])
             for i in range(batch):
                 for j in range(n_in):
-                    s = _slope(prev[i, j], hidden)
-                    r_prev[i, j] = ((r_prev[i, j] + extra[i, j]) * s
-                                    + g[i, j] * _bend(prev[i, j], rprev[i, j], hidden))
-                    g[i, j] *= s
-            buf, spare = spare, buf
-            delta = g
-        rbuf, rspare = rspare, rbuf
-        rdelta = r_prev
+                    D_prev[i, j] *= _slope(S[i, j], hidden)
+        else:
+            V = v[t:t + n_out * n_in].reshape((n_out, n_in))
+            extra = tmp[:batch * n_in].reshape((batch, n_in))
+            np.dot(D, W, D_prev)  # [R delta W; g]
+            np.dot(delta, V, extra)
+            for i in range(batch):
+                for j in range(n_in):
+                    s = _slope(S[i, j], hidden)
+                    g = D_prev[batch + i, j]
+                    D_prev[i, j] = ((D_prev[i, j] + extra[i, j]) * s
+                                    + g * _bend(S[i, j], S[batch + i, j], hidden))
+                    D_prev[batch + i, j] = g * s
+        d_cur, d_next = d_next, d_cur
+        D = D_prev
     return value
 
 
@@ -252,7 +266,9 @@ def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):
     outer product delta_i a_i^T (weights) and delta_i (bias).
     """
     batch = X.shape[0]
-    fwork, _, buf, spare, _, _ = _split(sizes, batch, work)
+    base = batch * (np.sum(sizes[1:]) + sizes[-1] + 2 * np.max(sizes[1:]))
+    span = batch * np.max(sizes[1:])
+    fwork, buf, spare = work[:base], work[base:base + span], work[base + span:base + 2 * span]
     z = mlp_forward(theta, sizes, hidden, X, fwork)
     a, _, _ = _buffers(sizes, batch, fwork)
     for i in range(batch):

@@ -372,7 +372,8 @@ def stationary_points(f, lo, hi, *, fprime=None, fsecond=None, num=2001, xtol=1e
     (``scipy.optimize.brentq``), exact zeros on the grid are kept, and roots where f'
     touches zero without changing sign (double roots: local minima of |f'| on the grid)
     are refined by bounded Brent minimisation of |f'| and kept when
-    ``|f'(x)| <= 1e-8 max|f'|`` over the grid.  A point is a minimum if f''(x) > 0 and a
+    ``|f'(x)| <= 1e-8 max|f'|`` over the grid; so are ends of the interval where f'
+    is that small.  A point is a minimum if f''(x) > 0 and a
     maximum if f''(x) < 0; when ``|f''(x)|`` is negligible (``<= 1e-6 max|f'| / (hi - lo)``)
     the first-derivative test decides (sign of f' half a grid step either side: - then +
     is a minimum, + then - a maximum, no change an inflection), so x^4 at 0 is a
@@ -421,7 +422,8 @@ def stationary_points(f, lo, hi, *, fprime=None, fsecond=None, num=2001, xtol=1e
         raise ValueError("f' is not finite on the whole interval [lo, hi]")
     spacing = grid[1] - grid[0]
     scale = max(np.abs(g).max(), np.finfo(float).tiny)
-    roots = list(grid[g == 0])
+    roots = [x for x, gx in zip(grid, g)
+             if gx == 0 or (x in (lo, hi) and abs(gx) <= 1e-8 * scale)]
     for i in np.flatnonzero(g[:-1] * g[1:] < 0):
         roots.append(brentq(d1, grid[i], grid[i + 1], xtol=xtol))
     size = np.abs(g)
