@@ -35,7 +35,7 @@ FIRST_STEP = {"forward": EPS ** 0.5, "backward": EPS ** 0.5, "central": EPS ** (
 #: eps^(1/3), central eps^(1/4); the complex-step Hessian differences the complex-step
 #: gradient along a real step of eps^(1/3).
 SECOND_STEP = {"forward": EPS ** (1 / 3), "backward": EPS ** (1 / 3), "central": EPS ** 0.25,
-               "complex": EPS ** (1 / 3), "richardson": 2.0 ** -3}
+               "complex": EPS ** (1 / 3), "richardson": 2.0 ** -4}
 LEVELS = 4
 RATIO = 2.0
 
@@ -170,20 +170,19 @@ def steps(backend_kernels, x, hs, relative, lo, hi, code):
 
 # ------------------------------------------------------------------ extrapolation
 
-def richardson(estimate, powers):
+def richardson(estimate, powers, noise=0.0):
     """Extrapolate ``estimate(k)`` (the difference at step h / RATIO**k, k < LEVELS).
 
     ``powers(level)`` is the error exponent cancelled at ``level`` (2, 4, 6 for central
     differences; an array when it varies per entry).  Returns (value, error estimate):
-    the error is the change made by the last extrapolation plus a rounding allowance.
+    the change made by the last extrapolation, plus ``noise`` (the caller's bound on
+    the rounding error of the finest difference, ~ eps |f| / h) and ``16 eps |value|``.
     """
     column = [estimate(k) for k in range(LEVELS)]
-    previous = column[-1]
     for level in range(LEVELS - 1):
         factor = RATIO ** powers(level)
-        previous = column[-1]
+        previous = column
         column = [(factor * fine - coarse) / (factor - 1.0)
                   for coarse, fine in zip(column[:-1], column[1:])]
     value = column[0]
-    error = np.abs(value - previous) + 16.0 * EPS * np.abs(value)
-    return value, error
+    return value, np.abs(value - previous[1]) + noise + 16.0 * EPS * np.abs(value)

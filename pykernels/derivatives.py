@@ -127,22 +127,25 @@ def _parts(f, vector, m, x, args, workers, executor, backend):
 
 # ------------------------------------------------------------------ first derivatives
 
-def _first(fcall, drv, mod, chunks, x, method, hs, relative, lo, hi, estimate_at):
-    """Run ``estimate_at(h, stencil, f0_needed)`` for ``method``; Richardson extrapolates."""
+def _first(fcall, drv, mod, chunks, x, method, hs, relative, lo, hi, estimate_at, noise):
+    """Run ``estimate_at(h, stencil, f0_needed)`` for ``method``; Richardson extrapolates,
+    with ``noise(h)`` the rounding bound of a difference at the finest steps ``h``."""
     if method != "richardson":
         h, stencil, need_f0 = fdp.steps(mod, x, hs, relative, lo, hi, fdp.CODE[method])
         return estimate_at(h, stencil, need_f0), None
-    onesided = []
+    onesided, finest = [], []
 
     def estimate(k):
         h, stencil, need_f0 = fdp.steps(mod, x, hs / fdp.RATIO ** k, relative, lo, hi,
                                         fdp.CODE["central"])
         onesided.append(stencil == fdp.S_ONESIDED)
+        finest[:] = [h]
         return estimate_at(h, stencil, need_f0)
 
     # central differences cancel h^2, h^4, h^6; one-sided ones h^2, h^3, h^4
-    return fdp.richardson(estimate, lambda level: np.where(onesided[0], 2 + level,
-                                                           2 + 2 * level))
+    value, error = fdp.richardson(estimate, lambda level: np.where(onesided[0], 2 + level,
+                                                                   2 + 2 * level))
+    return value, error + noise(np.abs(finest[0]))
 
 
 def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_output=False,
@@ -226,7 +229,12 @@ def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_ou
             _raise_value("component", bad, x, h)
         return out
 
-    g, err = _first(fcall, drv, mod, chunks, x, method, hs, relative, lo, hi, at)
+    def noise(h):
+        if not f0:
+            f0.append(_scalar_value(fcall, x, args))
+        return 2.0 * fdp.EPS * abs(f0[0]) / h
+
+    g, err = _first(fcall, drv, mod, chunks, x, method, hs, relative, lo, hi, at, noise)
     return (g, err) if full_output and err is not None else g
 
 
@@ -357,7 +365,15 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
             _check_complex(out, fcall, x, h, args)
         return out
 
-    J, err = _first(fcall, drv, mod, chunks, x, method, hs, relative, lo, hi, at)
+    def noise(h):
+        if groups is None:
+            return 2.0 * fdp.EPS * np.abs(f0)[:, None] / h[None, :]
+        data = np.empty(groups.rows.size)
+        cols = np.repeat(np.arange(n), np.diff(groups.colptr))
+        data[groups.dest] = 2.0 * fdp.EPS * np.abs(f0[groups.rows]) / h[cols]
+        return data
+
+    J, err = _first(fcall, drv, mod, chunks, x, method, hs, relative, lo, hi, at, noise)
     if groups is not None:
         J = _csr(J, groups)
         err = None if err is None else _csr(err, groups)
@@ -405,7 +421,7 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), full_outpu
     backward: the same with negative steps), complex
     ``Im(f(x + i t e_i + h_j) - f(x + i t e_i - h_j)) / (2 t h_j)`` with a tiny ``t`` and
     ``r = eps**(1/3)`` for ``h``, richardson: central at ``h, h/2, h/4, h/8`` from
-    ``r = 2**-3``, extrapolated.  With ``grad``, the steps of :func:`jacobian`.
+    ``r = 2**-4``, extrapolated.  With ``grad``, the steps of :func:`jacobian`.
     """
     method = _method(method)
     x = _point(x)
@@ -445,7 +461,9 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), full_outpu
 
     if method != "richardson":
         return at(0)
-    H, err = fdp.richardson(at, lambda level: 2 + 2 * level)
+    finest = hs / fdp.RATIO ** (fdp.LEVELS - 1) * (scale if relative else 1.0)
+    noise = 4.0 * fdp.EPS * abs(_scalar_value(fcall, x, args)) / np.outer(finest, finest)
+    H, err = fdp.richardson(at, lambda level: 2 + 2 * level, noise)
     return (H, err) if full_output else H
 
 
@@ -476,8 +494,9 @@ def hvp(f, x, v, *, grad=None, method="central", step=None, args=(), backend=Non
     Notes
     -----
     ``Hv = (g(x + t v) - g(x - t v)) / (2t)`` for central: 2 gradient evaluations, or
-    ``4n`` evaluations of ``f`` without ``grad`` (the inner gradient then uses the
-    second-derivative step ``eps**(1/4)``, as both differences divide by a step).
+    ``4n`` evaluations of ``f`` without ``grad``.  Then the inner gradient is noisy, so
+    both differences take the second-derivative steps (``eps**(1/4)`` central,
+    ``eps**(1/3)`` forward/backward), except after an exact complex-step gradient.
     """
     method = _method(method)
     x = _point(x)
@@ -504,8 +523,10 @@ def hvp(f, x, v, *, grad=None, method="central", step=None, args=(), backend=Non
             hy = None if inner_step is None else inner_step * np.maximum(1.0, np.abs(y))
             return gradient(f, y, method=inner, step=hy, args=a, backend=backend)
         outer = "central" if method == "complex" else method
-        r = (fdp.SECOND_STEP["central"] if outer in ("central", "complex")
-             else fdp.FIRST_STEP[outer]) if step is None else step
+        # an inner difference is noisy, so the outer one takes the larger
+        # second-derivative step -- except after the complex step, which is exact
+        table = fdp.FIRST_STEP if method in ("complex", "richardson") else fdp.SECOND_STEP
+        r = table[outer] if step is None else step
     t = r * max(1.0, float(np.max(np.abs(x)))) / vmax
     return _directional(g, x, v, t, outer, args)
 

@@ -1,0 +1,203 @@
+"""pk.gradient / jacobian / hessian / hvp / check_grad against exact derivatives."""
+
+import concurrent.futures
+
+import numba
+import numpy as np
+import pytest
+
+import pykernels as pk
+from pykernels import kernels
+from problems import PROBLEMS, get
+
+METHODS = ["forward", "backward", "central", "richardson", "complex"]
+#: relative error max|d - exact| / max|exact| at well-scaled points, float64 (issue 3)
+TOL = {"forward": 1e-6, "backward": 1e-6, "central": 1e-9, "richardson": 1e-12,
+       "complex": 1e-14}
+#: second derivatives from f alone (rounding ~ eps |f| / h^2)
+TOL2 = {"forward": 1e-4, "backward": 1e-4, "central": 1e-6, "richardson": 1e-10,
+        "complex": 1e-9}
+
+# trigonometric at x0 evaluates n - sum(cos x) with cancellation (f itself is noisy) and
+# Brown's function is badly scaled on purpose: both are tested separately below
+WELL_SCALED = [p for p in PROBLEMS if p.name != "brown_badly_scaled"]
+
+
+def points(p):
+    rng = np.random.default_rng(p.n)
+    pts = [p.x0 + 0.3 * rng.standard_normal(p.n)]
+    if p.name != "trigonometric":
+        pts.append(p.x0)
+    return pts
+
+
+def rel_err(a, exact):
+    a = a.toarray() if hasattr(a, "toarray") else a
+    return np.max(np.abs(a - exact)) / np.max(np.abs(exact))
+
+
+def ids(p):
+    return f"{p.name}-{p.n}"
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("p", WELL_SCALED, ids=ids)
+def test_gradient_exact(p, method):
+    for x in points(p):
+        assert rel_err(pk.gradient(p.fun, x, method=method), p.grad(x)) <= TOL[method]
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("p", WELL_SCALED, ids=ids)
+def test_jacobian_exact(p, method):
+    for x in points(p):
+        J = pk.jacobian(p.residual, x, method=method)
+        assert J.shape == (p.m, p.n)
+        assert rel_err(J, p.jac(x)) <= TOL[method]
+
+
+@pytest.mark.parametrize("method", ["central", "richardson", "complex"])
+def test_badly_scaled_points(method):
+    # Brown badly scaled (x ~ 1e6 and 1e-6) and the trigonometric function at x0:
+    # accurate, though not to the well-scaled tolerance for central/richardson
+    loose = {"central": 1e-5, "richardson": 1e-7, "complex": 1e-14}[method]
+    for p, x in [(get("brown_badly_scaled"), np.array([1.0, 1.0])),
+                 (get("brown_badly_scaled"), np.array([1e6 + 3, 2e-6 - 1e-7])),
+                 (get("trigonometric", 30), get("trigonometric", 30).x0)]:
+        assert rel_err(pk.gradient(p.fun, x, method=method), p.grad(x)) <= loose
+
+
+@pytest.mark.parametrize("method", ["forward", "central", "richardson", "complex"])
+@pytest.mark.parametrize("name", ["rosenbrock", "wood", "helical_valley"])
+def test_hessian_exact(name, method):
+    p = get(name)
+    for x in points(p):
+        H = pk.hessian(p.fun, x, method=method)
+        assert np.array_equal(H, H.T)
+        assert rel_err(H, p.hess(x)) <= TOL2[method]
+        Hg = pk.hessian(None, x, grad=p.grad, method="central" if method == "complex" else method)
+        assert np.array_equal(Hg, Hg.T)
+        assert rel_err(Hg, p.hess(x)) <= 10 * TOL[method if method != "complex" else "central"]
+
+
+@pytest.mark.parametrize("method", ["forward", "central", "richardson", "complex"])
+def test_hvp_equals_hessian_times_v(method):
+    p = get("trigonometric", 10)
+    x = points(p)[0]
+    v = np.random.default_rng(0).standard_normal(p.n)
+    exact = p.hess(x) @ v
+    # from f alone: a difference of a difference (2 divisions by a step)
+    tol = {"forward": 1e-4, "central": 1e-6, "richardson": 1e-10, "complex": 1e-9}[method]
+    assert rel_err(pk.hvp(p.fun, x, v, method=method), exact) <= tol
+    grad_method = method if method != "complex" else "central"  # p.grad is real-only
+    assert rel_err(pk.hvp(None, x, v, grad=p.grad, method=grad_method), exact) <= 10 * TOL[
+        grad_method]
+    assert np.array_equal(pk.hvp(p.fun, x, np.zeros(p.n)), np.zeros(p.n))
+
+
+def test_richardson_error_estimate():
+    for p in WELL_SCALED[:8]:
+        for x in points(p):
+            g, err = pk.gradient(p.fun, x, method="richardson", full_output=True)
+            assert err.shape == g.shape and np.all(err >= 0)
+            # an order-of-magnitude estimate, as numdifftools'
+            assert np.all(np.abs(g - p.grad(x)) <= 20 * err)
+            assert np.max(err) <= 1e-9 * np.max(np.abs(g))
+    p = get("wood")
+    H, err = pk.hessian(p.fun, points(p)[0], method="richardson", full_output=True)
+    assert np.all(np.abs(H - p.hess(points(p)[0])) <= 20 * err)
+    assert np.max(err) <= 1e-9 * np.max(np.abs(H))
+
+
+def test_check_grad():
+    p = get("wood")
+    x = points(p)[0]
+    assert pk.check_grad(p.fun, p.grad, x) < 1e-11
+    wrong = lambda y: p.grad(y) * (1 + 1e-4 * np.arange(4))  # noqa: E731
+    assert pk.check_grad(p.fun, wrong, x) > 1e-5
+
+
+# ------------------------------------------------------------------ kinds of f
+
+@pytest.mark.parametrize("method", METHODS)
+def test_compiled_loop_identical_to_reference_loop(method):
+    # the same @njit f through the compiled drivers and through the NumPy reference:
+    # the same points and the same arithmetic, hence the same bits
+    p = get("helical_valley")
+    x = points(p)[0]
+    assert np.array_equal(pk.gradient(p.fun_jit, x, method=method),
+                          pk.gradient(p.fun_jit, x, method=method, backend="numpy"))
+    assert np.array_equal(pk.jacobian(p.residual_jit, x, method=method),
+                          pk.jacobian(p.residual_jit, x, method=method, backend="numpy"))
+    if method != "backward":
+        assert np.array_equal(pk.hessian(p.fun_jit, x, method=method),
+                              pk.hessian(p.fun_jit, x, method=method, backend="numpy"))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_python_and_njit_f_agree(method):
+    # Python and Numba may round f differently (LLVM contracts a*b+c into FMA), so the
+    # two kinds of f agree to the method's accuracy rather than bit for bit
+    p = get("rosenbrock", 10)
+    x = points(p)[0]
+    assert rel_err(pk.gradient(p.fun, x, method=method),
+                   pk.gradient(p.fun_jit, x, method=method)) <= TOL[method]
+    assert rel_err(pk.jacobian(p.residual, x, method=method),
+                   pk.jacobian(p.residual_jit, x, method=method)) <= TOL[method]
+
+
+def test_args_passed_through():
+    @numba.njit
+    def f(x, a, w):
+        return a * np.sum(w * x ** 3)
+
+    def fpy(x, a, w):
+        return a * np.sum(w * x ** 3)
+
+    x = np.array([1.0, -2.0, 0.5])
+    w = np.array([1.0, 2.0, 3.0])
+    exact = 2.0 * 3 * w * x ** 2
+    for fun in (f, fpy):
+        assert rel_err(pk.gradient(fun, x, args=(2.0, w)), exact) <= TOL["central"]
+        assert rel_err(pk.jacobian(lambda y, a, ww: np.array([fun(y, a, ww)]), x,
+                                   args=(2.0, w))[0], exact) <= TOL["central"]
+
+
+def test_workers_identical_to_serial():
+    p = get("broyden_tridiagonal", 100)
+    x = points(p)[0]
+    assert np.array_equal(pk.jacobian(p.residual_jit, x, workers=2),
+                          pk.jacobian(p.residual_jit, x))
+    assert np.array_equal(pk.gradient(p.fun_jit, x, workers=2), pk.gradient(p.fun_jit, x))
+
+
+def test_no_recompile_on_second_call():
+    p = get("rosenbrock", 10)
+    pk.gradient(p.fun_jit, p.x0)
+    driver = kernels.fd_drivers(p.fun_jit)["gradient"]
+    before = len(driver.signatures)
+    pk.gradient(p.fun_jit, p.x0 + 1.0)
+    assert kernels.fd_drivers(p.fun_jit)["gradient"] is driver
+    assert len(driver.signatures) == before == 1
+
+
+def test_executor_thread_pool_identical():
+    p = get("trigonometric", 10)
+    x = points(p)[0]
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        assert np.array_equal(pk.gradient(p.fun, x, executor=ex), pk.gradient(p.fun, x))
+        assert np.array_equal(pk.jacobian(p.residual, x, executor=ex, method="richardson"),
+                              pk.jacobian(p.residual, x, method="richardson"))
+
+
+def test_executor_dask_local_cluster():
+    distributed = pytest.importorskip("distributed")
+    p = get("wood")
+    x = points(p)[0]
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            ex = client.get_executor()
+            assert np.array_equal(pk.jacobian(p.residual, x, executor=ex),
+                                  pk.jacobian(p.residual, x))
+            assert np.array_equal(pk.gradient(p.fun, x, executor=ex), pk.gradient(p.fun, x))
