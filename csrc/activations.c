@@ -24,6 +24,7 @@
 
 #define real PK_REAL
 
+PK_SIMD_CLONES
 int PK_NAME(activation_row)(const real *restrict z, int64_t n, real *restrict a, int code)
 {
     if (!pk_valid_activation(code))
@@ -56,6 +57,7 @@ int PK_NAME(activation_row)(const real *restrict z, int64_t n, real *restrict a,
     return PK_OK;
 }
 
+PK_SIMD_CLONES
 int PK_NAME(bias_activation_forward)(real *restrict z, int64_t batch, int64_t n,
                                      const real *restrict b, real *restrict a, int code)
 {
@@ -70,6 +72,7 @@ int PK_NAME(bias_activation_forward)(real *restrict z, int64_t batch, int64_t n,
     return PK_OK;
 }
 
+PK_SIMD_CLONES
 int PK_NAME(activation_backward)(const real *restrict a, int64_t batch, int64_t n,
                                  real *restrict d, int code)
 {

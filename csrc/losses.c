@@ -23,6 +23,7 @@
 
 #define real PK_REAL
 
+PK_SIMD_CLONES
 int PK_NAME(output_loss)(const real *restrict z, int64_t batch, int64_t n_out,
                          const real *restrict y, int out_code, int loss_code,
                          real *restrict a, real *restrict delta, double *value)

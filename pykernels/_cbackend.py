@@ -37,10 +37,11 @@ except (ImportError, OSError) as exc:
     ffi = lib = None
     _ERROR = f"{type(exc).__name__}: {exc}"
 
-_TYPES = {np.dtype(np.float64): ("double[]", "_f64"), np.dtype(np.float32): ("float[]", "_f32")}
+_CTYPES = {np.dtype(np.float64): "double[]", np.dtype(np.float32): "float[]"}
 _STATUS = {-1: "unknown activation or loss code, or cross_entropy without a softmax or "
                "sigmoid output",
            -2: "a layer size or the batch is < 1 or > 2**31 - 1"}
+_shapes = {}  # (sizes bytes, batch) -> _Shape; bounded, see _shape
 
 
 def available():
@@ -56,12 +57,37 @@ def _status(code):
     return code
 
 
-def _sizes(sizes):
-    """sizes as a contiguous int64 array and its cffi pointer."""
+class _Shape:
+    """What C derives from (sizes, batch): a private copy of sizes and its pointer,
+    the entries of theta and work, and the shapes of X and of Y / out."""
+
+    __slots__ = ("sizes", "p_sizes", "n_sizes", "batch", "n_theta", "n_work", "x", "y")
+
+    def __init__(self, sizes, batch):
+        self.sizes = sizes.copy()
+        self.p_sizes = ffi.from_buffer("int64_t[]", self.sizes)
+        self.n_sizes = sizes.size
+        self.batch = batch
+        self.n_theta = _status(lib.pk_mlp_theta_size(self.p_sizes, self.n_sizes))
+        self.n_work = _status(lib.pk_mlp_workspace_size(self.p_sizes, self.n_sizes, batch))
+        self.x = (batch, int(sizes[0]))
+        self.y = (batch, int(sizes[-1]))
+
+
+def _shape(sizes, batch):
+    """The :class:`_Shape` of (sizes, batch), cached: the checks of a repeated call
+    cost a dictionary look-up."""
     sizes = np.ascontiguousarray(sizes, dtype=np.int64)
     if sizes.ndim != 1:
         raise ValueError(f"sizes must be 1-D, got shape {sizes.shape}")
-    return sizes, ffi.from_buffer("int64_t[]", sizes)
+    key = (sizes.tobytes(), batch)
+    shape = _shapes.get(key)
+    if shape is None:
+        shape = _Shape(sizes, batch)
+        if len(_shapes) >= 256:
+            _shapes.clear()
+        _shapes[key] = shape
+    return shape
 
 
 def workspace_size(sizes, batch):
@@ -77,9 +103,13 @@ def workspace_size(sizes, batch):
     Returns
     -------
     int
+
+    Raises
+    ------
+    ValueError
+        If a size or ``batch`` is < 1 or larger than BLAS takes (2**31 - 1).
     """
-    sizes, p_sizes = _sizes(sizes)
-    return _status(lib.pk_mlp_workspace_size(p_sizes, sizes.size, int(batch)))
+    return _shape(sizes, int(batch)).n_work
 
 
 def _pointer(array, name, dtype, shape, writable=False):
@@ -87,17 +117,20 @@ def _pointer(array, name, dtype, shape, writable=False):
 
     ``shape`` is the exact shape, or an int: the least number of entries.
     """
-    if type(array) is not np.ndarray or array.dtype != dtype:
+    if type(array) is not np.ndarray or (array.dtype is not dtype and array.dtype != dtype):
         raise TypeError(f"{name} must be a {dtype} ndarray, got "
                         f"{getattr(array, 'dtype', type(array).__name__)}")
-    if not array.flags.c_contiguous:
+    flags = array.flags
+    if not flags.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous")
-    if isinstance(shape, tuple):
+    if writable and not flags.writeable:
+        raise ValueError(f"{name} must be writeable")
+    if type(shape) is tuple:
         if array.shape != shape:
             raise ValueError(f"{name} must have shape {shape}, got {array.shape}")
     elif array.size < shape:
         raise ValueError(f"{name} must have at least {shape} entries, got {array.size}")
-    return ffi.from_buffer(_TYPES[dtype][0], array, require_writable=writable)
+    return ffi.from_buffer(_CTYPES[dtype], array)
 
 
 def _prepare(theta, sizes, X, work):
@@ -106,48 +139,45 @@ def _prepare(theta, sizes, X, work):
     Returns
     -------
     tuple
-        ``(suffix, dtype, head, data, shape)``: the ``_f64``/``_f32`` suffix, the
-        dtype the other arrays must have, the C arguments ``(theta, sizes,
-        n_sizes)`` and ``(X, batch, work)``, and the (batch, n_out) shape of Y and out.
+        ``(f32, dtype, head, data, shape)``: whether the arrays are float32, their
+        dtype, the C arguments ``(theta, sizes, n_sizes)`` and ``(X, batch, work)``,
+        and the (batch, n_out) shape of Y and out.
     """
     dtype = getattr(X, "dtype", None)
-    if dtype not in _TYPES:
+    if dtype not in _CTYPES:
         raise TypeError(f"X must be a float32 or float64 ndarray, got {dtype}")
-    sizes, p_sizes = _sizes(sizes)
-    n_theta = _status(lib.pk_mlp_theta_size(p_sizes, sizes.size))
-    batch = X.shape[0] if X.ndim == 2 else 0
-    n_work = _status(lib.pk_mlp_workspace_size(p_sizes, sizes.size, batch))
-    head = (_pointer(theta, "theta", dtype, (n_theta,)), p_sizes, sizes.size)
-    data = (_pointer(X, "X", dtype, (batch, int(sizes[0]))), batch,
-            _pointer(work, "work", dtype, n_work, writable=True))
-    return _TYPES[dtype][1], dtype, head, data, (batch, int(sizes[-1]))
+    shape = _shape(sizes, X.shape[0] if X.ndim == 2 else 0)
+    head = (_pointer(theta, "theta", dtype, (shape.n_theta,)), shape.p_sizes, shape.n_sizes)
+    data = (_pointer(X, "X", dtype, shape.x), shape.batch,
+            _pointer(work, "work", dtype, shape.n_work, writable=True))
+    return dtype.itemsize == 4, dtype, head, data, shape.y
 
 
 def mlp_predict(theta, sizes, hidden, output, X, work, out):
     """out (batch, n_out) <- the network's output for the rows of X (see kernels/mlp.py)."""
-    suffix, dtype, head, (p_X, batch, p_work), shape = _prepare(theta, sizes, X, work)
+    f32, dtype, head, data, shape = _prepare(theta, sizes, X, work)
     p_out = _pointer(out, "out", dtype, shape, writable=True)
-    fn = lib.pk_mlp_predict_f64 if suffix == "_f64" else lib.pk_mlp_predict_f32
-    _status(fn(*head, int(hidden), int(output), p_X, batch, p_work, p_out))
+    fn = lib.pk_mlp_predict_f32 if f32 else lib.pk_mlp_predict_f64
+    _status(fn(*head, int(hidden), int(output), *data, p_out))
 
 
 def mlp_loss(theta, sizes, hidden, output, loss, X, Y, work):
     """Mean loss of the network on (X, Y) (see kernels/mlp.py)."""
-    suffix, dtype, head, (p_X, batch, p_work), shape = _prepare(theta, sizes, X, work)
+    f32, dtype, head, (p_X, batch, p_work), shape = _prepare(theta, sizes, X, work)
     p_Y = _pointer(Y, "Y", dtype, shape)
     value = ffi.new("double *")
-    fn = lib.pk_mlp_loss_f64 if suffix == "_f64" else lib.pk_mlp_loss_f32
+    fn = lib.pk_mlp_loss_f32 if f32 else lib.pk_mlp_loss_f64
     _status(fn(*head, int(hidden), int(output), int(loss), p_X, batch, p_Y, p_work, value))
     return value[0]
 
 
 def mlp_loss_and_grad(theta, sizes, hidden, output, loss, X, Y, work, grad):
     """Mean loss on (X, Y); grad (theta.size,) <- its gradient (see kernels/mlp.py)."""
-    suffix, dtype, head, (p_X, batch, p_work), shape = _prepare(theta, sizes, X, work)
+    f32, dtype, head, (p_X, batch, p_work), shape = _prepare(theta, sizes, X, work)
     p_Y = _pointer(Y, "Y", dtype, shape)
     p_grad = _pointer(grad, "grad", dtype, theta.shape, writable=True)
     value = ffi.new("double *")
-    fn = lib.pk_mlp_loss_and_grad_f64 if suffix == "_f64" else lib.pk_mlp_loss_and_grad_f32
+    fn = lib.pk_mlp_loss_and_grad_f32 if f32 else lib.pk_mlp_loss_and_grad_f64
     _status(fn(*head, int(hidden), int(output), int(loss), p_X, batch, p_Y, p_work, p_grad,
                value))
     return value[0]
