@@ -222,23 +222,28 @@ def _rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, gauss_newton):
             break
         W = theta[t:t + n_out * n_in].reshape((n_out, n_in))
         D_prev = d_next[:2 * batch * n_in].reshape((2 * batch, n_in))
-        if gauss_newton:
-            np.dot(rdelta, W, D_prev[:batch])
-            for i in range(batch):
-                for j in range(n_in):
-                    D_prev[i, j] *= _slope(S[i, j], hidden)
-        else:
-            V = v[t:t + n_out * n_in].reshape((n_out, n_in))
-            extra = tmp[:batch * n_in].reshape((batch, n_in))
+        # g = delta W feeds the G'' term and the delta of the layer below, which the
+        # first hidden layer's R{dW} does not need (R{a_0} = 0): skip it there for
+        # activations with G'' = 0 -- one GEMM of the largest layer fewer
+        need_g = not gauss_newton and (layer > 1 or hidden == TANH or hidden == SIGMOID)
+        if need_g:
             np.dot(D, W, D_prev)  # [R delta W; g]
-            np.dot(delta, V, extra)
-            for i in range(batch):
-                for j in range(n_in):
-                    s = _slope(S[i, j], hidden)
+        else:
+            np.dot(rdelta, W, D_prev[:batch])
+        extra = tmp[:batch * n_in].reshape((batch, n_in))
+        if gauss_newton:
+            extra[:] = 0.0
+        else:
+            np.dot(delta, v[t:t + n_out * n_in].reshape((n_out, n_in)), extra)
+        for i in range(batch):
+            for j in range(n_in):
+                s = _slope(S[i, j], hidden)
+                r = (D_prev[i, j] + extra[i, j]) * s
+                if need_g:
                     g = D_prev[batch + i, j]
-                    D_prev[i, j] = ((D_prev[i, j] + extra[i, j]) * s
-                                    + g * _bend(S[i, j], S[batch + i, j], hidden))
+                    r += g * _bend(S[i, j], S[batch + i, j], hidden)
                     D_prev[batch + i, j] = g * s
+                D_prev[i, j] = r
         d_cur, d_next = d_next, d_cur
         D = D_prev
     return value

@@ -215,3 +215,17 @@ def test_stationary_points_bad_input():
         pk.stationary_points(quartic, -np.inf, 1)
     with pytest.raises(ValueError, match="num must be >= 3"):
         pk.stationary_points(quartic, 0, 1, num=2)
+
+
+def test_top_eigenvalue_of_a_1000_parameter_network_in_few_products():
+    # the bar: 1e-6 relative in <= 50 Hessian-vector products
+    net = pk.MLP([8, 32, 20, 5], activation="tanh", output="softmax", loss="cross_entropy",
+                 seed=0)
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((64, 8)), rng.integers(0, 5, 64)
+    H = np.column_stack([net.hvp(X, Y, e) for e in np.eye(net.size)])
+    top = np.linalg.eigvalsh((H + H.T) / 2)[-1]
+    result = pk.hessian_eigs(lambda v: net.hvp(X, Y, v), net.size, tol=1e-6)
+    assert net.size > 1000
+    assert result.nprod <= 50
+    assert abs(result.values[-1] - top) <= 1e-6 * abs(top)
