@@ -43,12 +43,12 @@ _ffi = cffi.FFI()
 @jit_inline
 def _scale(xi, lo, hi):
     """Length scale of component ``xi``: max(1, |xi|), capped by the distance to the
-    nearer bound (or, on a bound, to the farther one): functions are often singular
-    just outside their box (log, sqrt, 1/x), so the step must shrink with that distance."""
+    nearer bound when that is positive: functions are often singular just outside
+    their box (log, sqrt, 1/x), so the step must shrink with that distance.  On a
+    bound the stencil turns one-sided instead (see :func:`fd_steps`)."""
     s = max(1.0, abs(xi))
-    dlo, dhi = xi - lo, hi - xi
-    near, far = min(dlo, dhi), max(dlo, dhi)
-    return min(s, near) if near > 0.0 else min(s, far)
+    near = min(xi - lo, hi - xi)
+    return min(s, near) if near > 0.0 else s
 
 
 @jit

@@ -5,6 +5,7 @@ a plain Python callable, a Numba ``@njit`` function (the whole difference loop t
 compiled) or a cffi function pointer; see :mod:`pykernels._fdplan` and ``kernels/fd.py``.
 """
 
+import functools
 import numbers
 
 import numpy as np
@@ -75,7 +76,7 @@ def _check_status(status, what, x, h, groups=None):
     if status[g] == fdp.BAD_SHAPE:
         raise ValueError(f"f returned an array of the wrong shape for {what} {j} "
                          f"(x[{j}] perturbed by h = {h[j]:.3g}) at x = {_show(x)}; "
-                         "f(x) fixed the expected shape")
+                         "the expected shape is that of f(x), or (m,) of the sparsity pattern")
     _raise_value(what, j, x, h)
 
 
@@ -127,9 +128,11 @@ def _parts(f, vector, m, x, args, workers, executor, backend):
 
 # ------------------------------------------------------------------ first derivatives
 
-def _first(fcall, drv, mod, chunks, x, method, hs, relative, lo, hi, estimate_at, noise):
+def _first(fcall, drv, mod, chunks, x, method, hs, relative, lo, hi, estimate_at, noise,
+           layout=None):
     """Run ``estimate_at(h, stencil, f0_needed)`` for ``method``; Richardson extrapolates,
-    with ``noise(h)`` the rounding bound of a difference at the finest steps ``h``."""
+    with ``noise(h)`` the rounding bound of a difference at the finest steps ``h``, and
+    ``layout`` mapping a per-column array onto the estimate's entries (sparse data)."""
     if method != "richardson":
         h, stencil, need_f0 = fdp.steps(mod, x, hs, relative, lo, hi, fdp.CODE[method])
         return estimate_at(h, stencil, need_f0), None
@@ -138,13 +141,15 @@ def _first(fcall, drv, mod, chunks, x, method, hs, relative, lo, hi, estimate_at
     def estimate(k):
         h, stencil, need_f0 = fdp.steps(mod, x, hs / fdp.RATIO ** k, relative, lo, hi,
                                         fdp.CODE["central"])
-        onesided.append(stencil == fdp.S_ONESIDED)
+        if k == 0:
+            flags = stencil == fdp.S_ONESIDED
+            onesided.append(flags if layout is None else layout(flags))
         finest[:] = [h]
         return estimate_at(h, stencil, need_f0)
 
     # central differences cancel h^2, h^4, h^6; one-sided ones h^2, h^3, h^4
-    value, error = fdp.richardson(estimate, lambda level: np.where(onesided[0], 2 + level,
-                                                                   2 + 2 * level))
+    value, error = fdp.richardson(
+        estimate, lambda level: np.where(onesided[0], 2 + level, 2 + 2 * level))
     return value, error + noise(np.abs(finest[0]))
 
 
@@ -315,8 +320,9 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
     Notes
     -----
     {notes}
-    A tridiagonal ``n x n`` Jacobian takes 3 colour groups: 6 evaluations (central)
-    whatever ``n``.
+    A tridiagonal ``n x n`` Jacobian takes 3 colour groups: 6 evaluations (central),
+    4 (forward, with ``f(x)``) whatever ``n``.  Without ``sparsity`` ``f(x)`` is always
+    evaluated once, to learn ``m``.
 
     Examples
     --------
@@ -335,9 +341,25 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
                                      backend)
     lo, hi = fdp.box(bounds, x)
     hs, relative = fdp.step_spec(step, n, fdp.FIRST_STEP[method])
-    f0 = _vector_value(fcall, x, args)
-    m = f0.size
-    groups = None if sparsity is None else color_groups(sparsity, (m, n), coloring)
+    if sparsity is None:
+        groups, f0 = None, _vector_value(fcall, x, args)
+        m = f0.size
+    else:
+        # the pattern fixes m: f(x) is evaluated only when a stencil needs it
+        groups = color_groups(sparsity, None, coloring)
+        m, f0 = groups.shape[0], []
+        if groups.shape[1] != n:
+            raise ValueError(f"sparsity must have {n} columns (x has shape ({n},)), "
+                             f"got shape {groups.shape}")
+
+    def value_at_x():
+        if isinstance(f0, list):
+            f0[:] = [_vector_value(fcall, x, args)]
+            if f0[0].size != m:
+                raise ValueError(f"sparsity must have shape ({f0[0].size}, {n}) (m, n), "
+                                 f"got {groups.shape}")
+            return f0[0]
+        return f0
 
     def at(h, stencil, need_f0):
         if groups is None:
@@ -358,26 +380,43 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
                 fdp.run(drv["jacobian_grouped_complex"], x, h, m, g.order, g.gptr, g.colptr,
                         g.rows, g.dest, chunks, out, status, args, workers=chunks)
             else:
-                fdp.run(drv["jacobian_grouped"], x, h, stencil, f0, g.order, g.gptr,
+                base = value_at_x() if need_f0 else _zeros(m)
+                fdp.run(drv["jacobian_grouped"], x, h, stencil, base, g.order, g.gptr,
                         g.colptr, g.rows, g.dest, chunks, out, status, args, workers=chunks)
         _check_status(status, "column", x, h, groups)
         if method == "complex":
             _check_complex(out, fcall, x, h, args)
         return out
 
-    def noise(h):
-        if groups is None:
-            return 2.0 * fdp.EPS * np.abs(f0)[:, None] / h[None, :]
-        data = np.empty(groups.rows.size)
-        cols = np.repeat(np.arange(n), np.diff(groups.colptr))
-        data[groups.dest] = 2.0 * fdp.EPS * np.abs(f0[groups.rows]) / h[cols]
-        return data
+    layout = None
+    if groups is not None:
+        data_cols = np.empty(groups.rows.size, np.int64)  # column of each CSR entry
+        data_cols[groups.dest] = np.repeat(np.arange(n), np.diff(groups.colptr))
+        data_rows = np.empty_like(data_cols)
+        data_rows[groups.dest] = groups.rows
 
-    J, err = _first(fcall, drv, mod, chunks, x, method, hs, relative, lo, hi, at, noise)
+        def layout(per_column):
+            return per_column[data_cols]
+
+    def noise(h):
+        fx = np.abs(value_at_x())
+        if groups is None:
+            return 2.0 * fdp.EPS * fx[:, None] / h[None, :]
+        return 2.0 * fdp.EPS * fx[data_rows] / h[data_cols]
+
+    J, err = _first(fcall, drv, mod, chunks, x, method, hs, relative, lo, hi, at, noise,
+                    layout)
     if groups is not None:
         J = _csr(J, groups)
         err = None if err is None else _csr(err, groups)
     return (J, err) if full_output and err is not None else J
+
+
+@functools.lru_cache(maxsize=16)
+def _zeros(m):
+    z = np.zeros(m)
+    z.flags.writeable = False
+    return z
 
 
 def _csr(data, groups):

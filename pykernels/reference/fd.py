@@ -24,9 +24,9 @@ def first_nonfinite(a):
 def fd_steps(x, hs, relative, lo, hi, method, h, stencil):
     """Steps and stencils of every component; see ``kernels.fd.fd_steps``."""
     dlo, dhi = x - lo, hi - x
-    near, far = np.minimum(dlo, dhi), np.maximum(dlo, dhi)
+    near = np.minimum(dlo, dhi)
     s = np.maximum(1.0, np.abs(x))
-    scale = np.where(near > 0.0, np.minimum(s, near), np.minimum(s, far))
+    scale = np.where(near > 0.0, np.minimum(s, near), s)
     hj = hs * scale if relative else np.array(hs, dtype=float)
     if method == COMPLEX:
         h[:], stencil[:] = hj, S_COMPLEX
