@@ -94,4 +94,31 @@ int pk_mlp_loss_and_grad_f32(const float *theta, const int64_t *sizes, int64_t n
                              int64_t batch, const float *Y, float *work, float *grad,
                              double *value);
 
+/* ---- optim.c ---------------------------------------------------------------- *
+ * First-order optimizer updates, in place on theta (n) and the state arrays (n);
+ * scalars in double.  Formulas in kernels/optim.py. */
+
+int pk_sgd_update_f64(double *theta, int64_t n, const double *grad, double lr);
+int pk_sgd_update_f32(float *theta, int64_t n, const float *grad, double lr);
+int pk_momentum_update_f64(double *theta, int64_t n, const double *grad, double *velocity,
+                           double lr, double beta);
+int pk_momentum_update_f32(float *theta, int64_t n, const float *grad, float *velocity,
+                           double lr, double beta);
+int pk_nesterov_update_f64(double *theta, int64_t n, const double *grad, double *velocity,
+                           double lr, double beta);
+int pk_nesterov_update_f32(float *theta, int64_t n, const float *grad, float *velocity,
+                           double lr, double beta);
+int pk_adagrad_update_f64(double *theta, int64_t n, const double *grad, double *accum,
+                          double lr, double eps);
+int pk_adagrad_update_f32(float *theta, int64_t n, const float *grad, float *accum,
+                          double lr, double eps);
+int pk_rmsprop_update_f64(double *theta, int64_t n, const double *grad, double *accum,
+                          double lr, double rho, double eps);
+int pk_rmsprop_update_f32(float *theta, int64_t n, const float *grad, float *accum,
+                          double lr, double rho, double eps);
+int pk_adam_update_f64(double *theta, int64_t n, const double *grad, double *m, double *v,
+                       double lr, double beta1, double beta2, double eps, int64_t step);
+int pk_adam_update_f32(float *theta, int64_t n, const float *grad, float *m, float *v,
+                       double lr, double beta1, double beta2, double eps, int64_t step);
+
 #endif

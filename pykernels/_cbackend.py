@@ -12,7 +12,9 @@ import os
 
 import numpy as np
 
-__all__ = ["available", "mlp_loss", "mlp_loss_and_grad", "mlp_predict", "workspace_size"]
+__all__ = ["available", "mlp_loss", "mlp_loss_and_grad", "mlp_predict", "workspace_size",
+           "sgd_update", "momentum_update", "nesterov_update", "adagrad_update",
+           "rmsprop_update", "adam_update"]
 
 
 def _load_blas():
@@ -181,3 +183,51 @@ def mlp_loss_and_grad(theta, sizes, hidden, output, loss, X, Y, work, grad):
     _status(fn(*head, int(hidden), int(output), int(loss), p_X, batch, p_Y, p_work, p_grad,
                value))
     return value[0]
+
+
+# -- optimizer updates (kernels/optim.py) -------------------------------------------
+
+def _update(name, theta, grad, slots, *scalars):
+    """Check theta (1-D, writeable), grad and the state ``slots`` (theta's shape and
+    dtype, writeable), then run ``pk_<name>_f64|f32`` in place."""
+    dtype = getattr(theta, "dtype", None)
+    if dtype not in _CTYPES:
+        raise TypeError(f"theta must be a float32 or float64 ndarray, got {dtype}")
+    shape = (theta.size,)
+    pointers = [_pointer(theta, "theta", dtype, shape, writable=True), shape[0],
+                _pointer(grad, "grad", dtype, shape)]
+    pointers += [_pointer(slot, f"state {k}", dtype, shape, writable=True)
+                 for k, slot in enumerate(slots)]
+    fn = getattr(lib, f"pk_{name}_{'f32' if dtype.itemsize == 4 else 'f64'}")
+    _status(fn(*pointers, *scalars))
+
+
+def sgd_update(theta, grad, lr):
+    """theta -= lr * grad (see kernels/optim.py)."""
+    _update("sgd_update", theta, grad, (), float(lr))
+
+
+def momentum_update(theta, grad, velocity, lr, beta):
+    """Heavy ball: velocity = beta * velocity + grad; theta -= lr * velocity."""
+    _update("momentum_update", theta, grad, (velocity,), float(lr), float(beta))
+
+
+def nesterov_update(theta, grad, velocity, lr, beta):
+    """Nesterov momentum: theta -= lr * (grad + beta * velocity)."""
+    _update("nesterov_update", theta, grad, (velocity,), float(lr), float(beta))
+
+
+def adagrad_update(theta, grad, accum, lr, eps):
+    """accum += grad^2; theta -= lr * grad / (sqrt(accum) + eps)."""
+    _update("adagrad_update", theta, grad, (accum,), float(lr), float(eps))
+
+
+def rmsprop_update(theta, grad, accum, lr, rho, eps):
+    """accum = rho * accum + (1 - rho) * grad^2; theta -= lr * grad / (sqrt(accum) + eps)."""
+    _update("rmsprop_update", theta, grad, (accum,), float(lr), float(rho), float(eps))
+
+
+def adam_update(theta, grad, m, v, lr, beta1, beta2, eps, step):
+    """Adam with bias correction; ``step`` is the 1-based count of updates so far."""
+    _update("adam_update", theta, grad, (m, v), float(lr), float(beta1), float(beta2),
+            float(eps), int(step))

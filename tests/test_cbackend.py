@@ -142,6 +142,55 @@ def test_elementary_functions_within_a_few_ulp():
     np.testing.assert_array_equal(a, np.tanh(special))
 
 
+# -- parity: the optimizer updates ----------------------------------------------------
+
+UPDATES = {  # kernel -> (state slots, scalars after lr)
+    "sgd_update": (0, ()),
+    "momentum_update": (1, (0.9,)),
+    "nesterov_update": (1, (0.9,)),
+    "adagrad_update": (1, (1e-8,)),
+    "rmsprop_update": (1, (0.9, 1e-8)),
+    "adam_update": (2, (0.9, 0.999, 1e-8)),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", sorted(UPDATES))
+def test_optimizer_updates_agree_across_backends(name, dtype):
+    import pykernels.kernels as nb
+    import pykernels.reference as ref
+
+    n_slots, scalars = UPDATES[name]
+    rng = np.random.default_rng(3)
+    results = {}
+    for module in (_cbackend, nb, ref):
+        theta = rng.standard_normal(37).astype(dtype) if module is _cbackend else start.copy()
+        if module is _cbackend:
+            start = theta.copy()
+        slots = [np.zeros_like(theta) for _ in range(n_slots)]
+        for step in range(1, 4):
+            grad = np.sin(theta * step).astype(dtype)
+            extra = (step,) if name == "adam_update" else ()
+            getattr(module, name)(theta, grad, *slots, 0.05, *scalars, *extra)
+        results[module.__name__] = [theta] + slots
+    c_result = results.pop(_cbackend.__name__)
+    for other in results.values():
+        for actual, desired in zip(c_result, other):
+            assert actual.dtype == dtype
+            assert_close(actual, desired, TOL[dtype])
+
+
+def test_optimizer_update_checks_its_buffers():
+    theta, grad = np.zeros(4), np.ones(4)
+    with pytest.raises(ValueError):
+        _cbackend.momentum_update(theta, grad, np.zeros(3), 0.1, 0.9)
+    with pytest.raises(TypeError):
+        _cbackend.adam_update(theta, grad, np.zeros(4, np.float32), np.zeros(4), 0.1, 0.9,
+                              0.999, 1e-8, 1)
+    with pytest.raises(ValueError):
+        _cbackend.sgd_update(np.zeros((2, 2)), grad, 0.1)
+
+
 # -- the cffi boundary ---------------------------------------------------------------
 
 def test_sizes_match_numba():
