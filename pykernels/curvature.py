@@ -197,18 +197,6 @@ class LipschitzEstimate(NamedTuple):
     method: str  #: "pairs" (sampled pairs) or "gradient" (local slope maximisation)
 
 
-def _jacobian(f, x):
-    """Central-difference Jacobian (m, n) of f at x; steps exact in floating point."""
-    cols = []
-    for i in range(x.size):
-        h = _EPS ** (1 / 3) * max(1.0, abs(x[i]))
-        up, down = x.copy(), x.copy()
-        up[i] += h
-        down[i] -= h
-        cols.append((f(up) - f(down)) / (up[i] - down[i]))
-    return np.column_stack(cols)
-
-
 def lipschitz(f, lo, hi, *, grad=None, samples=1000, seed=0):
     """A certified lower bound on the Lipschitz constant of ``f`` over the box [lo, hi].
 
@@ -220,7 +208,8 @@ def lipschitz(f, lo, hi, *, grad=None, samples=1000, seed=0):
     lo, hi : float or array_like (n,)
         The box; ``lo < hi`` in every coordinate.
     grad : callable, optional
-        ``grad(x)`` -> gradient (n,) or Jacobian (m, n); central differences if None.
+        ``grad(x)`` -> gradient (n,) or Jacobian (m, n); if None, central differences
+        by :func:`pykernels.jacobian` that never leave the box.
     samples : int
         Random pairs drawn in the box (each as one distant and one close pair).
     seed : int
@@ -249,6 +238,8 @@ def lipschitz(f, lo, hi, *, grad=None, samples=1000, seed=0):
     """
     from scipy.optimize import minimize
 
+    from .derivatives import jacobian
+
     _callable(f, "f")
     if grad is not None:
         _callable(grad, "grad")
@@ -266,8 +257,10 @@ def lipschitz(f, lo, hi, *, grad=None, samples=1000, seed=0):
         return np.atleast_1d(np.asarray(f(x[0] if scalar else x.copy()), dtype=np.float64))
 
     def slope(x):
-        J = _jacobian(fx, x) if grad is None else np.atleast_2d(
-            np.asarray(grad(x[0] if scalar else x.copy()), dtype=np.float64))
+        if grad is None:
+            J = jacobian(fx, x, bounds=(lo, hi))
+        else:
+            J = np.atleast_2d(np.asarray(grad(x[0] if scalar else x.copy()), dtype=np.float64))
         U, s, Vt = np.linalg.svd(J)
         return s[0], Vt[0]
 
@@ -332,12 +325,6 @@ class StationaryPoints(list):
         return "\n".join(lines)
 
 
-def _step(x, h):
-    """x + h rounded to a representable point, and the step actually taken."""
-    up = x + h
-    return up, up - x
-
-
 def stationary_points(f, lo, hi, *, fprime=None, fsecond=None, num=2001, xtol=1e-12):
     """Every point of [lo, hi] where f'(x) = 0, each classified by f''.
 
@@ -348,7 +335,7 @@ def stationary_points(f, lo, hi, *, fprime=None, fsecond=None, num=2001, xtol=1e
     lo, hi : float
         The interval, ``lo < hi``.
     fprime, fsecond : callable, optional
-        f' and f''; central differences of ``f`` (resp. ``fprime``) if None.
+        f' and f''; if None, :func:`pykernels.gradient` of ``f`` (resp. of f').
     num : int
         Grid points for the bracketing (>= 3); it sets the resolution: two stationary
         points closer than half a grid step are reported as one.
@@ -377,9 +364,9 @@ def stationary_points(f, lo, hi, *, fprime=None, fsecond=None, num=2001, xtol=1e
     maximum if f''(x) < 0; when ``|f''(x)|`` is negligible (``<= 1e-6 max|f'| / (hi - lo)``)
     the first-derivative test decides (sign of f' half a grid step either side: - then +
     is a minimum, + then - a maximum, no change an inflection), so x^4 at 0 is a
-    minimum and x^3 at 0 an inflection.  Without ``fprime``, f' is the five-point
-    central difference (error O(h^4)) with step eps^(1/5) max(1, |x|), and f'' the
-    second difference with step eps^(1/4) max(1, |x|).
+    minimum and x^3 at 0 an inflection.  Missing derivatives come from the derivative
+    engine: :func:`pykernels.gradient` with Richardson extrapolation, its evaluations
+    kept inside [lo, hi] (f'' as the derivative of f').
 
     Examples
     --------
@@ -389,6 +376,8 @@ def stationary_points(f, lo, hi, *, fprime=None, fsecond=None, num=2001, xtol=1e
     [(-3.618034, 'minimum'), (-1.381966, 'maximum'), (5.0, 'minimum')]
     """
     from scipy.optimize import brentq, minimize_scalar
+
+    from .derivatives import gradient
 
     _callable(f, "f")
     for g, name in ((fprime, "fprime"), (fsecond, "fsecond")):
@@ -400,21 +389,15 @@ def stationary_points(f, lo, hi, *, fprime=None, fsecond=None, num=2001, xtol=1e
     num = positive_int(num, "num", minimum=3)
     xtol = _positive_float(xtol, "xtol")
 
+    def derivative(g, x):
+        return float(gradient(lambda t: g(t[0]), np.array([x]), method="richardson",
+                              bounds=(lo, hi))[0])
+
     def d1(x):
-        if fprime is not None:
-            return float(fprime(x))
-        _, h = _step(x, _EPS ** (1 / 5) * max(1.0, abs(x)))
-        return (8 * (float(f(x + h)) - float(f(x - h)))
-                - (float(f(x + 2 * h)) - float(f(x - 2 * h)))) / (12 * h)
+        return float(fprime(x)) if fprime is not None else derivative(f, x)
 
     def d2(x):
-        if fsecond is not None:
-            return float(fsecond(x))
-        if fprime is not None:
-            up, h = _step(x, _EPS ** (1 / 3) * max(1.0, abs(x)))
-            return (float(fprime(up)) - float(fprime(x - h))) / (2 * h)
-        up, h = _step(x, _EPS ** (1 / 4) * max(1.0, abs(x)))
-        return (float(f(up)) - 2 * float(f(x)) + float(f(x - h))) / (h * h)
+        return float(fsecond(x)) if fsecond is not None else derivative(d1, x)
 
     grid = np.linspace(lo, hi, num)
     g = np.array([d1(x) for x in grid])
