@@ -96,6 +96,40 @@ def lbfgs(run, x, *, memory=10):
         run.iterate(x, f, g)
 
 
+_MESSAGES = {0: "gradient max-norm {gn:.3g} <= gtol={gtol:g}",
+             1: "maximum number of iterations ({maxiter}) reached",
+             2: "maximum number of function evaluations ({maxfev}) reached",
+             4: "relative change of f below ftol={ftol:g}, but the gradient max-norm {gn:.3g} "
+                "> gtol: not converged",
+             5: "step below xtol={xtol:g}, but the gradient max-norm {gn:.3g} > gtol: "
+                "not converged",
+             6: "objective or gradient is NaN/Inf; returning the best finite point",
+             7: "line search failed along the steepest-descent direction"}
+#: iteration cap of the compiled loop when maxiter is None (the history is preallocated)
+_COMPILED_MAXITER = 100_000
+
+
 def compiled_run(fun, jac, x0, method, options, budget, project):
-    """Placeholder until the compiled loops land: always the Python path."""
-    return None
+    """``lbfgs`` compiled end to end when ``fun`` and ``jac`` are ``@njit`` functions.
+
+    Returns the result fields, or None when the Python loop is needed: another
+    method, plain callables, extra ``args``, bounds, a callback, a progress bar or a
+    time budget (those need Python between iterations).
+    """
+    from numba.core.dispatcher import Dispatcher
+    if (method != "lbfgs" or not isinstance(fun, Dispatcher) or not isinstance(jac, Dispatcher)
+            or project is not None or budget["callback"] is not None or budget["progress"]
+            or budget["maxtime"] is not None):
+        return None
+    maxiter = budget["maxiter"] or _COMPILED_MAXITER
+    maxfev = budget["maxfev"] or np.iinfo(np.int64).max
+    history = np.empty(maxiter)
+    x, f, g, nit, nfev, status = _k.lbfgs_loop(
+        _k.as_function(fun, _k.SCALAR_FUN), _k.as_function(jac, _k.VECTOR_FUN), x0, int(options.get("memory", 10)), maxiter, maxfev, budget["gtol"],
+        budget["ftol"], budget["xtol"], history)
+    gn = float(np.max(np.abs(g)))
+    message = _MESSAGES[status].format(gn=gn, maxiter=maxiter, maxfev=maxfev, **{
+        k: budget[k] for k in ("gtol", "ftol", "xtol")})
+    return dict(x=x, fun=float(f), jac=g, nit=nit, nfev=nfev, njev=nfev, nhev=0,
+                success=status == 0, status=status, message=message,
+                history=history[:nit].copy(), method=method)

@@ -64,11 +64,12 @@ def population_evaluator(fun, args=(), *, vectorized=False, executor=None):
         return evaluate
     from numba.core.dispatcher import Dispatcher
     if isinstance(fun, Dispatcher) and not args:
-        from .kernels.optim import evaluate_rows
+        from .kernels.optim import SCALAR_FUN, as_function, evaluate_rows
+        pointer = as_function(fun, SCALAR_FUN)
 
         def evaluate(P):
             out = np.empty(len(P))
-            evaluate_rows(fun, P, out)
+            evaluate_rows(pointer, np.ascontiguousarray(P, dtype=np.float64), out)
             return out
         return evaluate
     return lambda P: np.array(_eval_rows(fun, P, args))

@@ -343,7 +343,8 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
     hessp = _with_args(hessp, args) or (objective.hvp if objective else None)
     hess = _with_args(hess, args) or (objective.hess if objective else None)
 
-    compiled = _firstorder.compiled_run(fun, jac, x0, method, options, budget, project)
+    compiled = None if args else _firstorder.compiled_run(fun, jac, x0, method, options,
+                                                          budget, project)
     if compiled is not None:
         compiled["time"] = time.perf_counter() - start
         return OptimizeResult(compiled)
