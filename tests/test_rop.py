@@ -167,3 +167,17 @@ def test_second_call_does_not_recompile():
     other.jacobian(X2, "params")
     after = {k: len(f.signatures) for k, f in vars(rop).items() if hasattr(f, "signatures")}
     assert after == before
+
+
+def test_threads_share_a_network_safely():
+    from concurrent.futures import ThreadPoolExecutor
+
+    net = make_net("tanh", "softmax", "cross_entropy", sizes=(5, 16, 4))
+    batches = [make_data(net, 3 + k, seed=k) for k in range(8)]
+    vs = np.random.default_rng(2).standard_normal((8, net.size))
+    serial = [net.hvp(X, Y, v) for (X, Y), v in zip(batches, vs)]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(5):
+            parallel = list(pool.map(lambda a: net.hvp(*a[0], a[1]), zip(batches, vs)))
+            for got, want in zip(parallel, serial):
+                np.testing.assert_array_equal(got, want)
