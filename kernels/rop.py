@@ -39,7 +39,8 @@ def rop_workspace_size(sizes, batch):
     """Entries of the ``work`` buffer of :func:`mlp_hvp` / :func:`mlp_gnvp` / Jacobians."""
     widths = [int(n) for n in sizes[1:]]
     rop = batch * (2 * sum(widths) + widths[-1] + 5 * max(widths))
-    return max(rop, workspace_size(sizes, batch) + 2 * batch * max(widths))
+    jacobian = workspace_size(sizes, batch) + 2 * batch * max(int(n) for n in sizes)
+    return max(rop, jacobian)
 
 
 @jit_inline
@@ -272,7 +273,7 @@ def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):
     """
     batch = X.shape[0]
     base = batch * (np.sum(sizes[1:]) + sizes[-1] + 2 * np.max(sizes[1:]))
-    span = batch * np.max(sizes[1:])
+    span = batch * np.max(sizes)  # the input layer's d_prev is (batch, n_in)
     fwork, buf, spare = work[:base], work[base:base + span], work[base + span:base + 2 * span]
     z = mlp_forward(theta, sizes, hidden, X, fwork)
     a, _, _ = _buffers(sizes, batch, fwork)

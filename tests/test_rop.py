@@ -181,3 +181,16 @@ def test_threads_share_a_network_safely():
             parallel = list(pool.map(lambda a: net.hvp(*a[0], a[1]), zip(batches, vs)))
             for got, want in zip(parallel, serial):
                 np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("sizes", [(3, 2), (4, 1), (7, 2, 3), (2, 3, 1)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_shapes_single_layer_wide_input_batch_one(sizes, dtype):
+    net = make_net("sigmoid", "sigmoid", "cross_entropy", dtype, sizes=sizes)
+    X, Y = make_data(net, 1)
+    v = np.linspace(-1, 1, net.size).astype(dtype)
+    tol = TOL[dtype] * 10
+    for wrt in ("input", "params"):
+        assert_close(net.jacobian(X, wrt), net.jacobian(X, wrt, backend="numpy"), tol)
+    assert_close(net.hvp(X, Y, v), net.hvp(X, Y, v, backend="numpy"), tol)
+    assert_close(net.gnvp(X, Y, v), net.gnvp(X, Y, v, backend="numpy"), tol)
