@@ -230,20 +230,37 @@ def _axpy(alpha, x, y):
 
 
 @jit
-def lbfgs_push(S, Y, rho, newest, s, y):
-    """Store the pair (s, y) after slot ``newest`` if s.y > 0; returns the new newest slot.
+def lbfgs_push(S, Y, rho, newest, x_new, x, g_new, g):
+    """Store s = x_new - x, y = g_new - g after slot ``newest`` if s.y > 0.
 
-    Returns ``newest`` unchanged (pair skipped) when the curvature s.y is not
-    positive, which keeps the inverse-Hessian approximation positive definite.
+    Returns the new newest slot, or ``newest`` unchanged (pair skipped) when the
+    curvature s.y is not positive, which keeps the inverse Hessian positive definite.
     """
-    sy = _dot(s, y)
-    if not sy > 1e-12 * math.sqrt(_dot(s, s) * _dot(y, y)):
+    sy = ss = yy = 0.0
+    for k in range(x.size):
+        sk, yk = x_new[k] - x[k], g_new[k] - g[k]
+        sy += sk * yk
+        ss += sk * sk
+        yy += yk * yk
+    if not sy > 1e-12 * math.sqrt(ss * yy):
         return newest
     slot = (newest + 1) % S.shape[0]
-    S[slot] = s
-    Y[slot] = y
+    for k in range(x.size):
+        S[slot, k] = x_new[k] - x[k]
+        Y[slot, k] = g_new[k] - g[k]
     rho[slot] = 1.0 / sy
     return slot
+
+
+@jit_inline
+def _maxabs(a):
+    """max |a_i|, NaN if any entry is NaN."""
+    m = 0.0
+    for v in a:
+        if v != v:
+            return v
+        m = max(m, abs(v))
+    return m
 
 
 @jit
@@ -307,8 +324,9 @@ def lbfgs_loop(fun, jac, x0, memory, maxiter, maxfev, gtol, ftol, xtol, history)
     S, Y = np.zeros((memory, n)), np.zeros((memory, n))
     rho, alpha, d = np.zeros(memory), np.zeros(memory), np.empty(n)
     state = np.empty(WOLFE_STATE_SIZE)
+    xt = np.empty(n)
     newest, count, nit, status = memory - 1, 0, 0, -1
-    if not (np.isfinite(f) and np.all(np.isfinite(g))):
+    if not (np.isfinite(f) and np.isfinite(_maxabs(g))):
         return best_x, best[0], best_g, nit, nfev, 6
     while status < 0:
         lbfgs_direction(g, S, Y, rho, newest, count, alpha, d)
@@ -317,11 +335,12 @@ def lbfgs_loop(fun, jac, x0, memory, maxiter, maxfev, gtol, ftol, xtol, history)
             count = 0
             d[:] = -g
             slope = np.dot(g, d)
-        t = 1.0 if count else min(1.0, 1.0 / max(np.max(np.abs(g)), 1e-300))
+        t = 1.0 if count else min(1.0, 1.0 / max(_maxabs(g), 1e-300))
         wolfe_init(state, f, slope, 1e-4, 0.9)
         found = False
         while nfev < maxfev:
-            xt = x + t * d
+            for k in range(n):
+                xt[k] = x[k] + t * d[k]
             ft = fun(xt)
             gt = jac(xt)
             nfev += 1
@@ -333,7 +352,8 @@ def lbfgs_loop(fun, jac, x0, memory, maxiter, maxfev, gtol, ftol, xtol, history)
             if t_next == WOLFE_FAIL:
                 t = wolfe_lower(state)
                 if t > 0.0 and nfev < maxfev:
-                    xt = x + t * d
+                    for k in range(n):
+                        xt[k] = x[k] + t * d[k]
                     ft = fun(xt)
                     gt = jac(xt)
                     nfev += 1
@@ -348,24 +368,91 @@ def lbfgs_loop(fun, jac, x0, memory, maxiter, maxfev, gtol, ftol, xtol, history)
             else:
                 status = 7
             continue
-        slot = lbfgs_push(S, Y, rho, newest, xt - x, gt - g)
+        slot = lbfgs_push(S, Y, rho, newest, xt, x, gt, g)
         if slot != newest:
             newest, count = slot, min(count + 1, memory)
-        step = np.max(np.abs(xt - x))
+        step = 0.0
+        for k in range(n):
+            step = max(step, abs(xt[k] - x[k]))
+            x[k] = xt[k]
         f_prev = f
-        x, f, g = xt, ft, gt
+        f, g = ft, gt
         history[nit] = f
         nit += 1
-        if not (np.isfinite(f) and np.all(np.isfinite(g))):
+        gnorm = _maxabs(g)
+        if not (np.isfinite(f) and np.isfinite(gnorm)):
             status = 6
-        elif np.max(np.abs(g)) <= gtol:
+        elif gnorm <= gtol:
             status = 0
         elif abs(f_prev - f) <= ftol * max(abs(f_prev), abs(f), 1.0):
             status = 4
-        elif step <= xtol * max(1.0, np.max(np.abs(x))):
+        elif step <= xtol * max(1.0, _maxabs(x)):
             status = 5
         elif nit >= maxiter:
             status = 1
         elif nfev >= maxfev:
             status = 2
+    return best_x, best[0], best_g, nit, nfev, status
+
+
+# -- pk.optim rules with a fixed step, compiled end to end --------------------------
+
+@numba.njit((SCALAR_FUN, VECTOR_FUN, _ARR, _I64, _F64, _F64, _F64, _F64, _I64, _I64, _F64,
+             _F64, _F64, _ARR), cache=True, **_POLICY)
+def first_order_loop(fun, jac, x0, kind, lr, a, b, eps, maxiter, maxfev, gtol, ftol, xtol,
+                     history):
+    """x <- update(x, jac(x)) with one of the update kernels above, no Python per step.
+
+    ``kind``: 0 sgd, 1 momentum (a = beta), 2 nesterov (a = beta), 3 adagrad,
+    4 rmsprop (a = rho), 5 adam (a, b = beta1, beta2).  Same iterations and stopping
+    tests as ``pykernels._firstorder.first_order`` with a fixed step; returns
+    ``(best_x, best_f, best_g, nit, nfev, status)`` like :func:`lbfgs_loop`.
+    """
+    n = x0.size
+    x = x0.copy()
+    f = fun(x)
+    g = jac(x)
+    nfev = 1
+    best_x, best_g, best = x.copy(), g.copy(), np.array([np.inf])
+    _take_if_better(x, f, g, best_x, best, best_g)
+    s1, s2, x_prev = np.zeros(n), np.zeros(n), np.empty(n)
+    f_prev, have_prev, steps, nit, status = 0.0, False, 0, 0, -1
+    if not (np.isfinite(f) and np.isfinite(_maxabs(g))):
+        return best_x, best[0], best_g, nit, nfev, 6
+    while status < 0:
+        steps += 1
+        if kind == 0:
+            sgd_update(x, g, lr)
+        elif kind == 1:
+            momentum_update(x, g, s1, lr, a)
+        elif kind == 2:
+            nesterov_update(x, g, s1, lr, a)
+        elif kind == 3:
+            adagrad_update(x, g, s1, lr, eps)
+        elif kind == 4:
+            rmsprop_update(x, g, s1, lr, a, eps)
+        else:
+            adam_update(x, g, s1, s2, lr, a, b, eps, float(steps))
+        if nfev + 1 > maxfev:
+            status = 2
+            break
+        f = fun(x)
+        g = jac(x)
+        nfev += 1
+        _take_if_better(x, f, g, best_x, best, best_g)
+        history[nit] = f
+        nit += 1
+        gnorm = _maxabs(g)
+        if not (np.isfinite(f) and np.isfinite(gnorm)):
+            status = 6
+        elif gnorm <= gtol:
+            status = 0
+        elif have_prev and abs(f_prev - f) <= ftol * max(abs(f_prev), abs(f), 1.0):
+            status = 4
+        elif have_prev and _maxabs(x - x_prev) <= xtol * max(1.0, _maxabs(x)):
+            status = 5
+        elif nit >= maxiter:
+            status = 1
+        f_prev, have_prev = f, True
+        x_prev[:] = x
     return best_x, best[0], best_g, nit, nfev, status

@@ -89,7 +89,7 @@ def lbfgs(run, x, *, memory=10):
             count = 0                            # forget the memory, retry along -g
             continue
         _, x_new, f_new, g_new = found
-        slot = _k.lbfgs_push(S, Y, rho, newest, x_new - x, g_new - g)
+        slot = _k.lbfgs_push(S, Y, rho, newest, x_new, x, g_new, g)
         if slot != newest:
             newest, count = slot, min(count + 1, memory)
         x, f, g = x_new, f_new, g_new
@@ -109,24 +109,36 @@ _MESSAGES = {0: "gradient max-norm {gn:.3g} <= gtol={gtol:g}",
 _COMPILED_MAXITER = 100_000
 
 
-def compiled_run(fun, jac, x0, method, options, budget, project):
-    """``lbfgs`` compiled end to end when ``fun`` and ``jac`` are ``@njit`` functions.
+_KINDS = ("SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam")
+
+
+def compiled_run(fun, jac, x0, method, options, budget, project, opt=None):
+    """The run compiled end to end when ``fun`` and ``jac`` are ``@njit`` functions:
+    ``lbfgs``, or a ``pk.optim`` rule ``opt`` with a fixed step (numba backend).
 
     Returns the result fields, or None when the Python loop is needed: another
-    method, plain callables, extra ``args``, bounds, a callback, a progress bar or a
+    method, plain callables, a line search, bounds, a callback, a progress bar or a
     time budget (those need Python between iterations).
     """
     from numba.core.dispatcher import Dispatcher
-    if (method != "lbfgs" or not isinstance(fun, Dispatcher) or not isinstance(jac, Dispatcher)
+    if ((method != "lbfgs" and (opt is None or opt.backend not in (None, "numba")))
+            or not isinstance(fun, Dispatcher) or not isinstance(jac, Dispatcher)
             or project is not None or budget["callback"] is not None or budget["progress"]
             or budget["maxtime"] is not None):
         return None
     maxiter = budget["maxiter"] or _COMPILED_MAXITER
     maxfev = budget["maxfev"] or np.iinfo(np.int64).max
     history = np.empty(maxiter)
-    x, f, g, nit, nfev, status = _k.lbfgs_loop(
-        _k.as_function(fun, _k.SCALAR_FUN), _k.as_function(jac, _k.VECTOR_FUN), x0, int(options.get("memory", 10)), maxiter, maxfev, budget["gtol"],
-        budget["ftol"], budget["xtol"], history)
+    tests = (maxiter, maxfev, budget["gtol"], budget["ftol"], budget["xtol"], history)
+    f_ptr, g_ptr = _k.as_function(fun, _k.SCALAR_FUN), _k.as_function(jac, _k.VECTOR_FUN)
+    if method == "lbfgs":
+        x, f, g, nit, nfev, status = _k.lbfgs_loop(f_ptr, g_ptr, x0,
+                                                   int(options.get("memory", 10)), *tests)
+    else:
+        a = getattr(opt, "beta", getattr(opt, "rho", getattr(opt, "beta1", 0.0)))
+        x, f, g, nit, nfev, status = _k.first_order_loop(
+            f_ptr, g_ptr, x0, _KINDS.index(type(opt).__name__), opt.lr, a,
+            getattr(opt, "beta2", 0.0), getattr(opt, "eps", 0.0), *tests)
     gn = float(np.max(np.abs(g)))
     message = _MESSAGES[status].format(gn=gn, maxiter=maxiter, maxfev=maxfev, **{
         k: budget[k] for k in ("gtol", "ftol", "xtol")})

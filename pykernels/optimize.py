@@ -343,8 +343,12 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
     hessp = _with_args(hessp, args) or (objective.hvp if objective else None)
     hess = _with_args(hess, args) or (objective.hess if objective else None)
 
-    compiled = None if args else _firstorder.compiled_run(fun, jac, x0, method, options,
-                                                          budget, project)
+    opt = linesearch = None
+    if method in FIRST_ORDER:
+        linesearch = bool(options.pop("linesearch", method == "gd"))
+        opt = OPTIMIZERS[method](options.pop("lr", _DEFAULT_LR[method]), **options)
+    compiled = None if args else _firstorder.compiled_run(
+        fun, jac, x0, method, options, budget, project, None if linesearch else opt)
     if compiled is not None:
         compiled["time"] = time.perf_counter() - start
         return OptimizeResult(compiled)
@@ -362,9 +366,6 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
     elif method == "newton-cg":
         solve = lambda: _secondorder.newton_cg(run, x0, **options)  # noqa: E731
     else:
-        linesearch = bool(options.pop("linesearch", method == "gd"))
-        lr = options.pop("lr", _DEFAULT_LR[method])
-        opt = OPTIMIZERS[method](lr, **options)
         solve = lambda: _firstorder.first_order(run, x0, opt=opt, linesearch=linesearch)  # noqa
     return _finish(run, solve, method, start)
 

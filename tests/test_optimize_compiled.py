@@ -83,3 +83,21 @@ def test_scipy_bridge_rejects():
     with pytest.raises(ValueError, match="constraints"):
         so.minimize(so.rosen, np.zeros(2), method=method("lbfgs"),
                     constraints=[{"type": "eq", "fun": lambda x: x[0]}])
+
+
+@pytest.mark.parametrize("name,opts", [("gd", {"lr": 1e-3, "linesearch": False}),
+                                       ("momentum", {"lr": 5e-4, "beta": 0.9}),
+                                       ("nesterov", {"lr": 5e-4}),
+                                       ("adagrad", {"lr": 0.1}),
+                                       ("rmsprop", {"lr": 1e-3}),
+                                       ("adam", {"lr": 1e-2})])
+def test_compiled_first_order_equals_python_path(name, opts):
+    x0 = np.tile([-1.2, 1.0], 3)
+    kw = dict(method=name, maxiter=300, options=opts)
+    fast = pk.minimize(rosen, x0, jac=rosen_grad, **kw)
+    slow = pk.minimize(lambda x: rosen(x), x0, jac=lambda x: rosen_grad(x), **kw)
+    np.testing.assert_array_equal(fast.x, slow.x)
+    np.testing.assert_array_equal(fast.history, slow.history)
+    assert (fast.nit, fast.nfev, fast.status, fast.message) == (slow.nit, slow.nfev,
+                                                                 slow.status, slow.message)
+    assert fast.fun < rosen(x0)
