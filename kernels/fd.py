@@ -306,7 +306,29 @@ def _drivers(f, parallel):
     names = ("gradient", "gradient_complex", "jacobian", "jacobian_complex",
              "jacobian_grouped", "jacobian_grouped_complex", "hessian", "hessian_complex")
     local = locals()
-    return {name: _compile(local[name], parallel) for name in names}
+    out = {name: _compile(local[name], parallel) for name in names}
+    gradient_loop = out["gradient"]
+
+    @compiled
+    def gradient_auto(x, hs, relative, lo, hi, method, nchunks, out, args):
+        # the whole real-step gradient in one call (plans): checks x, picks the steps,
+        # evaluates f(x) when a stencil needs it.  Returns -1 (ok), j >= 0 (column j
+        # non-finite), -2 (f(x) non-finite) or -3 - j (x[j] non-finite).
+        n = x.size
+        for j in range(n):
+            if not np.isfinite(x[j]):
+                return -3 - j
+        h = np.empty(n)
+        stencil = np.empty(n, np.int8)
+        f0 = 0.0
+        if fd_steps(x, hs, relative, lo, hi, method, h, stencil):
+            f0 = f(x, *args)
+            if not np.isfinite(f0):
+                return -2
+        return gradient_loop(x, h, stencil, f0, nchunks, out, args)
+
+    out["gradient_auto"] = gradient_auto
+    return out
 
 
 _SPECIALISED = weakref.WeakKeyDictionary()

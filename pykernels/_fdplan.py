@@ -133,9 +133,8 @@ def step_spec(step, n, rule):
     return np.ascontiguousarray(s), False
 
 
-def box(bounds, x):
-    """(lo, hi) arrays of shape x.shape; unbounded when ``bounds`` is None."""
-    n = x.size
+def box(bounds, n):
+    """(lo, hi) arrays of shape (n,); unbounded when ``bounds`` is None."""
     if bounds is None:
         return _constant(n, -np.inf), _constant(n, np.inf)
     try:
@@ -151,13 +150,16 @@ def box(bounds, x):
         if np.isnan(b).any():
             raise ValueError(f"bounds {name} must not contain NaN")
         out.append(np.ascontiguousarray(np.broadcast_to(b, (n,))))
-    lo, hi = out
+    return tuple(out)
+
+
+def check_inside(lo, hi, x):
+    """ValueError unless lo <= x <= hi."""
     outside = np.flatnonzero((x < lo) | (x > hi))
     if outside.size:
         j = outside[0]
         raise ValueError(f"x must lie inside bounds: x[{j}] = {x[j]} is outside "
                          f"[{lo[j]}, {hi[j]}]")
-    return lo, hi
 
 
 def steps(backend_kernels, x, hs, relative, lo, hi, code):

@@ -8,13 +8,16 @@ compiled) or a cffi function pointer; see :mod:`pykernels._fdplan` and ``kernels
 import functools
 import numbers
 
+import numba
 import numpy as np
 
+from . import _backend
 from . import _fdplan as fdp
 from ._checks import choice, float_array, positive_int
 from ._coloring import ORDERS, Grouping, group_columns
 
-__all__ = ["gradient", "jacobian", "hessian", "hvp", "check_grad", "color_groups"]
+__all__ = ["gradient", "jacobian", "hessian", "hvp", "check_grad", "color_groups",
+           "GradientPlan"]
 
 _COMMON_NOTES = """
     The step of component ``i`` is ``h_i = r * max(1, |x_i|)`` when ``step`` is None
@@ -117,7 +120,7 @@ def _check_complex(values, f, x, h, args):
                          "cast to float, or call math.* functions?)")
 
 
-def _parts(f, vector, m, x, args, workers, executor, backend):
+def _parts(f, vector, m, workers, executor, backend):
     """(callable f, drivers, steps module, chunks) for the kind of ``f``."""
     if not callable(f) and fdp.compiled(f, vector, m) is None:
         raise TypeError(f"f must be callable, got {type(f).__name__}")
@@ -210,37 +213,119 @@ def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_ou
     >>> pk.gradient(lambda x: np.sum(x ** 2), np.array([1.0, 2.0]))  # doctest: +SKIP
     array([2., 4.])
     """
-    method = _method(method)
-    x = _point(x)
-    args = _args(args)
-    workers = positive_int(workers, "workers")
-    fcall, drv, mod, chunks = _parts(f, False, 0, x, args, workers, _executor(executor), backend)
-    lo, hi = fdp.box(bounds, x)
-    hs, relative = fdp.step_spec(step, x.size, fdp.FIRST_STEP[method])
-    f0 = []
+    if step is None and bounds is None and executor is None and not full_output:
+        # repeated calls with the same f reuse one plan (the per-call fast path)
+        name = _backend.get_backend() if backend is None else backend
+        key = (f, method, x.shape if type(x) is np.ndarray else np.shape(x), workers, name)
+        try:
+            plan = _PLANS.get(key)
+        except TypeError:  # unhashable f
+            key = plan = None
+        if plan is None:
+            plan = GradientPlan(f, np.shape(x)[0] if np.ndim(x) == 1 else -1, method=method,
+                                workers=workers, backend=backend)
+            if key is not None:
+                if len(_PLANS) >= _MAX_PLANS:
+                    del _PLANS[next(iter(_PLANS))]
+                _PLANS[key] = plan
+        return plan(x, args)
+    plan = GradientPlan(f, np.size(x), method=method, step=step, bounds=bounds,
+                        workers=workers, executor=executor, backend=backend)
+    return plan(x, args, full_output=full_output)
 
-    def at(h, stencil, need_f0):
-        out = np.empty(x.size)
-        if method == "complex":
-            bad = fdp.run(drv["gradient_complex"], x, h, chunks, out, args, workers=chunks)
-            if bad < 0:
-                _check_complex(out, fcall, x, h, args)
-        else:
-            if need_f0 and not f0:
+
+_PLANS = {}
+_MAX_PLANS = 64
+_FLOAT64 = np.dtype(np.float64)
+
+
+class GradientPlan:
+    """The gradient of one ``f`` at points of size ``n``, set up once for many calls.
+
+    Everything that does not depend on ``x`` -- the kind of ``f`` and its compiled
+    drivers, the steps rule, the box -- is resolved here; ``plan(x)`` then costs one
+    call into compiled code for an ``@njit`` ``f`` (central/forward/backward).
+    :func:`gradient` keeps such plans for repeated calls with the same ``f``.
+
+    Parameters
+    ----------
+    f, method, step, bounds, workers, executor, backend
+        As in :func:`gradient`.
+    n : int
+        Size of the points.
+
+    Examples
+    --------
+    >>> import numpy as np, pykernels as pk
+    >>> plan = pk.derivatives.GradientPlan(lambda x: np.sum(x ** 2), 2)
+    >>> plan(np.array([1.0, 2.0]))  # doctest: +SKIP
+    array([2., 4.])
+    """
+
+    def __init__(self, f, n, *, method="central", step=None, bounds=None, workers=1,
+                 executor=None, backend=None):
+        self.method = _method(method)
+        self.n = positive_int(n, "x.size") if n != -1 else -1
+        self.workers = positive_int(workers, "workers")
+        self.bounds = bounds
+        self._parts = _parts(f, False, 0, self.workers, _executor(executor), backend)
+        self._fcall, drv, _, self._chunks = self._parts
+        self._auto = None
+        if self.n == -1:
+            return  # x is not 1-D: every call raises the error of _point
+        self._lo, self._hi = fdp.box(bounds, self.n)
+        self._hs, self._relative = fdp.step_spec(step, self.n, fdp.FIRST_STEP[self.method])
+        fast = ("gradient_auto" in drv and self.method in ("forward", "backward", "central")
+                and bounds is None and self._chunks == 1)
+        self._auto = drv["gradient_auto"] if fast else None
+        self._shape, self._code = (self.n,), fdp.CODE[self.method]
+
+    def __call__(self, x, args=(), *, full_output=False):
+        """Gradient at ``x`` (and the error estimate with ``full_output`` + richardson)."""
+        auto = self._auto
+        if auto is not None and type(x) is np.ndarray and x.dtype == _FLOAT64 \
+                and x.shape == self._shape and type(args) is tuple:
+            # fast path: one compiled call; any problem is diagnosed by the general path
+            out = np.empty(self.n)
+            try:
+                if auto(x, self._hs, self._relative, self._lo, self._hi, self._code, 1, out,
+                        args) == -1:
+                    return out
+            except numba.core.errors.TypingError:
+                pass
+        return self._general(_point(x), _args(args), full_output)
+
+    def _general(self, x, args, full_output):
+        if x.shape != (self.n,):
+            raise ValueError(f"x must have shape ({self.n},) for this plan, got {x.shape}")
+        if self.bounds is not None:
+            fdp.check_inside(self._lo, self._hi, x)
+        fcall, drv, mod, chunks = self._parts
+        method, f0 = self.method, []
+
+        def at(h, stencil, need_f0):
+            out = np.empty(x.size)
+            if method == "complex":
+                bad = fdp.run(drv["gradient_complex"], x, h, chunks, out, args, workers=chunks)
+                if bad < 0:
+                    _check_complex(out, fcall, x, h, args)
+            else:
+                if need_f0 and not f0:
+                    f0.append(_scalar_value(fcall, x, args))
+                bad = fdp.run(drv["gradient"], x, h, stencil, f0[0] if f0 else 0.0, chunks,
+                              out, args, workers=chunks)
+            if bad >= 0:
+                _raise_value("component", bad, x, h)
+            return out
+
+        def noise(h):
+            if not f0:
                 f0.append(_scalar_value(fcall, x, args))
-            bad = fdp.run(drv["gradient"], x, h, stencil, f0[0] if f0 else 0.0, chunks, out,
-                          args, workers=chunks)
-        if bad >= 0:
-            _raise_value("component", bad, x, h)
-        return out
+            return 2.0 * fdp.EPS * abs(f0[0]) / h
 
-    def noise(h):
-        if not f0:
-            f0.append(_scalar_value(fcall, x, args))
-        return 2.0 * fdp.EPS * abs(f0[0]) / h
-
-    g, err = _first(fcall, drv, mod, chunks, x, method, hs, relative, lo, hi, at, noise)
-    return (g, err) if full_output and err is not None else g
+        g, err = _first(fcall, drv, mod, chunks, x, method, self._hs, self._relative,
+                        self._lo, self._hi, at, noise)
+        return (g, err) if full_output and err is not None else g
 
 
 def color_groups(sparsity, shape=None, order="largest_first"):
@@ -337,9 +422,10 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
     workers = positive_int(workers, "workers")
     n = x.size
     m_c = n if m is None else positive_int(m, "m")
-    fcall, drv, mod, chunks = _parts(f, True, m_c, x, args, workers, _executor(executor),
-                                     backend)
-    lo, hi = fdp.box(bounds, x)
+    fcall, drv, mod, chunks = _parts(f, True, m_c, workers, _executor(executor), backend)
+    lo, hi = fdp.box(bounds, n)
+    if bounds is not None:
+        fdp.check_inside(lo, hi, x)
     hs, relative = fdp.step_spec(step, n, fdp.FIRST_STEP[method])
     if sparsity is None:
         groups, f0 = None, _vector_value(fcall, x, args)
@@ -472,8 +558,7 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), full_outpu
         H = 0.5 * (J + J.T)
         return (H, 0.5 * (err + err.T)) if err is not None else H
     workers = positive_int(workers, "workers")
-    fcall, drv, mod, chunks = _parts(f, False, 0, x, args, workers, _executor(executor),
-                                     backend)
+    fcall, drv, mod, chunks = _parts(f, False, 0, workers, _executor(executor), backend)
     n = x.size
     hs, relative = fdp.step_spec(step, n, fdp.SECOND_STEP[method])
     scale = np.maximum(1.0, np.abs(x))
