@@ -227,3 +227,20 @@ def test_result_repr_and_attributes():
     assert "success" in repr(res) and res.x is res["x"]
     with pytest.raises(AttributeError):
         res.nope
+
+
+def test_newton_cg_no_false_success_chained_rosenbrock_1000():
+    """scipy's Newton-CG stops here with success=True at f ~ 1.5e-2 (small step);
+    ours reports success only with the gradient test passed, at the minimum."""
+    x0 = np.tile([-1.2, 1.0], 500)
+    res = pk.minimize(so.rosen, x0, method="newton-cg", jac=so.rosen_der,
+                      hessp=so.rosen_hess_prod)
+    assert res.success and res.fun < 1e-9
+    assert np.max(np.abs(so.rosen_der(res.x))) <= 1e-5
+
+
+def test_progress_bar(capsys):
+    p = get("rosenbrock")
+    res = pk.minimize(p.fun, p.x0, jac=p.grad, progress=True, maxiter=5)
+    err = capsys.readouterr().err
+    assert "minimize" in err and "f=" in err and res.nit == 5
