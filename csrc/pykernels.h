@@ -121,4 +121,53 @@ int pk_adam_update_f64(double *theta, int64_t n, const double *grad, double *m, 
 int pk_adam_update_f32(float *theta, int64_t n, const float *grad, float *m, float *v,
                        double lr, double beta1, double beta2, double eps, int64_t step);
 
+/* ---- fd.c ------------------------------------------------------------------- *
+ * Finite-difference loops over a user function given as a C function pointer (twin
+ * of the real-step drivers of kernels/fd.py; the complex step needs complex input,
+ * which these signatures do not have).  Stencils, step rule and status codes are
+ * those of kernels/fd.py; h is the signed step of each component, stencil its
+ * PK_S_* code (int8), both from pk_fd_steps_f64.  work is caller-owned scratch. */
+
+typedef double (*pk_scalar_fn)(const double *x, int64_t n);
+typedef void (*pk_vector_fn)(const double *x, int64_t n, double *out, int64_t m);
+
+enum { PK_FD_FORWARD = 0, PK_FD_BACKWARD = 1, PK_FD_CENTRAL = 2 };    /* methods */
+enum { PK_S_CENTRAL = 0, PK_S_FORWARD = 1, PK_S_ONESIDED = 2 };       /* stencils */
+enum { PK_FD_OK = 0, PK_FD_BAD_VALUE = 2 };                           /* column status */
+
+/* h, stencil (n) <- the signed step and stencil of every component of x inside
+ * [lo, hi]; *need_f0 <- whether some stencil uses f(x). */
+int pk_fd_steps_f64(const double *x, int64_t n, const double *hs, int relative,
+                    const double *lo, const double *hi, int method, double *h,
+                    int8_t *stencil, int *need_f0);
+
+/* out (n) <- the gradient of scalar f at x; work: n entries; *first_bad <- index of
+ * the first non-finite entry of out, or -1. */
+int pk_fd_gradient_f64(pk_scalar_fn f, const double *x, int64_t n, const double *h,
+                       const int8_t *stencil, double f0, double *work, double *out,
+                       int64_t *first_bad);
+
+/* out_t (n, m) <- the transposed Jacobian of vector f: R^n -> R^m at x (f0 = f(x),
+ * m entries); work: n + 2 m entries; status (n) <- PK_FD_OK or PK_FD_BAD_VALUE per
+ * column. */
+int pk_fd_jacobian_f64(pk_vector_fn f, const double *x, int64_t n, const double *h,
+                       const int8_t *stencil, const double *f0, int64_t m, double *work,
+                       double *out_t, int8_t *status);
+
+/* Jacobian with the columns order[gptr[g]:gptr[g+1]] of group g perturbed together;
+ * the nonzeros of column j are the rows rows[colptr[j]:colptr[j+1]], stored at
+ * data[dest[k]]; work: n + 2 m entries; status (ngroups) per group.  The index
+ * arrays must be valid (pykernels._cbackend checks them). */
+int pk_fd_jacobian_grouped_f64(pk_vector_fn f, const double *x, int64_t n, const double *h,
+                               const int8_t *stencil, const double *f0, int64_t m,
+                               const int64_t *order, const int64_t *gptr, int64_t ngroups,
+                               const int64_t *colptr, const int64_t *rows,
+                               const int64_t *dest, double *work, double *data,
+                               int8_t *status);
+
+/* out (n, n) <- the Hessian of scalar f by second differences (forward when
+ * forward != 0, else central), symmetric by construction; work: 2 n entries. */
+int pk_fd_hessian_f64(pk_scalar_fn f, const double *x, int64_t n, const double *h,
+                      int forward, double f0, double *work, double *out);
+
 #endif

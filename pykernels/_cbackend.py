@@ -14,7 +14,7 @@ import numpy as np
 
 __all__ = ["available", "mlp_loss", "mlp_loss_and_grad", "mlp_predict", "workspace_size",
            "sgd_update", "momentum_update", "nesterov_update", "adagrad_update",
-           "rmsprop_update", "adam_update"]
+           "rmsprop_update", "adam_update", "fd_steps", "fd_drivers"]
 
 
 def _load_blas():
@@ -39,7 +39,9 @@ except (ImportError, OSError) as exc:
     ffi = lib = None
     _ERROR = f"{type(exc).__name__}: {exc}"
 
-_CTYPES = {np.dtype(np.float64): "double[]", np.dtype(np.float32): "float[]"}
+_CTYPES = {np.dtype(np.float64): "double[]", np.dtype(np.float32): "float[]",
+           np.dtype(np.int8): "int8_t[]", np.dtype(np.int64): "int64_t[]"}
+_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 _STATUS = {-1: "unknown activation or loss code, or cross_entropy without a softmax or "
                "sigmoid output",
            -2: "a layer size or the batch is < 1 or > 2**31 - 1"}
@@ -146,7 +148,7 @@ def _prepare(theta, sizes, X, work):
         and the (batch, n_out) shape of Y and out.
     """
     dtype = getattr(X, "dtype", None)
-    if dtype not in _CTYPES:
+    if dtype not in _FLOATS:
         raise TypeError(f"X must be a float32 or float64 ndarray, got {dtype}")
     shape = _shape(sizes, X.shape[0] if X.ndim == 2 else 0)
     head = (_pointer(theta, "theta", dtype, (shape.n_theta,)), shape.p_sizes, shape.n_sizes)
@@ -191,7 +193,7 @@ def _update(name, theta, grad, slots, *scalars):
     """Check theta (1-D, writeable), grad and the state ``slots`` (theta's shape and
     dtype, writeable), then run ``pk_<name>_f64|f32`` in place."""
     dtype = getattr(theta, "dtype", None)
-    if dtype not in _CTYPES:
+    if dtype not in _FLOATS:
         raise TypeError(f"theta must be a float32 or float64 ndarray, got {dtype}")
     shape = (theta.size,)
     pointers = [_pointer(theta, "theta", dtype, shape, writable=True), shape[0],
@@ -231,3 +233,135 @@ def adam_update(theta, grad, m, v, lr, beta1, beta2, eps, step):
     """Adam with bias correction; ``step`` is the 1-based count of updates so far."""
     _update("adam_update", theta, grad, (m, v), float(lr), float(beta1), float(beta2),
             float(eps), int(step))
+
+
+# -- finite differences over a C function pointer (kernels/fd.py) --------------------
+
+_F64, _I8, _I64 = np.dtype(np.float64), np.dtype(np.int8), np.dtype(np.int64)
+_FD_METHODS = {0: "forward", 1: "backward", 2: "central"}
+_SIGNATURES = {"double(*)(double *, int64_t)": "pk_scalar_fn",
+               "void(*)(double *, int64_t, double *, int64_t)": "pk_vector_fn"}
+
+
+def fd_steps(x, hs, relative, lo, hi, method, h, stencil):
+    """h, stencil (n) <- the signed step and stencil of every component (kernels/fd.py).
+
+    Returns
+    -------
+    bool
+        Whether some stencil needs f(x).  The complex step (method 3) has no C loop.
+    """
+    if method not in _FD_METHODS:
+        raise ValueError(f"method code must be one of {_FD_METHODS} in the C backend, "
+                         f"got {method!r}")
+    n = (getattr(x, "size", 0),)
+    need = ffi.new("int *")
+    _status(lib.pk_fd_steps_f64(
+        _pointer(x, "x", _F64, n), n[0], _pointer(hs, "hs", _F64, n), bool(relative),
+        _pointer(lo, "lo", _F64, n), _pointer(hi, "hi", _F64, n), int(method),
+        _pointer(h, "h", _F64, n, writable=True),
+        _pointer(stencil, "stencil", _I8, n, writable=True), need))
+    return bool(need[0])
+
+
+def _function_pointer(f):
+    """``f`` (a cffi function pointer of one of the two signatures) cast for lib."""
+    if type(f).__module__ != "_cffi_backend" or ffi.typeof(f).kind != "function":
+        raise TypeError(f"the C backend's difference loops need a cffi function pointer, "
+                        f"got {type(f).__name__}")
+    cname = ffi.typeof(f).cname.replace("const ", "")
+    if cname not in _SIGNATURES:
+        raise TypeError(f"f must be double(const double *, int64_t) or void(const double *, "
+                        f"int64_t, double *, int64_t), got {cname}")
+    return _SIGNATURES[cname], ffi.cast(_SIGNATURES[cname], f)
+
+
+def _no_args(args):
+    if args:
+        raise ValueError("the C backend's difference loops call f(x, n) (scalar) or "
+                         "f(x, n, out, m) (vector): extra args are not supported")
+
+
+def _indices(a, name, size, lo, hi):
+    """int64 pointer to ``a`` after checking that every entry lies in [lo, hi)."""
+    a = np.ascontiguousarray(a, dtype=np.int64)  # kept alive by the pointer
+    p = _pointer(a, name, _I64, (size,))
+    if size and (a.min() < lo or a.max() >= hi):
+        raise ValueError(f"{name} must lie in [{lo}, {hi}), got [{a.min()}, {a.max()}]")
+    return p
+
+
+def fd_drivers(f, parallel=False):
+    """Difference drivers calling the C function pointer ``f`` from C.
+
+    Parameters
+    ----------
+    f : cffi function pointer
+        ``double f(const double *x, int64_t n)`` (scalar) or
+        ``void f(const double *x, int64_t n, double *out, int64_t m)`` (vector).
+    parallel : bool
+        Ignored: the C loops are serial (the Numba drivers' chunks write disjoint
+        outputs, so the numbers are the same).
+
+    Returns
+    -------
+    dict
+        ``gradient``, ``hessian`` (scalar f) or ``jacobian``, ``jacobian_grouped``
+        (vector f), with the signatures of :func:`pykernels.kernels.fd.fd_drivers`'
+        real-step drivers (``nchunks`` ignored, ``args`` must be empty).
+    """
+    kind, fp = _function_pointer(f)
+
+    def gradient(x, h, stencil, f0, nchunks, out, args):
+        _no_args(args)
+        n = (getattr(x, "size", 0),)
+        work, bad = np.empty(n[0]), ffi.new("int64_t *")
+        _status(lib.pk_fd_gradient_f64(
+            fp, _pointer(x, "x", _F64, n), n[0], _pointer(h, "h", _F64, n),
+            _pointer(stencil, "stencil", _I8, n), float(f0), _pointer(work, "work", _F64, n),
+            _pointer(out, "out", _F64, n, writable=True), bad))
+        return bad[0]
+
+    def hessian(x, h, forward, f0, nchunks, out, args):
+        _no_args(args)
+        n = (getattr(x, "size", 0),)
+        work = np.empty(2 * n[0])
+        _status(lib.pk_fd_hessian_f64(
+            fp, _pointer(x, "x", _F64, n), n[0], _pointer(h, "h", _F64, n), bool(forward),
+            float(f0), _pointer(work, "work", _F64, work.shape),
+            _pointer(out, "out", _F64, (n[0], n[0]), writable=True)))
+
+    def _common(x, h, stencil, f0):
+        n = (getattr(x, "size", 0),)
+        m = (getattr(f0, "size", 0),)
+        work = np.empty(n[0] + 2 * m[0])
+        return n[0], m[0], [_pointer(x, "x", _F64, n), n[0], _pointer(h, "h", _F64, n),
+                            _pointer(stencil, "stencil", _I8, n), _pointer(f0, "f0", _F64, m),
+                            m[0]], _pointer(work, "work", _F64, work.shape)
+
+    def jacobian(x, h, stencil, f0, nchunks, out_t, status, args):
+        _no_args(args)
+        n, m, head, work = _common(x, h, stencil, f0)
+        _status(lib.pk_fd_jacobian_f64(
+            fp, *head, work, _pointer(out_t, "out_t", _F64, (n, m), writable=True),
+            _pointer(status, "status", _I8, (n,), writable=True)))
+
+    def jacobian_grouped(x, h, stencil, f0, order, gptr, colptr, rows, dest, nchunks,
+                         data, status, args):
+        _no_args(args)
+        n, m, head, work = _common(x, h, stencil, f0)
+        ngroups = getattr(status, "size", 0)
+        p_gptr = _indices(gptr, "gptr", ngroups + 1, 0, getattr(order, "size", 0) + 1)
+        p_colptr = _indices(colptr, "colptr", n + 1, 0, getattr(rows, "size", 0) + 1)
+        if np.any(np.diff(gptr) < 0) or np.any(np.diff(colptr) < 0):
+            raise ValueError("gptr and colptr must be non-decreasing")
+        _status(lib.pk_fd_jacobian_grouped_f64(
+            fp, *head, _indices(order, "order", order.size, 0, n), p_gptr, ngroups, p_colptr,
+            _indices(rows, "rows", rows.size, 0, m),
+            _indices(dest, "dest", dest.size, 0, getattr(data, "size", 0)), work,
+            _pointer(data, "data", _F64, (getattr(data, "size", 0),), writable=True),
+            _pointer(status, "status", _I8, (ngroups,), writable=True)))
+
+    if kind == "pk_scalar_fn":
+        return {"gradient": gradient, "hessian": hessian}
+    return {"jacobian": jacobian, "jacobian_grouped": jacobian_grouped}

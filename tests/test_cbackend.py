@@ -272,3 +272,109 @@ def test_missing_extension_gives_backend_unavailable():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert "pykernels._pk_c" in out and "reinstall" in out
+
+
+# -- finite-difference loops over a C function pointer --------------------------------
+
+def _c_functions():
+    """Rosenbrock (scalar) and Broyden tridiagonal (vector) as cffi function pointers."""
+    import cffi
+
+    tffi = cffi.FFI()
+
+    def view(x, n):
+        return np.frombuffer(tffi.buffer(x, 8 * n), dtype=np.float64)
+
+    @tffi.callback("double(double *, int64_t)")
+    def rosenbrock(x, n):
+        v = view(x, n)
+        return float(np.sum(100.0 * (v[1:] - v[:-1] ** 2) ** 2 + (1.0 - v[:-1]) ** 2))
+
+    @tffi.callback("void(double *, int64_t, double *, int64_t)")
+    def broyden(x, n, out, m):
+        v = np.concatenate([[0.0], view(x, n), [0.0]])
+        view(out, m)[:] = (3.0 - 2.0 * v[1:-1]) * v[1:-1] - v[:-2] - 2.0 * v[2:] + 1.0
+
+    return rosenbrock, broyden
+
+
+@pytest.mark.parametrize("method", [0, 1, 2])
+def test_fd_loops_match_numba(method):
+    import pykernels.kernels as nb
+
+    rosenbrock, broyden = _c_functions()
+    n = 9
+    x = np.linspace(-1.2, 1.1, n)
+    lo, hi = np.full(n, -1.2), np.full(n, np.inf)  # x[0] on a bound: one-sided columns
+    hs = np.full(n, 1e-5)
+    steps = []
+    for module in (_cbackend, nb):
+        h, stencil = np.empty(n), np.empty(n, np.int8)
+        need = module.fd_steps(x, hs, True, lo, hi, method, h, stencil)
+        steps.append((need, h, stencil))
+    assert steps[0][0] == steps[1][0]
+    np.testing.assert_array_equal(steps[0][1], steps[1][1])
+    np.testing.assert_array_equal(steps[0][2], steps[1][2])
+    _, h, stencil = steps[0]
+    c_drv = _cbackend.fd_drivers(rosenbrock)
+    n_drv = nb.fd_drivers(nb.fd_from_cffi(rosenbrock, False))
+    f0 = float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2))
+    grads = [np.empty(n), np.empty(n)]
+    assert c_drv["gradient"](x, h, stencil, f0, 1, grads[0], ()) == -1
+    n_drv["gradient"](x, h, stencil, f0, 1, grads[1], ())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12, atol=1e-12)
+    hess = [np.empty((n, n)), np.empty((n, n))]
+    for drv, out in zip((c_drv, n_drv), hess):
+        drv["hessian"](x, np.full(n, 1e-4), method != 2, f0, 1, out, ())
+    np.testing.assert_allclose(hess[0], hess[1], rtol=1e-12, atol=1e-12)
+    assert np.allclose(hess[0], hess[0].T)
+
+    c_drv = _cbackend.fd_drivers(broyden)
+    n_drv = nb.fd_drivers(nb.fd_from_cffi(broyden, True, n))
+    v = np.concatenate([[0.0], x, [0.0]])
+    fx = (3.0 - 2.0 * v[1:-1]) * v[1:-1] - v[:-2] - 2.0 * v[2:] + 1.0
+    jac = [np.empty((n, n)), np.empty((n, n))]
+    status = [np.zeros(n, np.int8), np.zeros(n, np.int8)]
+    for drv, out, st in zip((c_drv, n_drv), jac, status):
+        drv["jacobian"](x, h, stencil, fx, 1, out, st, ())
+    np.testing.assert_allclose(jac[0], jac[1], rtol=1e-12, atol=1e-12)
+    assert not status[0].any()
+    # three colour groups of the tridiagonal pattern
+    order = np.concatenate([np.arange(k, n, 3) for k in range(3)]).astype(np.int64)
+    gptr = np.array([0, len(range(0, n, 3)), len(range(0, n, 3)) + len(range(1, n, 3)), n])
+    rows = np.concatenate([np.arange(max(j - 1, 0), min(j + 2, n)) for j in range(n)])
+    colptr = np.concatenate([[0], np.cumsum([min(j + 2, n) - max(j - 1, 0) for j in range(n)])])
+    dest = np.arange(rows.size)
+    data = [np.empty(rows.size), np.empty(rows.size)]
+    status = [np.zeros(3, np.int8), np.zeros(3, np.int8)]
+    for drv, out, st in zip((c_drv, n_drv), data, status):
+        drv["jacobian_grouped"](x, h, stencil, fx, order, gptr, colptr, rows, dest, 1, out,
+                                st, ())
+    np.testing.assert_allclose(data[0], data[1], rtol=1e-12, atol=1e-12)
+    cols = np.repeat(np.arange(n), np.diff(colptr))
+    np.testing.assert_allclose(data[0], jac[0][cols, rows], rtol=1e-12, atol=1e-12)
+
+
+def test_fd_loops_check_their_inputs():
+    rosenbrock, broyden = _c_functions()
+    x, h, stencil = np.zeros(4), np.full(4, 1e-6), np.zeros(4, np.int8)
+    with pytest.raises(TypeError):
+        _cbackend.fd_drivers(lambda x: 0.0)
+    with pytest.raises(ValueError):
+        _cbackend.fd_drivers(rosenbrock)["gradient"](x, h, stencil, 0.0, 1, np.empty(3), ())
+    with pytest.raises(ValueError):
+        _cbackend.fd_drivers(rosenbrock)["gradient"](x, h, stencil, 0.0, 1, np.empty(4), (1,))
+    drv = _cbackend.fd_drivers(broyden)
+    fx = np.zeros(4)
+    rows, colptr = np.arange(4), np.arange(5)
+    for bad in ({"rows": np.array([0, 1, 2, 4])}, {"order": np.array([0, 1, 2, 9])},
+                {"gptr": np.array([0, 5])}, {"colptr": np.array([0, 2, 1, 3, 4])}):
+        kw = dict(order=np.arange(4), gptr=np.array([0, 4]), colptr=colptr, rows=rows,
+                  dest=np.arange(4))
+        kw.update(bad)
+        with pytest.raises(ValueError):
+            drv["jacobian_grouped"](x, h, stencil, fx, kw["order"], kw["gptr"], kw["colptr"],
+                                    kw["rows"], kw["dest"], 1, np.empty(4), np.zeros(1, np.int8),
+                                    ())
+    with pytest.raises(ValueError):
+        _cbackend.fd_steps(x, h, True, x - 1, x + 1, 3, np.empty(4), np.empty(4, np.int8))
