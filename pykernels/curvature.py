@@ -49,7 +49,7 @@ class HessianEigs(NamedTuple):
     vectors: np.ndarray     #: (n, len(values)) unit eigenvectors, column j for values[j]
     residuals: np.ndarray   #: ||H y - theta y|| of each pair: |theta - lambda| <= residual
     nprod: int              #: operator products used
-    converged: bool         #: every residual <= tol * max|theta|
+    converged: bool         #: all wanted values found, each residual <= tol * max|theta|
 
 
 def _apply(hvp, q, n):
@@ -175,7 +175,7 @@ def hessian_eigs(hvp, n, k=1, which="largest", *, tol=1e-10, maxiter=None, seed=
         q = w
     vectors = Q[:, :j + 1] @ S[:, idx]
     return HessianEigs(theta[idx], vectors, residuals, j + 1,
-                       bool(np.all(residuals <= tol * scale)))
+                       bool(enough and np.all(residuals <= tol * scale)))
 
 
 def spectral_norm_bound(W):

@@ -53,6 +53,8 @@ def test_hessian_eigs_counts_products_and_reports_non_convergence():
     assert result.nprod == len(calls) == 5
     assert not result.converged
     assert result.values[-1] <= 2 + 1e-12
+    few = pk.hessian_eigs(lambda v: H @ v, 200, k=3, maxiter=2)
+    assert few.values.size == 2 and not few.converged
 
 
 @pytest.mark.parametrize("x", ["x0", "xstar"])
