@@ -1,0 +1,99 @@
+"""cffi function pointers as f: compiled once into the difference loops."""
+
+import importlib
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+import pykernels as pk
+from problems import get
+
+cffi = pytest.importorskip("cffi")
+
+C_SOURCE = """
+#include <stdint.h>
+#include <math.h>
+double rosen(const double *x, int64_t n) {       /* extended Rosenbrock */
+    double s = 0.0;
+    for (int64_t k = 0; k + 1 < n; k += 2) {
+        double a = 10.0 * (x[k + 1] - x[k] * x[k]), b = 1.0 - x[k];
+        s += a * a + b * b;
+    }
+    return s;
+}
+void broyden(const double *x, int64_t n, double *out, int64_t m) {  /* tridiagonal */
+    for (int64_t i = 0; i < m; i++) {
+        double r = (3.0 - 2.0 * x[i]) * x[i] + 1.0;
+        if (i > 0) r -= x[i - 1];
+        if (i < n - 1) r -= 2.0 * x[i + 1];
+        out[i] = r;
+    }
+}
+double weighted(const double *x, int64_t n, double a) {
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) s += a * sin(x[i]);
+    return s;
+}
+"""
+C_DEFS = """
+double rosen(const double *x, int64_t n);
+void broyden(const double *x, int64_t n, double *out, int64_t m);
+double weighted(const double *x, int64_t n, double a);
+"""
+
+
+@pytest.fixture(scope="module")
+def clib(tmp_path_factory):
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler")
+    tmp = tmp_path_factory.mktemp("cffi_fd")
+    ffi = cffi.FFI()
+    ffi.cdef(C_DEFS)
+    ffi.set_source("_pk_fd_test", C_SOURCE, libraries=["m"], extra_compile_args=["-O2"])
+    ffi.compile(tmpdir=str(tmp), verbose=False)
+    sys.path.insert(0, str(tmp))
+    try:
+        mod = importlib.import_module("_pk_fd_test")
+    finally:
+        sys.path.remove(str(tmp))
+    return {name: mod.ffi.addressof(mod.lib, name) for name in ("rosen", "broyden", "weighted")}
+
+
+def test_cffi_scalar_gradient_and_hessian(clib):
+    p = get("rosenbrock", 10)
+    x = p.x0 + 0.1
+    for method, tol in (("central", 1e-9), ("forward", 1e-6), ("richardson", 1e-12)):
+        g = pk.gradient(clib["rosen"], x, method=method)
+        assert np.max(np.abs(g - p.grad(x))) <= tol * np.max(np.abs(p.grad(x)))
+        # the compiled loop and the reference loop call the same C function
+        assert np.array_equal(g, pk.gradient(clib["rosen"], x, method=method, backend="numpy"))
+    H = pk.hessian(clib["rosen"], x)
+    assert np.array_equal(H, H.T)
+    assert np.max(np.abs(H - p.hess(x))) <= 1e-6 * np.max(np.abs(p.hess(x)))
+
+
+def test_cffi_vector_jacobian_dense_and_sparse(clib):
+    import scipy.sparse as sp
+
+    p = get("broyden_tridiagonal", 200)
+    x = np.linspace(-1, 1, p.n)
+    J = pk.jacobian(clib["broyden"], x)
+    assert np.max(np.abs(J - p.jac(x))) <= 1e-9 * np.max(np.abs(p.jac(x)))
+    pattern = sp.diags([np.ones(p.n - 1), np.ones(p.n), np.ones(p.n - 1)], [-1, 0, 1])
+    Js = pk.jacobian(clib["broyden"], x, sparsity=pattern)
+    assert isinstance(Js, sp.csr_matrix)
+    assert np.max(np.abs(Js.toarray() - p.jac(x))) <= 1e-9 * np.max(np.abs(p.jac(x)))
+    assert pk.jacobian(clib["broyden"], x[:50], m=50).shape == (50, 50)
+
+
+def test_cffi_args_and_errors(clib):
+    x = np.array([0.1, 0.2, 0.3])
+    assert np.max(np.abs(pk.gradient(clib["weighted"], x, args=(2.0,)) - 2 * np.cos(x))) < 1e-9
+    with pytest.raises(TypeError, match="complex"):
+        pk.gradient(clib["rosen"], x[:2], method="complex")
+    with pytest.raises(TypeError, match="vector"):
+        pk.jacobian(clib["rosen"], x)
+    with pytest.raises(TypeError, match="scalar"):
+        pk.gradient(clib["broyden"], x)
