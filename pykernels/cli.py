@@ -49,8 +49,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="pykernels", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="versions, backends, BLAS, Numba cache location")
-    demo = sub.add_parser("demo", help="train a network on generated spirals")
-    demo.add_argument("--quick", action="store_true", help="fewer epochs")
+    demo = sub.add_parser("demo", help="the lecture's story, with pictures")
+    demo.add_argument("--out", default="pykernels-demo", metavar="DIR",
+                      help="folder for the pictures (default: ./pykernels-demo)")
+    demo.add_argument("--quick", action="store_true", help="smaller budgets (under a minute)")
     demo.add_argument("--backend", default=None, help="numba, c or numpy")
     demo.add_argument("--seed", type=int, default=0)
     bench = sub.add_parser("bench", help="time the kernels against each other and peers")
@@ -69,8 +71,10 @@ def main(argv=None):
             benchmarks.write_json(rows, args.json)
             print(f"\nwrote {args.json}")
     else:
+        import matplotlib
+        matplotlib.use("Agg")
         from .demo import run
-        run(quick=args.quick, backend=args.backend, seed=args.seed)
+        run(args.out, quick=args.quick, backend=args.backend, seed=args.seed)
     return 0
 
 

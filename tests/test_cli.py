@@ -19,15 +19,6 @@ def test_info(capsys):
     assert ", ".join(pk.backends()) in out
 
 
-def test_demo_quick(capsys):
-    assert main(["demo", "--quick"]) == 0
-    out = capsys.readouterr().out
-    final = [line for line in out.splitlines() if line.strip().startswith("100 ")]
-    assert final, out
-    accuracy = float(final[-1].split()[2].rstrip("%"))
-    assert accuracy > 95
-
-
 def test_bench_json(tmp_path, capsys):
     path = tmp_path / "bench.json"
     assert main(["bench", "--quick", "--group", "tiny", "--json", str(path)]) == 0
