@@ -12,24 +12,10 @@ import time
 
 import numpy as np
 
-__all__ = ["Stop", "Run", "STATUS"]
-
-#: status code -> the criterion that ended the run
-STATUS = {
-    0: "gtol",
-    1: "maxiter",
-    2: "maxfev",
-    3: "maxtime",
-    4: "ftol",
-    5: "xtol",
-    6: "nonfinite",
-    7: "linesearch",
-    99: "callback",
-}
-
+__all__ = ["Stop", "Run"]
 
 class Stop(Exception):
-    """Ends a run: ``status`` (see STATUS), ``message``, ``success``."""
+    """Ends a run: ``status`` (codes in ``pk.OptimizeResult``), ``message``, ``success``."""
 
     def __init__(self, status, message, success=False):
         super().__init__(message)

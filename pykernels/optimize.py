@@ -310,14 +310,15 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
         lo, hi = _bounds(bounds, x0.size)
         project = lambda x: np.clip(x, lo, hi)  # noqa: E731
         x0 = project(x0)
-    if maxiter is not None and (isinstance(maxiter, bool) or not isinstance(maxiter, numbers.Integral)
-                                or maxiter < 1):
+    if maxiter is not None and (isinstance(maxiter, bool)
+                                or not isinstance(maxiter, numbers.Integral) or maxiter < 1):
         raise ValueError(f"maxiter must be a positive integer or None, got {maxiter!r}")
     if executor is not None and family != "zero":
         raise ValueError(f"executor= is used by the zero-order methods, not by {method!r}")
 
     gtol = _number(options, "gtol", 1e-5 if tol is None else tol)
-    budget = dict(gtol=gtol, ftol=_number(options, "ftol", 0.0), xtol=_number(options, "xtol", 0.0),
+    budget = dict(gtol=gtol, ftol=_number(options, "ftol", 0.0),
+                  xtol=_number(options, "xtol", 0.0),
                   maxfev=_number(options, "maxfev", None, int),
                   maxtime=_number(options, "maxtime", None), maxiter=maxiter,
                   callback=callback, progress=progress)
@@ -413,7 +414,8 @@ def compare_methods(net, X, Y, budget_seconds,
         ``hvps`` (nhev), ``seconds``, ``loss`` (final), ``accuracy`` (classification
         nets, else None), ``evals_to_reference`` (evaluations of f the method needed to
         reach the first method's final loss; None if it never did) and ``ratio``
-        (the first method's evaluations / ``evals_to_reference``).
+        (the first method's evaluations / ``evals_to_reference``), and ``trace``, the
+        list of ``(nfev, best loss)`` after every iteration.
     """
     objective = net.objective(X, Y)
     Xc = net._check_X(X)
@@ -434,7 +436,7 @@ def compare_methods(net, X, Y, budget_seconds,
             accuracy = float(np.mean(guess == labels))
         row = dict(method=method, evaluations=res.nfev, gradients=res.njev, hvps=res.nhev,
                    seconds=res.time, loss=res.fun, accuracy=accuracy,
-                   evals_to_reference=None, ratio=None)
+                   evals_to_reference=None, ratio=None, trace=trace)
         if reference is None:
             reference = row
         else:

@@ -130,7 +130,8 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
     Examples
     --------
     >>> import pykernels as pk
-    >>> X, y = pk.datasets.spirals(300, seed=0)
+    >>> from pykernels.datasets import spirals
+    >>> X, y = spirals(300, seed=0)
     >>> net = pk.MLP([2, 32, 32, 2], output="softmax", loss="cross_entropy", seed=0)
     >>> hist = pk.train(net, X, y, lr=1e-2, epochs=3, batch_size=32)
     >>> len(hist["loss"])
