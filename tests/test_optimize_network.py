@@ -37,7 +37,8 @@ def test_compare_methods_rows():
     assert [r["method"] for r in rows] == ["random-search", "lbfgs"]
     zero, first = rows
     assert set(zero) == {"method", "evaluations", "gradients", "hvps", "seconds", "loss",
-                         "accuracy", "evals_to_reference", "ratio"}
+                         "accuracy", "evals_to_reference", "ratio", "trace"}
+    assert zero["trace"] and zero["trace"][-1][0] <= zero["evaluations"]
     assert first["loss"] < zero["loss"]
     assert first["evals_to_reference"] is not None
     assert first["ratio"] == zero["evaluations"] / first["evals_to_reference"]
