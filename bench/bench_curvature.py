@@ -1,9 +1,10 @@
 """Hessian-vector products of the MLP benchmark networks, and Lanczos on a network Hessian.
 
 Group ``hvp|<net>|f64`` compares, on one thread: one ``loss_and_grad`` (the unit),
-``net.hvp`` (R-operator), ``net.gnvp``, the central-difference HVP (two gradients),
-the NumPy reference (small net only) and ``torch.autograd.functional.hvp`` when torch
-is installed.  ``hessian-eigs|~1000-params`` finds the top Hessian eigenvalue by
+``net.hvp`` (R-operator), ``net.gnvp``, the central-difference HVP (two gradients,
+step 1e-5 in norm), the NumPy reference (small net only) and
+``torch.autograd.functional.hvp`` when torch is installed; ``extra_info`` holds each
+result's relative difference from ``net.hvp``.  ``hessian-eigs|~1000-params`` finds the top Hessian eigenvalue by
 Lanczos; ``extra_info`` holds the products used and the relative error.
 
     pytest bench/bench_curvature.py --benchmark-only --benchmark-group-by=group
@@ -23,11 +24,12 @@ def _problem(size):
 
 
 def _central_difference(net, X, Y, v, h=1e-5):
-    theta = net.theta
+    """(grad(theta + e v) - grad(theta - e v)) / 2e with |e v| = h, two gradients."""
+    theta, e = net.theta, h / np.linalg.norm(v)
 
     def hvp():
-        plus = net.loss_and_grad(X, Y, theta + h * v)[1]
-        return (plus - net.loss_and_grad(X, Y, theta - h * v)[1]) / (2 * h)
+        plus = net.loss_and_grad(X, Y, theta + e * v)[1]
+        return (plus - net.loss_and_grad(X, Y, theta - e * v)[1]) / (2 * e)
 
     return hvp
 
@@ -69,8 +71,12 @@ def bench_hvp(benchmark, size, impl):
         pytest.skip("the reference is for correctness, not speed")
     net, X, Y, v = _problem(size)
     run = IMPLS[impl](net, X, Y, v)
-    run()  # compile / warm up outside the timing
+    out = run()  # compile / warm up outside the timing
+    exact = net.hvp(X, Y, v)
     benchmark.group = f"hvp|{size}|f64"
+    if impl != "loss_and_grad":
+        error = np.linalg.norm(np.asarray(out) - exact) / np.linalg.norm(exact)
+        benchmark.extra_info["relative_difference_from_hvp"] = float(error)
     if size == "large":
         out = benchmark.pedantic(run, rounds=5, iterations=1, warmup_rounds=1)
     else:
