@@ -61,24 +61,30 @@ def test_iterations_within_1_5x_of_scipy(name, n, ours, theirs):
 
 
 FIRST_ORDER = [
-    ("gd", {}, 20000, 1e-4),                       # plain gd: slow in Rosenbrock's valley
-    ("momentum", {"lr": 1e-3, "linesearch": True}, 20000, 1e-8),
-    ("nesterov", {"lr": 1e-3, "linesearch": True}, 20000, 1e-8),
-    ("adagrad", {"lr": 0.5, "linesearch": True}, 20000, 1e-4),
-    ("rmsprop", {"lr": 1e-2, "linesearch": True}, 20000, 1e-8),
-    ("adam", {"lr": 1e-2, "linesearch": True}, 20000, 1e-8),
+    ("gd", {}, 1e-6),
+    ("momentum", {"lr": 1e-3, "linesearch": True}, 1e-8),
+    ("nesterov", {"lr": 1e-3, "linesearch": True}, 1e-8),
+    ("adagrad", {"lr": 0.5, "linesearch": True}, 1e-6),
+    ("rmsprop", {"lr": 1e-2, "linesearch": True}, 1e-8),
+    ("adam", {"lr": 1e-2, "linesearch": True}, 1e-8),
 ]
+# Rosenbrock n = 100 is 50 copies of n = 2 (same iterates per block, checked above for the
+# quasi/second-order methods); Brown badly scaled (x* = (1e6, 2e-6)) is out of reach of
+# first-order steps in any sensible budget -- both left out here, by design.
+FIRST_ORDER_CASES = [c for c in CASES if c not in (("rosenbrock", 100), ("brown_badly_scaled", 2))]
 
 
-@pytest.mark.parametrize("method,opts,maxiter,bar", FIRST_ORDER, ids=[m[0] for m in FIRST_ORDER])
-@pytest.mark.parametrize("name", ["rosenbrock", "beale"])
-def test_first_order_methods(method, opts, maxiter, bar, name):
-    """Documented bars: gd and adagrad get a budget and 1e-4; the others 1e-8."""
-    p = get(name)
-    res = pk.minimize(p.fun, p.x0, method=method, jac=p.grad, tol=1e-9, maxiter=maxiter,
+@pytest.mark.parametrize("method,opts,bar", FIRST_ORDER, ids=[m[0] for m in FIRST_ORDER])
+@pytest.mark.parametrize("name,n", FIRST_ORDER_CASES, ids=[f"{a}-{b}" for a, b in
+                                                            FIRST_ORDER_CASES])
+def test_first_order_methods(method, opts, bar, name, n):
+    """Budget 20000 iterations.  Bars: 1e-8; gd and adagrad 1e-6 (Powell's singular
+    Hessian at x* makes them sublinear: they end near 4e-7 and 9e-7)."""
+    p = get(name, n)
+    res = pk.minimize(p.fun, p.x0, method=method, jac=p.grad, tol=1e-9, maxiter=20000,
                       options=opts)
     assert _fstar_gap(p, res) <= bar, (res.fun, res.message)
-    assert res.nit <= maxiter
+    assert res.nit <= 20000
 
 
 def test_adam_fixed_step_matches_hand_loop():

@@ -138,3 +138,10 @@ def test_bad_arguments(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="checkpoint"):
         pk.train(_net(), X, y, checkpoint=bad, resume=True)
+
+
+def test_progress_bar(capsys):
+    X, y = spirals(64, seed=0)
+    pk.train(_net(), X, y, epochs=2, progress=True)
+    err = capsys.readouterr().err
+    assert "train" in err and "loss=" in err
