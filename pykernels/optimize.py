@@ -162,9 +162,10 @@ def _number(options, key, default, kind=float):
     return kind(value)
 
 
-def _finite_differences(run, f_raw, grad, fun_and_grad, hessp, hess, need):
+def _finite_differences(run, f_raw, grad, fun_and_grad, hessp, hess, need, executor=None):
     """Fill the missing derivatives with ``pk.gradient``/``pk.hvp``/``pk.hessian``;
-    their evaluations of f are counted in ``run.nfev``."""
+    their evaluations of f are counted in ``run.nfev``.  With ``executor`` the
+    gradient's points are evaluated there, counted by the central scheme's cost (2n)."""
     def engine():
         from . import derivatives
         return derivatives
@@ -173,8 +174,13 @@ def _finite_differences(run, f_raw, grad, fun_and_grad, hessp, hess, need):
         run.nfev += 1
         return f_raw(x)
 
+    def spread(x):
+        g = engine().gradient(f_raw, x, executor=executor)
+        run.nfev += 2 * x.size
+        return g
+
     if grad is None and fun_and_grad is None:
-        grad = lambda x: engine().gradient(counted, x)  # noqa: E731
+        grad = spread if executor is not None else lambda x: engine().gradient(counted, x)
     exact = grad or (lambda x: fun_and_grad(x)[1])
     if hessp is None and hess is not None and "hessp" in need:
         hessp = lambda x, v: hess(x) @ v  # noqa: E731
@@ -247,7 +253,8 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
     progress : bool
         Show a tqdm bar with the best objective value.
     executor : concurrent.futures.Executor, optional
-        Evaluates zero-order populations in parallel.
+        Evaluates zero-order populations, or the points of a finite-difference
+        gradient (``jac=None``), in parallel.
 
     Returns
     -------
@@ -313,8 +320,10 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
     if maxiter is not None and (isinstance(maxiter, bool)
                                 or not isinstance(maxiter, numbers.Integral) or maxiter < 1):
         raise ValueError(f"maxiter must be a positive integer or None, got {maxiter!r}")
-    if executor is not None and family != "zero":
-        raise ValueError(f"executor= is used by the zero-order methods, not by {method!r}")
+    if executor is not None and family != "zero" and (jac is not None or (
+            objective is not None and (objective.grad or objective.fun_and_grad))):
+        raise ValueError("executor= evaluates zero-order populations and finite-difference "
+                         f"gradients (jac=None); method {method!r} has a gradient")
 
     gtol = _number(options, "gtol", 1e-5 if tol is None else tol)
     budget = dict(gtol=gtol, ftol=_number(options, "ftol", 0.0),
@@ -358,7 +367,7 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
     need = {"newton": ("hess",), "newton-cg": ("hessp",)}.get(method, ())
     if (grad is None and fun_and_grad is None) or need:
         grad, hessp, hess = _finite_differences(run, f_raw, grad, fun_and_grad, hessp, hess,
-                                                need)
+                                                need, executor)
     run._grad, run._fun_and_grad, run._hessp, run._hess = grad, fun_and_grad, hessp, hess
     if method == "lbfgs":
         solve = lambda: _firstorder.lbfgs(run, x0, **options)  # noqa: E731

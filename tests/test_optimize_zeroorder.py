@@ -125,4 +125,13 @@ def test_default_budget_and_bad_options():
     with pytest.raises(ValueError, match="lr"):
         pk.minimize(himmelblau, X0, method="genetic", options={"lr": 1})
     with pytest.raises(ValueError, match="executor"):
-        pk.minimize(himmelblau, X0, method="lbfgs", executor=ThreadPoolExecutor(1))
+        pk.minimize(himmelblau, X0, method="lbfgs", jac=lambda x: x,
+                    executor=ThreadPoolExecutor(1))
+
+
+def test_executor_for_finite_difference_gradients():
+    serial = pk.minimize(himmelblau, X0, method="lbfgs", tol=1e-6)
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        spread = pk.minimize(himmelblau, X0, method="lbfgs", tol=1e-6, executor=ex)
+    np.testing.assert_array_equal(serial.x, spread.x)
+    assert serial.nfev == spread.nfev and serial.success
