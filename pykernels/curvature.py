@@ -114,7 +114,7 @@ def hessian_eigs(hvp, n, k=1, which="largest", *, tol=1e-10, maxiter=None, seed=
     lies within that residual of :math:`\\theta` (Parlett, *The Symmetric Eigenvalue
     Problem*, Thm 4.5.1).  When the Krylov space becomes invariant the iteration
     restarts from a random vector orthogonal to it, so with enough products repeated
-    eigenvalues appear with their multiplicity.  Storage: ``n * maxiter`` floats.
+    eigenvalues appear with their multiplicity.  Storage: ``n`` floats per product.
 
     Examples
     --------
@@ -135,18 +135,18 @@ def hessian_eigs(hvp, n, k=1, which="largest", *, tol=1e-10, maxiter=None, seed=
     tol = _positive_float(tol, "tol")
     m_max = min(n, 300) if maxiter is None else min(positive_int(maxiter, "maxiter"), n)
     rng = np.random.default_rng(seed)
-    Q = np.empty((n, m_max))
+    Q = np.empty((m_max, n))  # Lanczos vectors as rows: only the used rows are touched
     alpha, beta = np.empty(m_max), np.empty(m_max)
     q = rng.standard_normal(n)
     q /= np.linalg.norm(q)
     at_last_restart = None
     for j in range(m_max):
-        Q[:, j] = q
+        Q[j] = q
         w = _apply(hvp, q, n)
         alpha[j] = q @ w
-        basis = Q[:, :j + 1]
+        basis = Q[:j + 1]
         for _ in range(2):
-            w -= basis @ (basis.T @ w)
+            w -= (basis @ w) @ basis
         b = np.linalg.norm(w)
         theta, S = eigh_tridiagonal(alpha[:j + 1], beta[:j]) if j else (alpha[:1], np.ones((1, 1)))
         idx = _wanted(j + 1, k, which)
@@ -165,7 +165,7 @@ def hessian_eigs(hvp, n, k=1, which="largest", *, tol=1e-10, maxiter=None, seed=
             b = 0.0
             w = rng.standard_normal(n)
             for _ in range(2):
-                w -= basis @ (basis.T @ w)
+                w -= (basis @ w) @ basis
             w /= np.linalg.norm(w)
         elif enough and np.all(residuals <= tol * scale):
             break
@@ -173,7 +173,7 @@ def hessian_eigs(hvp, n, k=1, which="largest", *, tol=1e-10, maxiter=None, seed=
             w /= b
         beta[j] = b
         q = w
-    vectors = Q[:, :j + 1] @ S[:, idx]
+    vectors = (S[:, idx].T @ Q[:j + 1]).T
     return HessianEigs(theta[idx], vectors, residuals, j + 1,
                        bool(enough and np.all(residuals <= tol * scale)))
 
