@@ -27,6 +27,8 @@ class Grouping:
     dest: np.ndarray
     indptr: np.ndarray
     indices: np.ndarray
+    data_rows: np.ndarray  # row of each CSR entry
+    data_cols: np.ndarray  # column of each CSR entry
 
 
 def vertex_order(adjacency, order):
@@ -69,6 +71,9 @@ def group_columns(pattern, order="largest_first"):
     positions.sort_indices()
     dest = np.empty(S.nnz, np.int64)
     dest[positions.data] = np.arange(S.nnz)
+    data_cols = np.empty(S.nnz, np.int64)
+    data_cols[dest] = np.repeat(np.arange(n), np.diff(S.indptr))
     return Grouping(shape=(m, n), ngroups=int(ngroups), order=cols, gptr=gptr,
                     colptr=S.indptr.astype(np.int64), rows=S.indices.astype(np.int64),
-                    dest=dest, indptr=positions.indptr.copy(), indices=positions.indices.copy())
+                    dest=dest, indptr=positions.indptr.copy(), indices=positions.indices.copy(),
+                    data_rows=positions.indices.astype(np.int64), data_cols=data_cols)

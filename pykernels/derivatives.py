@@ -236,6 +236,7 @@ def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_ou
 
 _PLANS = {}
 _MAX_PLANS = 64
+_GROUPINGS = {}
 _FLOAT64 = np.dtype(np.float64)
 
 
@@ -353,13 +354,24 @@ def color_groups(sparsity, shape=None, order="largest_first"):
     else:
         import scipy.sparse as sp
 
-        if not sp.issparse(sparsity):
+        if sp.issparse(sparsity):
+            pattern = sparsity if sparsity.format in ("csr", "csc") else sparsity.tocsr()
+            key = (order, pattern.format, pattern.shape, hash(pattern.indptr.tobytes()),
+                   hash(pattern.indices.tobytes()))
+        else:
             mask = np.asarray(sparsity)
             if mask.ndim != 2 or mask.dtype.kind not in "biuf":
                 raise ValueError(f"sparsity must be a 2-D boolean mask or scipy sparse "
                                  f"matrix, got shape {mask.shape} and dtype {mask.dtype}")
-            sparsity = mask != 0
-        grouping = group_columns(sparsity, order)
+            pattern = mask != 0
+            key = (order, "mask", mask.shape, hash(np.packbits(pattern).tobytes()))
+        # the colouring costs far more than this fingerprint of the pattern: keep it
+        grouping = _GROUPINGS.get(key)
+        if grouping is None:
+            grouping = group_columns(pattern, order)
+            if len(_GROUPINGS) >= 16:
+                del _GROUPINGS[next(iter(_GROUPINGS))]
+            _GROUPINGS[key] = grouping
     if shape is not None and grouping.shape != tuple(shape):
         raise ValueError(f"sparsity must have shape {tuple(shape)} (m, n), "
                          f"got {grouping.shape}")
@@ -474,21 +486,13 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
             _check_complex(out, fcall, x, h, args)
         return out
 
-    layout = None
-    if groups is not None:
-        data_cols = np.empty(groups.rows.size, np.int64)  # column of each CSR entry
-        data_cols[groups.dest] = np.repeat(np.arange(n), np.diff(groups.colptr))
-        data_rows = np.empty_like(data_cols)
-        data_rows[groups.dest] = groups.rows
-
-        def layout(per_column):
-            return per_column[data_cols]
+    layout = None if groups is None else (lambda per_column: per_column[groups.data_cols])
 
     def noise(h):
         fx = np.abs(value_at_x())
         if groups is None:
             return 2.0 * fdp.EPS * fx[:, None] / h[None, :]
-        return 2.0 * fdp.EPS * fx[data_rows] / h[data_cols]
+        return 2.0 * fdp.EPS * fx[groups.data_rows] / h[groups.data_cols]
 
     J, err = _first(fcall, drv, mod, chunks, x, method, hs, relative, lo, hi, at, noise,
                     layout)
