@@ -28,15 +28,16 @@ CODE = {"forward": kernels.fd.FORWARD, "backward": kernels.fd.BACKWARD,
 #: difference is truncation (~ h for one-sided, h^2 for central) plus rounding
 #: (~ eps |f| / h); r balances the two.  The complex step has no subtraction, hence no
 #: rounding error, and takes a tiny step.  Richardson's base step is the coarsest of
-#: LEVELS central differences h, h/2, h/4, h/8 combined to cancel h^2, h^4, h^6.
+#: STEPS central differences h, h/2, ..., h/32; see :func:`richardson`.
 FIRST_STEP = {"forward": EPS ** 0.5, "backward": EPS ** 0.5, "central": EPS ** (1 / 3),
-              "complex": EPS, "richardson": 2.0 ** -5}
+              "complex": EPS, "richardson": 2.0 ** -3}
 #: Relative steps of second derivatives from f alone (rounding ~ eps |f| / h^2): forward
 #: eps^(1/3), central eps^(1/4); the complex-step Hessian differences the complex-step
 #: gradient along a real step of eps^(1/3).
 SECOND_STEP = {"forward": EPS ** (1 / 3), "backward": EPS ** (1 / 3), "central": EPS ** 0.25,
-               "complex": EPS ** (1 / 3), "richardson": 2.0 ** -4}
-LEVELS = 4
+               "complex": EPS ** (1 / 3), "richardson": 2.0 ** -3}
+STEPS = 6   # richardson: central differences at h / RATIO**k, k < STEPS
+LEVELS = 4  # consecutive steps per extrapolation (cancels h^2, h^4, h^6)
 RATIO = 2.0
 
 S_ONESIDED = kernels.fd.S_ONESIDED
@@ -172,19 +173,32 @@ def steps(backend_kernels, x, hs, relative, lo, hi, code):
 
 # ------------------------------------------------------------------ extrapolation
 
-def richardson(estimate, powers, noise=0.0):
-    """Extrapolate ``estimate(k)`` (the difference at step h / RATIO**k, k < LEVELS).
+def richardson(estimate, powers, noise=None):
+    """Extrapolate ``estimate(k)``, the difference at step h / RATIO**k, k < STEPS.
 
-    ``powers(level)`` is the error exponent cancelled at ``level`` (2, 4, 6 for central
-    differences; an array when it varies per entry).  Returns (value, error estimate):
-    the change made by the last extrapolation, plus ``noise`` (the caller's bound on
-    the rounding error of the finest difference, ~ eps |f| / h) and ``16 eps |value|``.
+    Each run of LEVELS consecutive steps is extrapolated (``powers(level)``: the error
+    exponent cancelled at ``level``; 2, 4, 6 for central differences, an array when it
+    varies per entry); per entry the run with the smallest error estimate wins.  The
+    estimate is the change made by the run's last extrapolation, plus ``noise(k)``
+    (the caller's bound on the rounding error of the difference at step k, ~ eps |f| / h)
+    at the run's finest step, plus ``16 eps |value|``.  Returns (value, error).
     """
-    column = [estimate(k) for k in range(LEVELS)]
-    for level in range(LEVELS - 1):
-        factor = RATIO ** powers(level)
-        previous = column
-        column = [(factor * fine - coarse) / (factor - 1.0)
-                  for coarse, fine in zip(column[:-1], column[1:])]
-    value = column[0]
-    return value, np.abs(value - previous[1]) + noise + 16.0 * EPS * np.abs(value)
+    differences = [estimate(k) for k in range(STEPS)]
+    best = best_error = None
+    for start in range(STEPS - LEVELS + 1):
+        column = differences[start:start + LEVELS]
+        for level in range(LEVELS - 1):
+            factor = RATIO ** powers(level)
+            previous = column
+            column = [(factor * fine - coarse) / (factor - 1.0)
+                      for coarse, fine in zip(column[:-1], column[1:])]
+        value = column[0]
+        error = np.abs(value - previous[1]) + 16.0 * EPS * np.abs(value)
+        if noise is not None:
+            error = error + noise(start + LEVELS - 1)
+        if best is None:
+            best, best_error = value, error
+        else:
+            better = error < best_error
+            best, best_error = np.where(better, value, best), np.where(better, error, best_error)
+    return best, best_error

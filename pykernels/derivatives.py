@@ -26,9 +26,11 @@ _COMMON_NOTES = """
     and rounding, ``eps |f| / h``, from subtracting nearly equal values.  ``r`` balances
     them: ``eps**(1/2)`` one-sided, ``eps**(1/3)`` central.  The complex step
     ``Im f(x + i h e_i) / h`` subtracts nothing, so it has no rounding error and uses
-    ``r = eps``.  ``richardson`` evaluates central differences at ``h, h/2, h/4, h/8``
-    with ``r = 2**-5`` and extrapolates away the ``h**2, h**4, h**6`` terms; its error
-    estimate is the change made by the last extrapolation plus a rounding allowance.
+    ``r = eps``.  ``richardson`` evaluates central differences at six steps
+    ``h, h/2, ..., h/32`` with ``r = 2**-3``, extrapolates every run of four consecutive
+    ones (cancelling the ``h**2, h**4, h**6`` terms) and keeps, per entry, the run with
+    the smallest error estimate: the change made by its last extrapolation plus a
+    rounding bound ``~ eps |f| / h``.
     The step actually used is the difference of the evaluated points, e.g.
     ``(x_i + h_i) - (x_i - h_i)``, so rounding of ``x + h`` does not bias the quotient.
 
@@ -139,7 +141,7 @@ def _first(fcall, drv, mod, chunks, x, method, hs, relative, lo, hi, estimate_at
     if method != "richardson":
         h, stencil, need_f0 = fdp.steps(mod, x, hs, relative, lo, hi, fdp.CODE[method])
         return estimate_at(h, stencil, need_f0), None
-    onesided, finest = [], []
+    onesided, steps = [], []
 
     def estimate(k):
         h, stencil, need_f0 = fdp.steps(mod, x, hs / fdp.RATIO ** k, relative, lo, hi,
@@ -147,13 +149,13 @@ def _first(fcall, drv, mod, chunks, x, method, hs, relative, lo, hi, estimate_at
         if k == 0:
             flags = stencil == fdp.S_ONESIDED
             onesided.append(flags if layout is None else layout(flags))
-        finest[:] = [h]
+        steps.append(np.abs(h))
         return estimate_at(h, stencil, need_f0)
 
     # central differences cancel h^2, h^4, h^6; one-sided ones h^2, h^3, h^4
-    value, error = fdp.richardson(
-        estimate, lambda level: np.where(onesided[0], 2 + level, 2 + 2 * level))
-    return value, error + noise(np.abs(finest[0]))
+    return fdp.richardson(estimate,
+                          lambda level: np.where(onesided[0], 2 + level, 2 + 2 * level),
+                          lambda k: noise(steps[k]))
 
 
 def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_output=False,
@@ -205,7 +207,7 @@ def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_ou
     -----
     {notes}
     Costs ``2n`` evaluations (central), ``n + 1`` (forward/backward), ``n`` (complex),
-    ``8n`` (richardson).
+    ``12n`` (richardson, plus ``f(x)`` for the error estimate).
 
     Examples
     --------
@@ -549,8 +551,8 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), full_outpu
     ``(f(x+h_i+h_j) - f(x+h_i) - f(x+h_j) + f(x)) / (h_i h_j)`` (``r = eps**(1/3)``;
     backward: the same with negative steps), complex
     ``Im(f(x + i t e_i + h_j) - f(x + i t e_i - h_j)) / (2 t h_j)`` with a tiny ``t`` and
-    ``r = eps**(1/3)`` for ``h``, richardson: central at ``h, h/2, h/4, h/8`` from
-    ``r = 2**-4``, extrapolated.  With ``grad``, the steps of :func:`jacobian`.
+    ``r = eps**(1/3)`` for ``h``, richardson: central at ``h, h/2, ..., h/32`` from
+    ``r = 2**-3``, extrapolated as in :func:`gradient`.  With ``grad``, the steps of :func:`jacobian`.
     """
     method = _method(method)
     x = _point(x)
@@ -589,8 +591,12 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), full_outpu
 
     if method != "richardson":
         return at(0)
-    finest = hs / fdp.RATIO ** (fdp.LEVELS - 1) * (scale if relative else 1.0)
-    noise = 4.0 * fdp.EPS * abs(_scalar_value(fcall, x, args)) / np.outer(finest, finest)
+    fx = abs(_scalar_value(fcall, x, args))
+
+    def noise(k):
+        h = hs / fdp.RATIO ** k * (scale if relative else 1.0)
+        return 4.0 * fdp.EPS * fx / np.outer(h, h)
+
     H, err = fdp.richardson(at, lambda level: 2 + 2 * level, noise)
     return (H, err) if full_output else H
 

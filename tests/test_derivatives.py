@@ -201,3 +201,15 @@ def test_executor_dask_local_cluster():
             assert np.array_equal(pk.jacobian(p.residual, x, executor=ex),
                                   pk.jacobian(p.residual, x))
             assert np.array_equal(pk.gradient(p.fun, x, executor=ex), pk.gradient(p.fun, x))
+
+
+def test_richardson_as_accurate_as_numdifftools():
+    nd = pytest.importorskip("numdifftools")
+    ours, theirs = [], []
+    for p in WELL_SCALED:
+        if p.n > 10:
+            continue
+        for x in points(p):
+            ours.append(rel_err(pk.gradient(p.fun, x, method="richardson"), p.grad(x)))
+            theirs.append(rel_err(nd.Gradient(p.fun)(x), p.grad(x)))
+    assert max(ours) <= max(max(theirs), TOL["richardson"])
