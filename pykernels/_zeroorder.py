@@ -106,7 +106,7 @@ def _setup(run, x0, fun, args, bounds, seed, executor, vectorized, sigma):
     if run.maxiter == np.inf and run.maxfev == np.inf and run.maxtime == np.inf:
         run.maxiter = _DEFAULT_MAXITER
     evaluate = population_evaluator(fun, args, vectorized=bool(vectorized), executor=executor)
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    rng = np.random.default_rng(seed)
     return evaluate, rng, _Space(x0, bounds, sigma)
 
 

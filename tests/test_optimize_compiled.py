@@ -101,3 +101,30 @@ def test_compiled_first_order_equals_python_path(name, opts):
     assert (fast.nit, fast.nfev, fast.status, fast.message) == (slow.nit, slow.nfev,
                                                                  slow.status, slow.message)
     assert fast.fun < rosen(x0)
+
+
+def test_drivers_compile_once_for_every_function():
+    from pykernels.kernels import optim as k
+
+    @numba.njit
+    def sphere(x):
+        return np.sum(x * x)
+
+    @numba.njit
+    def sphere_grad(x):
+        return 2.0 * x
+
+    for fun, jac in ((rosen, rosen_grad), (sphere, sphere_grad)):
+        pk.minimize(fun, np.ones(4), jac=jac)
+        pk.minimize(fun, np.ones(4), jac=jac, method="adam", maxiter=5)
+        pk.minimize(fun, np.ones(4), method="genetic", maxiter=2, seed=0)
+    assert len(k.lbfgs_loop.signatures) == 1
+    assert len(k.first_order_loop.signatures) == 1
+    assert len(k.evaluate_rows.signatures) == 1
+
+
+def test_seed_sequence_accepted():
+    ss = np.random.SeedSequence(5)
+    a = pk.minimize(rosen, np.zeros(2), method="random-search", seed=ss, maxiter=5)
+    b = pk.minimize(rosen, np.zeros(2), method="random-search", seed=5, maxiter=5)
+    np.testing.assert_array_equal(a.history, b.history)

@@ -145,3 +145,11 @@ def test_progress_bar(capsys):
     pk.train(_net(), X, y, epochs=2, progress=True)
     err = capsys.readouterr().err
     assert "train" in err and "loss=" in err
+
+
+def test_float32_network_trains_in_float32():
+    X, y = spirals(128, seed=0)
+    net = pk.MLP([2, 16, 2], output="softmax", loss="cross_entropy", dtype=np.float32, seed=0)
+    hist = pk.train(net, X, y, optimizer="adam", lr=1e-2, epochs=5, batch_size=32)
+    assert net.theta.dtype == np.float32
+    assert hist["loss"][-1] < hist["loss"][0]
