@@ -14,7 +14,7 @@
 
 /* PK_OK when sizes/batch describe a network BLAS can run (batch 1 is checked
  * as a stand-in when only the sizes matter). */
-static int pk_mlp_check(const int64_t *sizes, int64_t n_sizes, int64_t batch)
+int pk_mlp_check(const int64_t *sizes, int64_t n_sizes, int64_t batch)
 {
     if (n_sizes < 2 || batch < 1 || batch > PK_SIZE_MAX)
         return PK_ERR_SIZE;
@@ -91,8 +91,9 @@ static void PK_NAME(mlp_buffers)(const int64_t *sizes, int64_t n_sizes, int64_t 
     *spare = *scratch + batch * span;
 }
 
-/* Fill the activations in work; return the output pre-activation z (in work). */
-static real *PK_NAME(mlp_forward)(const real *theta, const int64_t *sizes, int64_t n_sizes,
+/* Fill the activations in work; return the output pre-activation z (in work).
+ * Shared with rop.c (declared in pk_internal.h). */
+real *PK_NAME(mlp_forward)(const real *theta, const int64_t *sizes, int64_t n_sizes,
                                   int hidden, const real *X, int64_t batch, real *work)
 {
     int64_t a_off, scratch_off, spare_off;

@@ -105,6 +105,17 @@ static inline double pk_sigmoid(double x)
 #define PK_SIMD_CLONES
 #endif
 
+/* ---- shared by mlp.c and rop.c ---------------------------------------------- */
+
+/* PK_OK when sizes/batch describe a network BLAS can run, else PK_ERR_SIZE. */
+int pk_mlp_check(const int64_t *sizes, int64_t n_sizes, int64_t batch);
+
+/* The forward pass of kernels/mlp.py: fills work's activations, returns z_L. */
+double *pk_mlp_forward_f64(const double *theta, const int64_t *sizes, int64_t n_sizes,
+                           int hidden, const double *X, int64_t batch, double *work);
+float *pk_mlp_forward_f32(const float *theta, const int64_t *sizes, int64_t n_sizes,
+                          int hidden, const float *X, int64_t batch, float *work);
+
 static inline int pk_valid_activation(int code) { return code >= PK_IDENTITY && code <= PK_SOFTMAX; }
 
 #endif

@@ -94,6 +94,38 @@ int pk_mlp_loss_and_grad_f32(const float *theta, const int64_t *sizes, int64_t n
                              int64_t batch, const float *Y, float *work, float *grad,
                              double *value);
 
+/* ---- rop.c ------------------------------------------------------------------ *
+ * Second-order products of the loss by the R-operator and per-sample Jacobians
+ * (kernels/rop.py); work holds pk_mlp_rop_workspace_size entries. */
+
+int64_t pk_mlp_rop_workspace_size(const int64_t *sizes, int64_t n_sizes, int64_t batch);
+
+/* out (theta size) <- H v, H the Hessian of the mean loss w.r.t. theta; *value <- the
+ * loss. */
+int pk_mlp_hvp_f64(const double *theta, const int64_t *sizes, int64_t n_sizes, int hidden,
+                   int output, int loss, const double *X, int64_t batch, const double *Y,
+                   const double *v, double *work, double *out, double *value);
+int pk_mlp_hvp_f32(const float *theta, const int64_t *sizes, int64_t n_sizes, int hidden,
+                   int output, int loss, const float *X, int64_t batch, const float *Y,
+                   const float *v, float *work, float *out, double *value);
+
+/* out (theta size) <- G v, G the (PSD) Gauss-Newton matrix; *value <- the loss. */
+int pk_mlp_gnvp_f64(const double *theta, const int64_t *sizes, int64_t n_sizes, int hidden,
+                    int output, int loss, const double *X, int64_t batch, const double *Y,
+                    const double *v, double *work, double *out, double *value);
+int pk_mlp_gnvp_f32(const float *theta, const int64_t *sizes, int64_t n_sizes, int hidden,
+                    int output, int loss, const float *X, int64_t batch, const float *Y,
+                    const float *v, float *work, float *out, double *value);
+
+/* out (batch, n_out, n_in) -- or (batch, n_out, theta size) when wrt_params -- <- the
+ * per-sample Jacobians of the outputs a_L. */
+int pk_mlp_jacobian_f64(const double *theta, const int64_t *sizes, int64_t n_sizes,
+                        int hidden, int output, const double *X, int64_t batch, double *work,
+                        double *out, int wrt_params);
+int pk_mlp_jacobian_f32(const float *theta, const int64_t *sizes, int64_t n_sizes,
+                        int hidden, int output, const float *X, int64_t batch, float *work,
+                        float *out, int wrt_params);
+
 /* ---- optim.c ---------------------------------------------------------------- *
  * First-order optimizer updates, in place on theta (n) and the state arrays (n);
  * scalars in double.  Formulas in kernels/optim.py. */

@@ -14,7 +14,8 @@ import numpy as np
 
 __all__ = ["available", "mlp_loss", "mlp_loss_and_grad", "mlp_predict", "workspace_size",
            "sgd_update", "momentum_update", "nesterov_update", "adagrad_update",
-           "rmsprop_update", "adam_update", "fd_steps", "fd_drivers"]
+           "rmsprop_update", "adam_update", "fd_steps", "fd_drivers", "rop_workspace_size",
+           "mlp_hvp", "mlp_gnvp", "mlp_jacobian"]
 
 
 def _load_blas():
@@ -65,7 +66,8 @@ class _Shape:
     """What C derives from (sizes, batch): a private copy of sizes and its pointer,
     the entries of theta and work, and the shapes of X and of Y / out."""
 
-    __slots__ = ("sizes", "p_sizes", "n_sizes", "batch", "n_theta", "n_work", "x", "y")
+    __slots__ = ("sizes", "p_sizes", "n_sizes", "batch", "n_theta", "n_work", "n_rop", "x",
+                 "y")
 
     def __init__(self, sizes, batch):
         self.sizes = sizes.copy()
@@ -74,6 +76,7 @@ class _Shape:
         self.batch = batch
         self.n_theta = _status(lib.pk_mlp_theta_size(self.p_sizes, self.n_sizes))
         self.n_work = _status(lib.pk_mlp_workspace_size(self.p_sizes, self.n_sizes, batch))
+        self.n_rop = lib.pk_mlp_rop_workspace_size(self.p_sizes, self.n_sizes, batch)
         self.x = (batch, int(sizes[0]))
         self.y = (batch, int(sizes[-1]))
 
@@ -137,8 +140,8 @@ def _pointer(array, name, dtype, shape, writable=False):
     return ffi.from_buffer(_CTYPES[dtype], array)
 
 
-def _prepare(theta, sizes, X, work):
-    """Check the arguments every MLP kernel takes.
+def _prepare(theta, sizes, X, work, rop=False):
+    """Check the arguments every MLP kernel takes (``rop``: work is an R-operator one).
 
     Returns
     -------
@@ -152,8 +155,9 @@ def _prepare(theta, sizes, X, work):
         raise TypeError(f"X must be a float32 or float64 ndarray, got {dtype}")
     shape = _shape(sizes, X.shape[0] if X.ndim == 2 else 0)
     head = (_pointer(theta, "theta", dtype, (shape.n_theta,)), shape.p_sizes, shape.n_sizes)
+    n_work = _status(shape.n_rop) if rop else shape.n_work
     data = (_pointer(X, "X", dtype, shape.x), shape.batch,
-            _pointer(work, "work", dtype, shape.n_work, writable=True))
+            _pointer(work, "work", dtype, n_work, writable=True))
     return dtype.itemsize == 4, dtype, head, data, shape.y
 
 
@@ -186,6 +190,55 @@ def mlp_loss_and_grad(theta, sizes, hidden, output, loss, X, Y, work, grad):
                value))
     return value[0]
 
+
+# -- R-operator products and Jacobians (kernels/rop.py) -----------------------------
+
+def rop_workspace_size(sizes, batch):
+    """Entries of the ``work`` buffer of :func:`mlp_hvp` / :func:`mlp_gnvp` / :func:`mlp_jacobian`.
+
+    Parameters
+    ----------
+    sizes : array_like of int
+        Layer widths ``n_0 ... n_L``.
+    batch : int
+        Rows per call.
+
+    Returns
+    -------
+    int
+    """
+    return _status(_shape(sizes, int(batch)).n_rop)
+
+
+def _rop(name, theta, sizes, hidden, output, loss, X, Y, v, work, out):
+    f32, dtype, head, (p_X, batch, p_work), shape = _prepare(theta, sizes, X, work, rop=True)
+    p_Y = _pointer(Y, "Y", dtype, shape)
+    p_v = _pointer(v, "v", dtype, theta.shape)
+    p_out = _pointer(out, "out", dtype, theta.shape, writable=True)
+    value = ffi.new("double *")
+    fn = getattr(lib, f"pk_{name}_{'f32' if f32 else 'f64'}")
+    _status(fn(*head, int(hidden), int(output), int(loss), p_X, batch, p_Y, p_v, p_work, p_out,
+               value))
+    return value[0]
+
+
+def mlp_hvp(theta, sizes, hidden, output, loss, X, Y, v, work, out):
+    """out (theta.size,) <- H v, H the Hessian of the mean loss; returns the loss."""
+    return _rop("mlp_hvp", theta, sizes, hidden, output, loss, X, Y, v, work, out)
+
+
+def mlp_gnvp(theta, sizes, hidden, output, loss, X, Y, v, work, out):
+    """out (theta.size,) <- G v, G the Gauss-Newton matrix of the loss; returns the loss."""
+    return _rop("mlp_gnvp", theta, sizes, hidden, output, loss, X, Y, v, work, out)
+
+
+def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):
+    """Per-sample Jacobians of the outputs: out (batch, n_out, n_in or theta.size)."""
+    f32, dtype, head, data, (batch, n_out) = _prepare(theta, sizes, X, work, rop=True)
+    width = theta.size if wrt_params else X.shape[1]
+    p_out = _pointer(out, "out", dtype, (batch, n_out, width), writable=True)
+    fn = lib.pk_mlp_jacobian_f32 if f32 else lib.pk_mlp_jacobian_f64
+    _status(fn(*head, int(hidden), int(output), *data, p_out, bool(wrt_params)))
 
 # -- optimizer updates (kernels/optim.py) -------------------------------------------
 

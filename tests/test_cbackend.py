@@ -44,6 +44,9 @@ def make_case(act, out, loss, dtype, sizes, batch, seed=0):
         Y = np.eye(net.n_out, dtype=dtype)[rng.integers(0, net.n_out, batch)]
     elif loss == "cross_entropy":
         Y = rng.uniform(0, 1, (batch, net.n_out)).astype(dtype)
+    elif out == "softmax":  # targets around 1 / n_out: residuals of both signs in a row,
+        # else l1 is affine in the softmax output and its gradient and Hessian vanish
+        Y = rng.uniform(0, 2 / net.n_out, (batch, net.n_out)).astype(dtype)
     else:
         Y = rng.standard_normal((batch, net.n_out)).astype(dtype)
     return net, X, Y
@@ -82,6 +85,26 @@ def test_mlp_kernels_agree_across_backends(act, out, loss, dtype):
                          TOL[dtype])
             assert_close(net.predict(X, backend="c"), net.predict(X, backend=other),
                          TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("act,out,loss", COMBOS)
+def test_rop_kernels_agree_across_backends(act, out, loss, dtype):
+    for sizes, batch in SHAPES:
+        if out == "softmax" and sizes[-1] == 1:
+            continue  # a constant output: H = 0 exactly, the backends' float32 noise ~1e-8
+        net, X, Y = make_case(act, out, loss, dtype, sizes, batch)
+        v = np.random.default_rng(5).standard_normal(net.size).astype(dtype)
+        c_results = [net.hvp(X, Y, v, backend="c"), net.gnvp(X, Y, v, backend="c"),
+                     net.jacobian(X, wrt="input", backend="c"),
+                     net.jacobian(X, wrt="params", backend="c")]
+        for other in ("numba", "numpy"):
+            results = [net.hvp(X, Y, v, backend=other), net.gnvp(X, Y, v, backend=other),
+                       net.jacobian(X, wrt="input", backend=other),
+                       net.jacobian(X, wrt="params", backend=other)]
+            for actual, desired in zip(c_results, results):
+                assert actual.dtype == dtype
+                assert_close(actual, desired, TOL[dtype])
 
 
 # -- parity: the activation and loss kernels ---------------------------------------
@@ -194,11 +217,26 @@ def test_optimizer_update_checks_its_buffers():
 # -- the cffi boundary ---------------------------------------------------------------
 
 def test_sizes_match_numba():
-    from pykernels.kernels import workspace_size
+    from pykernels.kernels import rop_workspace_size, workspace_size
 
     for sizes, batch in SHAPES:
         assert _cbackend.workspace_size(np.array(sizes), batch) == workspace_size(
             np.array(sizes), batch)
+        assert _cbackend.rop_workspace_size(np.array(sizes), batch) == rop_workspace_size(
+            np.array(sizes), batch)
+
+
+def test_rop_kernels_check_their_buffers():
+    net, X, Y = make_case("tanh", "identity", "mse", np.float64, (3, 5, 2), 4)
+    work = np.empty(_cbackend.rop_workspace_size(net.sizes, 4))
+    v, out = np.ones(net.size), np.empty(net.size)
+    args = [net.theta, net.sizes, 1, 0, 0, X, Y, v, work, out]
+    assert np.isfinite(_cbackend.mlp_hvp(*args))
+    for position, bad in [(7, v[:-1]), (8, work[:-1]), (9, out[:-1])]:
+        with pytest.raises(ValueError):
+            _cbackend.mlp_hvp(*args[:position], bad, *args[position + 1:])
+    with pytest.raises(ValueError):  # out sized for wrt="input", asked for "params"
+        _cbackend.mlp_jacobian(net.theta, net.sizes, 1, 0, X, work, np.empty((4, 2, 3)), True)
 
 
 def _step_args(dtype=np.float64, batch=4):

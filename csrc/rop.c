@@ -1,0 +1,372 @@
+/* rop.c -- twin of kernels/rop.py: Hessian- and Gauss-Newton-vector products of the
+ * mean loss by the R-operator (Pearlmutter 1994), and per-sample Jacobians of the
+ * outputs.  Formulas and the work layout are in kernels/rop.py: each layer keeps a
+ * (2 batch, n_l) block [a_l; R a_l] ([z_L; R z_L] for the last), so one GEMM serves a
+ * value and its R-derivative.  Compiled for double and float like activations.c. */
+#ifndef PK_REAL
+
+#include "pk_internal.h"
+
+#define PK_HALF_SIZE_MAX 1073741823 /* 2 batch rows must fit a 32-bit BLAS dimension */
+
+int64_t pk_mlp_rop_workspace_size(const int64_t *sizes, int64_t n_sizes, int64_t batch)
+{
+    int64_t base = pk_mlp_workspace_size(sizes, n_sizes, batch);
+    if (base < 0)
+        return base;
+    if (batch > PK_HALF_SIZE_MAX)
+        return PK_ERR_SIZE;
+    int64_t widths = 0, widest = 0;
+    for (int64_t l = 1; l < n_sizes; l++) {
+        widths += sizes[l]; /* bounded: pk_mlp_workspace_size checked the sum */
+        widest = sizes[l] > widest ? sizes[l] : widest;
+    }
+    int64_t widest_all = sizes[0] > widest ? sizes[0] : widest;
+    int64_t rop_rows = 2 * widths + sizes[n_sizes - 1] + 5 * widest;
+    if (rop_rows > INT64_MAX / batch || 2 * widest_all > (INT64_MAX - base) / batch)
+        return PK_ERR_SIZE;
+    int64_t rop = batch * rop_rows, jacobian = base + 2 * batch * widest_all;
+    return rop > jacobian ? rop : jacobian;
+}
+
+/* G'(z) written through a = G(z) (elementwise activations). */
+static double pk_slope(double a, int code)
+{
+    if (code == PK_TANH)
+        return 1.0 - a * a;
+    if (code == PK_RELU)
+        return a > 0.0 ? 1.0 : 0.0;
+    if (code == PK_SIGMOID)
+        return a * (1.0 - a);
+    return 1.0;
+}
+
+/* G''(z) R{z} written through a = G(z) and R{a} = G'(z) R{z}. */
+static double pk_bend(double a, double ra, int code)
+{
+    if (code == PK_TANH)
+        return -2.0 * a * ra;
+    if (code == PK_SIGMOID)
+        return (1.0 - 2.0 * a) * ra;
+    return 0.0;
+}
+
+/* d loss / d a of an elementwise loss at the residual r = a - y. */
+static double pk_loss_slope(double r, int code)
+{
+    if (code == PK_MSE)
+        return 2.0 * r;
+    if (code == PK_L1)
+        return r > 0.0 ? 1.0 : (r < 0.0 ? -1.0 : 0.0);
+    return pk_min(pk_max(r, -1.0), 1.0);
+}
+
+/* d^2 loss / d a^2 of an elementwise loss at the residual r = a - y. */
+static double pk_loss_curvature(double r, int code)
+{
+    if (code == PK_MSE)
+        return 2.0;
+    if (code == PK_HUBER)
+        return pk_abs(r) <= 1.0 ? 1.0 : 0.0;
+    return 0.0;
+}
+
+#define PK_REAL double
+#define PK_NAME(op) pk_##op##_f64
+#define PK_GEMM PK_CBLAS(dgemm)
+#include "rop.c"
+#undef PK_REAL
+#undef PK_NAME
+#undef PK_GEMM
+
+#define PK_REAL float
+#define PK_NAME(op) pk_##op##_f32
+#define PK_GEMM PK_CBLAS(sgemm)
+#include "rop.c"
+#undef PK_REAL
+#undef PK_NAME
+#undef PK_GEMM
+
+#else /* the template */
+
+#define real PK_REAL
+
+/* C (m, n) <- op(A) op(B), row-major. */
+static void PK_NAME(gemm)(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                          const real *A, int64_t lda, const real *B, int64_t ldb, real *C,
+                          int64_t ldc)
+{
+    PK_GEMM(PK_ROW_MAJOR, trans_a, trans_b, (pk_blasint)m, (pk_blasint)n, (pk_blasint)k, 1, A,
+            (pk_blasint)lda, B, (pk_blasint)ldb, 0, C, (pk_blasint)ldc);
+}
+
+/* Forward sweep and its R-operator; returns the last block [z_L; R z_L]. */
+static real *PK_NAME(rop_forward)(const real *theta, const int64_t *sizes, int64_t n_sizes,
+                                  int hidden, const real *X, int64_t batch, const real *v,
+                                  real *stack, real *zbuf, real *tmp)
+{
+    int64_t t = 0, w = 0;
+    real *prev = stack;
+    for (int64_t layer = 0; layer + 1 < n_sizes; layer++) {
+        int64_t n_in = sizes[layer], n_out = sizes[layer + 1];
+        const real *W = theta + t, *V = v + t;
+        t += n_out * n_in;
+        const real *b = theta + t, *c = v + t;
+        t += n_out;
+        real *block = stack + w;
+        w += 2 * batch * n_out;
+        int last = layer + 2 == n_sizes;
+        real *target = last ? block : zbuf, *extra = tmp;
+        if (layer == 0) {
+            PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, X, n_in, W, n_in, target,
+                          n_out);
+            PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, X, n_in, V, n_in, extra,
+                          n_out);
+        } else {
+            PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, 2 * batch, n_out, n_in, prev, n_in, W, n_in,
+                          target, n_out);
+            PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, prev, n_in, V, n_in,
+                          extra, n_out);
+        }
+        int code = last ? PK_IDENTITY : hidden;
+        if (!last)
+            PK_NAME(bias_activation_forward)(target, batch, n_out, b, block, hidden);
+        for (int64_t i = 0; i < batch; i++) {
+            const real *rz = target + (batch + i) * n_out;
+            real *ra = block + (batch + i) * n_out, *a = block + i * n_out;
+            if (last)
+                for (int64_t j = 0; j < n_out; j++)
+                    a[j] += b[j];
+            for (int64_t j = 0; j < n_out; j++) {
+                double base = layer > 0 ? rz[j] : 0.0;
+                ra[j] = (real)((base + extra[i * n_out + j] + c[j]) * pk_slope(a[j], code));
+            }
+        }
+        prev = block;
+    }
+    return prev;
+}
+
+/* rdelta <- H_z rz, H_z the loss's Hessian w.r.t. the logits (its Gauss-Newton part);
+ * rz is overwritten with R{a} = J rz. */
+static void PK_NAME(output_rop)(int64_t batch, int64_t n_out, const real *y, int out_code,
+                                int loss_code, const real *a, real *rz, real *rdelta,
+                                int gauss_newton)
+{
+    if (loss_code == PK_CROSS_ENTROPY) {
+        for (int64_t i = 0; i < batch; i++) {
+            double ysum = 0.0;
+            for (int64_t j = 0; j < n_out; j++)
+                ysum += y[i * n_out + j];
+            double scale = out_code == PK_SOFTMAX ? ysum / (double)batch
+                                                  : 1.0 / ((double)batch * (double)n_out);
+            for (int64_t j = 0; j < n_out; j++)
+                rdelta[i * n_out + j] = (real)(rz[i * n_out + j] * scale);
+        }
+        PK_NAME(activation_backward)(a, batch, n_out, rdelta, out_code);
+        return;
+    }
+    PK_NAME(activation_backward)(a, batch, n_out, rz, out_code); /* J symmetric for softmax */
+    double scale = 1.0 / ((double)batch * (double)n_out);
+    for (int64_t k = 0; k < batch * n_out; k++)
+        rdelta[k] = (real)(pk_loss_curvature((real)(a[k] - y[k]), loss_code) * rz[k] * scale);
+    PK_NAME(activation_backward)(a, batch, n_out, rdelta, out_code); /* J^T R{dL/da} */
+    if (gauss_newton || out_code == PK_IDENTITY)
+        return;
+    for (int64_t i = 0; i < batch; i++) { /* + R{J}^T dL/da */
+        const real *ai = a + i * n_out, *rai = rz + i * n_out, *yi = y + i * n_out;
+        real *di = rdelta + i * n_out;
+        if (out_code == PK_SOFTMAX) { /* R{a (g - a.g)} at fixed g = Ra (g - a.g) - a (Ra.g) */
+            double dot_ag = 0.0, dot_rg = 0.0;
+            for (int64_t j = 0; j < n_out; j++) {
+                double g = pk_loss_slope((real)(ai[j] - yi[j]), loss_code) * scale;
+                dot_ag += ai[j] * g;
+                dot_rg += rai[j] * g;
+            }
+            for (int64_t j = 0; j < n_out; j++) {
+                double g = pk_loss_slope((real)(ai[j] - yi[j]), loss_code) * scale;
+                di[j] = (real)(di[j] + (rai[j] * (g - dot_ag) - ai[j] * dot_rg));
+            }
+        } else {
+            for (int64_t j = 0; j < n_out; j++)
+                di[j] = (real)(di[j] + pk_loss_slope((real)(ai[j] - yi[j]), loss_code) * scale
+                                           * pk_bend(ai[j], rai[j], out_code));
+        }
+    }
+}
+
+/* out <- H v (or G v when gauss_newton); *value <- the mean loss. */
+static int PK_NAME(rop)(const real *theta, const int64_t *sizes, int64_t n_sizes, int hidden,
+                        int output, int loss, const real *X, int64_t batch, const real *Y,
+                        const real *v, real *work, real *out, double *value, int gauss_newton)
+{
+    int status = pk_mlp_check(sizes, n_sizes, batch);
+    if (status != PK_OK)
+        return status;
+    if (batch > PK_HALF_SIZE_MAX)
+        return PK_ERR_SIZE;
+    if (!pk_valid_activation(hidden))
+        return PK_ERR_CODE;
+    int64_t widths = 0, span = 0, n_out = sizes[n_sizes - 1];
+    for (int64_t l = 1; l < n_sizes; l++) {
+        widths += sizes[l];
+        span = sizes[l] > span ? sizes[l] : span;
+    }
+    span *= batch;
+    int64_t total = 2 * batch * widths;
+    real *stack = work, *a = work + total;
+    real *d_cur = a + batch * n_out, *d_next = d_cur + 2 * span, *tmp = d_next + 2 * span;
+    real *last = PK_NAME(rop_forward)(theta, sizes, n_sizes, hidden, X, batch, v, stack, d_cur,
+                                      tmp);
+    real *D = d_cur; /* (2 batch, n): [R delta; delta] */
+    status = PK_NAME(output_loss)(last, batch, n_out, Y, output, loss, a, D + batch * n_out,
+                                  value);
+    if (status != PK_OK)
+        return status;
+    PK_NAME(output_rop)(batch, n_out, Y, output, loss, a, last + batch * n_out, D,
+                        gauss_newton);
+    int64_t t = pk_mlp_theta_size(sizes, n_sizes), w = total - 2 * batch * n_out;
+    for (int64_t layer = n_sizes - 2; layer >= 0; layer--) {
+        int64_t n_in = sizes[layer], n_o = sizes[layer + 1];
+        t -= n_o;
+        real *rdb = out + t;
+        t -= n_o * n_in;
+        real *rdW = out + t, *rdelta = D, *delta = D + batch * n_o;
+        const real *S = X;
+        if (layer > 0) {
+            w -= 2 * batch * n_in;
+            S = stack + w; /* [a; R a] */
+        }
+        if (layer == 0 || gauss_newton)
+            PK_NAME(gemm)(PK_TRANS, PK_NO_TRANS, n_o, n_in, batch, rdelta, n_o, S, n_in, rdW,
+                          n_in);
+        else /* R delta^T a + delta^T R a in one GEMM */
+            PK_NAME(gemm)(PK_TRANS, PK_NO_TRANS, n_o, n_in, 2 * batch, D, n_o, S, n_in, rdW,
+                          n_in);
+        for (int64_t j = 0; j < n_o; j++)
+            rdb[j] = 0;
+        for (int64_t i = 0; i < batch; i++)
+            for (int64_t j = 0; j < n_o; j++)
+                rdb[j] += rdelta[i * n_o + j];
+        if (layer == 0)
+            break;
+        const real *W = theta + t;
+        real *D_prev = d_next, *extra = tmp;
+        /* g = delta W feeds the G'' term and the delta of the layer below, which the
+         * first hidden layer's R{dW} does not need: skipped there when G'' = 0 */
+        int need_g = !gauss_newton && (layer > 1 || hidden == PK_TANH || hidden == PK_SIGMOID);
+        PK_NAME(gemm)(PK_NO_TRANS, PK_NO_TRANS, need_g ? 2 * batch : batch, n_in, n_o, D, n_o, W,
+                      n_in, D_prev, n_in); /* [R delta W; g] */
+        if (gauss_newton)
+            for (int64_t k = 0; k < batch * n_in; k++)
+                extra[k] = 0;
+        else
+            PK_NAME(gemm)(PK_NO_TRANS, PK_NO_TRANS, batch, n_in, n_o, delta, n_o, v + t, n_in,
+                          extra, n_in);
+        for (int64_t i = 0; i < batch; i++)
+            for (int64_t j = 0; j < n_in; j++) {
+                int64_t k = i * n_in + j, kb = (batch + i) * n_in + j;
+                double s = pk_slope(S[k], hidden);
+                double r = (real)(D_prev[k] + extra[k]) * s;
+                if (need_g) {
+                    real g = D_prev[kb];
+                    r += g * pk_bend(S[k], S[kb], hidden);
+                    D_prev[kb] = (real)(g * s);
+                }
+                D_prev[k] = (real)r;
+            }
+        d_next = d_cur;
+        d_cur = D_prev;
+        D = D_prev;
+    }
+    return PK_OK;
+}
+
+int PK_NAME(mlp_hvp)(const real *theta, const int64_t *sizes, int64_t n_sizes, int hidden,
+                     int output, int loss, const real *X, int64_t batch, const real *Y,
+                     const real *v, real *work, real *out, double *value)
+{
+    return PK_NAME(rop)(theta, sizes, n_sizes, hidden, output, loss, X, batch, Y, v, work, out,
+                        value, 0);
+}
+
+int PK_NAME(mlp_gnvp)(const real *theta, const int64_t *sizes, int64_t n_sizes, int hidden,
+                      int output, int loss, const real *X, int64_t batch, const real *Y,
+                      const real *v, real *work, real *out, double *value)
+{
+    return PK_NAME(rop)(theta, sizes, n_sizes, hidden, output, loss, X, batch, Y, v, work, out,
+                        value, 1);
+}
+
+int PK_NAME(mlp_jacobian)(const real *theta, const int64_t *sizes, int64_t n_sizes,
+                          int hidden, int output, const real *X, int64_t batch, real *work,
+                          real *out, int wrt_params)
+{
+    int status = pk_mlp_check(sizes, n_sizes, batch);
+    if (status != PK_OK)
+        return status;
+    if (!pk_valid_activation(hidden) || !pk_valid_activation(output))
+        return PK_ERR_CODE;
+    int64_t widths = 0, widest_all = sizes[0], n_out = sizes[n_sizes - 1];
+    for (int64_t l = 1; l < n_sizes; l++) {
+        widths += sizes[l];
+        widest_all = sizes[l] > widest_all ? sizes[l] : widest_all;
+    }
+    int64_t base = pk_mlp_workspace_size(sizes, n_sizes, batch), span = batch * widest_all;
+    int64_t n_theta = pk_mlp_theta_size(sizes, n_sizes);
+    real *fwork = work, *buf = work + base, *spare = buf + span;
+    const real *z = PK_NAME(mlp_forward)(theta, sizes, n_sizes, hidden, X, batch, fwork);
+    real *a = fwork + batch * widths;
+    for (int64_t i = 0; i < batch; i++)
+        PK_NAME(activation_row)(z + i * n_out, n_out, a + i * n_out, output);
+    for (int64_t k = 0; k < n_out; k++) {
+        real *delta = buf, *cur = buf, *other = spare;
+        for (int64_t q = 0; q < batch * n_out; q++)
+            delta[q] = 0;
+        for (int64_t i = 0; i < batch; i++)
+            delta[i * n_out + k] = 1;
+        PK_NAME(activation_backward)(a, batch, n_out, delta, output);
+        int64_t t = n_theta, w = batch * (widths - n_out);
+        for (int64_t layer = n_sizes - 2; layer >= 0; layer--) {
+            int64_t n_in = sizes[layer], n_o = sizes[layer + 1];
+            t -= n_o * (n_in + 1);
+            const real *prev = X;
+            if (layer > 0) {
+                w -= batch * n_in;
+                prev = fwork + w;
+            }
+            if (wrt_params) {
+                for (int64_t i = 0; i < batch; i++) {
+                    real *row = out + (i * n_out + k) * n_theta;
+                    for (int64_t j = 0; j < n_o; j++) {
+                        real dij = delta[i * n_o + j];
+                        row[t + n_o * n_in + j] = dij;
+                        for (int64_t m = 0; m < n_in; m++)
+                            row[t + j * n_in + m] = dij * prev[i * n_in + m];
+                    }
+                }
+                if (layer == 0)
+                    break;
+            }
+            real *swap = cur;
+            cur = other;
+            other = swap;
+            real *d_prev = cur;
+            PK_NAME(gemm)(PK_NO_TRANS, PK_NO_TRANS, batch, n_in, n_o, delta, n_o, theta + t, n_in,
+                          d_prev, n_in);
+            if (layer == 0) {
+                for (int64_t i = 0; i < batch; i++)
+                    memcpy(out + (i * n_out + k) * n_in, d_prev + i * n_in,
+                           n_in * sizeof *d_prev);
+                break;
+            }
+            PK_NAME(activation_backward)(prev, batch, n_in, d_prev, hidden);
+            delta = d_prev;
+        }
+    }
+    return PK_OK;
+}
+
+#undef real
+
+#endif
