@@ -12,6 +12,7 @@ are cached, so a repeated call with the same ``f`` allocates only its outputs.
 """
 
 import functools
+import itertools
 
 import numba
 import numpy as np
@@ -191,7 +192,7 @@ def richardson(estimate, powers, noise=None):
             factor = RATIO ** powers(level)
             previous = column
             column = [(factor * fine - coarse) / (factor - 1.0)
-                      for coarse, fine in zip(column[:-1], column[1:])]
+                      for coarse, fine in itertools.pairwise(column)]
         value = column[0]
         error = np.abs(value - previous[1]) + 16.0 * EPS * np.abs(value)
         if noise is not None:

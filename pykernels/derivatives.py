@@ -16,8 +16,15 @@ from . import _fdplan as fdp
 from ._checks import choice, float_array, positive_int
 from ._coloring import ORDERS, Grouping, group_columns
 
-__all__ = ["gradient", "jacobian", "hessian", "hvp", "check_grad", "color_groups",
-           "GradientPlan"]
+__all__ = [
+    "GradientPlan",
+    "check_grad",
+    "color_groups",
+    "gradient",
+    "hessian",
+    "hvp",
+    "jacobian",
+]
 
 _COMMON_NOTES = """
     The step of component ``i`` is ``h_i = r * max(1, |x_i|)`` when ``step`` is None
@@ -564,7 +571,7 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), full_outpu
         H = 0.5 * (J + J.T)
         return (H, 0.5 * (err + err.T)) if err is not None else H
     workers = positive_int(workers, "workers")
-    fcall, drv, mod, chunks = _parts(f, False, 0, workers, _executor(executor), backend)
+    fcall, drv, _, chunks = _parts(f, False, 0, workers, _executor(executor), backend)
     n = x.size
     hs, relative = fdp.step_spec(step, n, fdp.SECOND_STEP[method])
     scale = np.maximum(1.0, np.abs(x))

@@ -20,13 +20,13 @@ per problem (and checked against sympy in ``test_derivatives_problems.py``).
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import numba
 import numpy as np
 
-__all__ = ["Problem", "PROBLEMS", "get", "make"]
+__all__ = ["PROBLEMS", "Problem", "get", "make"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Problem:
     curvature: Callable  # x, r -> sum_i r_i * Hessian(r_i), shape (n, n)
     fun_jit: Callable
     x0: np.ndarray
-    xstar: Optional[np.ndarray]
+    xstar: np.ndarray | None
     fstar: float
 
     def fun(self, x):

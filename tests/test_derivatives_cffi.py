@@ -6,9 +6,9 @@ import sys
 
 import numpy as np
 import pytest
+from problems import get
 
 import pykernels as pk
-from problems import get
 
 cffi = pytest.importorskip("cffi")
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from problems import get
 
 import pykernels as pk
 from pykernels.derivatives import color_groups
-from problems import get
 
 
 def banded(n, half_width):
