@@ -5,7 +5,11 @@
  *   - float32 against float64;
  *   - loss, loss_and_grad and predict consistent with each other;
  *   - the elementary functions against libm, special values included;
- *   - every invalid argument gives its error code and writes nothing.
+ *   - every invalid argument gives its error code and writes nothing;
+ *   - the R-operator products against differences of the gradient, the Jacobian
+ *     against differences of predict, Gauss-Newton positive semi-definite;
+ *   - the difference loops on C functions against exact derivatives;
+ *   - the optimizer updates: one SGD step exactly, Adam to a quadratic's minimum.
  * Every buffer is malloc'ed at its exact size, so the sanitizer sees any overrun. */
 #include <math.h>
 #include <stdio.h>
@@ -229,12 +233,190 @@ static void test_invalid_arguments(void)
     free_case(&c);
 }
 
+static void test_rop(void)
+{
+    const int combos[][3] = {{PK_TANH, PK_SOFTMAX, PK_CROSS_ENTROPY},
+                             {PK_SIGMOID, PK_IDENTITY, PK_MSE},
+                             {PK_TANH, PK_TANH, PK_HUBER}};
+    char detail[96];
+    for (int c = 0; c < 3; c++) {
+        int hidden = combos[c][0], output = combos[c][1], loss = combos[c][2];
+        Case k = make_case(output, loss, 6, 40 + c);
+        int64_t n = k.n_theta, n_rop = pk_mlp_rop_workspace_size(k.sizes, k.n_sizes, 6);
+        double *v = xmalloc(n * sizeof(double)), *hv = xmalloc(n * sizeof(double));
+        double *gv = xmalloc(n * sizeof(double)), *up = xmalloc(n * sizeof(double));
+        double *rwork = xmalloc(n_rop * sizeof(double)), value, eps = 1e-5;
+        uint64_t seed = 99;
+        for (int64_t q = 0; q < n; q++)
+            v[q] = uniform(&seed);
+        int status = pk_mlp_hvp_f64(k.theta, k.sizes, k.n_sizes, hidden, output, loss, k.X, 6,
+                                    k.Y, v, rwork, hv, &value);
+        status |= pk_mlp_gnvp_f64(k.theta, k.sizes, k.n_sizes, hidden, output, loss, k.X, 6,
+                                  k.Y, v, rwork, gv, &value);
+        for (int64_t q = 0; q < n; q++)
+            k.theta[q] += eps * v[q];
+        pk_mlp_loss_and_grad_f64(k.theta, k.sizes, k.n_sizes, hidden, output, loss, k.X, 6,
+                                 k.Y, k.work, up, &value);
+        for (int64_t q = 0; q < n; q++)
+            k.theta[q] -= 2 * eps * v[q];
+        pk_mlp_loss_and_grad_f64(k.theta, k.sizes, k.n_sizes, hidden, output, loss, k.X, 6,
+                                 k.Y, k.work, k.grad, &value);
+        double err = 0.0, scale = 1e-3, vgv = 0.0;
+        for (int64_t q = 0; q < n; q++) {
+            double fd = (up[q] - k.grad[q]) / (2 * eps);
+            err = fmax(err, fabs(fd - hv[q]));
+            scale = fmax(scale, fabs(fd));
+            vgv += v[q] * gv[q];
+        }
+        snprintf(detail, sizeof detail, "combo %d: err %.2e, v.Gv %.3e", c, err / scale, vgv);
+        check(status == PK_OK && err <= 1e-6 * scale, "hvp vs differences of the gradient",
+              detail);
+        check(vgv >= 0.0, "Gauss-Newton product is PSD", detail);
+        free(v);
+        free(hv);
+        free(gv);
+        free(up);
+        free(rwork);
+        free_case(&k);
+    }
+    /* input Jacobian of a 3-5-4-3 tanh/softmax net vs central differences of predict */
+    Case k = make_case(PK_SOFTMAX, PK_CROSS_ENTROPY, 2, 5);
+    int64_t n_rop = pk_mlp_rop_workspace_size(k.sizes, k.n_sizes, 2);
+    double *rwork = xmalloc(n_rop * sizeof(double)), *jac = xmalloc(2 * 3 * 3 * sizeof(double));
+    double *yp = xmalloc(6 * sizeof(double)), *ym = xmalloc(6 * sizeof(double)), err = 0.0;
+    int status = pk_mlp_jacobian_f64(k.theta, k.sizes, k.n_sizes, PK_TANH, PK_SOFTMAX, k.X, 2,
+                                     rwork, jac, 0);
+    for (int64_t j = 0; j < 3; j++) {
+        double x0 = k.X[j], x1 = k.X[3 + j], eps = 1e-6;
+        k.X[j] = x0 + eps;
+        k.X[3 + j] = x1 + eps;
+        pk_mlp_predict_f64(k.theta, k.sizes, k.n_sizes, PK_TANH, PK_SOFTMAX, k.X, 2, k.work, yp);
+        k.X[j] = x0 - eps;
+        k.X[3 + j] = x1 - eps;
+        pk_mlp_predict_f64(k.theta, k.sizes, k.n_sizes, PK_TANH, PK_SOFTMAX, k.X, 2, k.work, ym);
+        k.X[j] = x0;
+        k.X[3 + j] = x1;
+        for (int64_t i = 0; i < 2; i++)
+            for (int64_t o = 0; o < 3; o++)
+                err = fmax(err, fabs((yp[i * 3 + o] - ym[i * 3 + o]) / (2 * eps)
+                                     - jac[(i * 3 + o) * 3 + j]));
+    }
+    snprintf(detail, sizeof detail, "err %.2e", err);
+    check(status == PK_OK && err < 1e-8, "input Jacobian vs differences of predict", detail);
+    free(rwork);
+    free(jac);
+    free(yp);
+    free(ym);
+    free_case(&k);
+}
+
+static double rosenbrock(const double *x, int64_t n)
+{
+    double total = 0.0;
+    for (int64_t i = 0; i + 1 < n; i++)
+        total += 100.0 * pow(x[i + 1] - x[i] * x[i], 2) + pow(1.0 - x[i], 2);
+    return total;
+}
+
+static void broyden(const double *x, int64_t n, double *out, int64_t m)
+{
+    for (int64_t i = 0; i < m; i++)
+        out[i] = (3.0 - 2.0 * x[i]) * x[i] - (i > 0 ? x[i - 1] : 0.0)
+                 - 2.0 * (i + 1 < n ? x[i + 1] : 0.0) + 1.0;
+}
+
+static void test_fd(void)
+{
+    enum { N = 6 };
+    double x[N] = {-1.2, 1.0, 0.5, -0.3, 0.8, 1.1}, hs[N], lo[N], hi[N], h[N], out[N];
+    double work[N + 2 * N], jac_t[N * N], hess[N * N], f0[N];
+    int8_t stencil[N], status[N];
+    int need_f0 = 0;
+    int64_t bad = 0;
+    for (int j = 0; j < N; j++) {
+        hs[j] = cbrt(2.220446049250313e-16);
+        lo[j] = -1.2; /* x[0] sits on its lower bound: a one-sided column */
+        hi[j] = INFINITY;
+    }
+    int ok = pk_fd_steps_f64(x, N, hs, 1, lo, hi, PK_FD_CENTRAL, h, stencil, &need_f0) == PK_OK;
+    ok = ok && stencil[0] == PK_S_ONESIDED && stencil[1] == PK_S_CENTRAL && need_f0;
+    ok = ok && pk_fd_gradient_f64(rosenbrock, x, N, h, stencil, rosenbrock(x, N), work, out,
+                                  &bad) == PK_OK && bad == -1;
+    double err = 0.0;
+    for (int j = 0; j < N; j++) {
+        double exact = (j + 1 < N ? -400.0 * x[j] * (x[j + 1] - x[j] * x[j]) - 2.0 * (1.0 - x[j])
+                                  : 0.0)
+                       + (j > 0 ? 200.0 * (x[j] - x[j - 1] * x[j - 1]) : 0.0);
+        err = fmax(err, fabs(out[j] - exact) / fmax(1.0, fabs(exact)));
+    }
+    char detail[64];
+    snprintf(detail, sizeof detail, "err %.2e", err);
+    check(ok && err < 1e-6, "fd gradient of Rosenbrock", detail);
+    for (int j = 0; j < N; j++)
+        h[j] = 1e-4;
+    ok = pk_fd_hessian_f64(rosenbrock, x, N, h, 0, rosenbrock(x, N), work, hess) == PK_OK;
+    double exact01 = -400.0 * x[0], exact00 = 1200.0 * x[0] * x[0] - 400.0 * x[1] + 2.0;
+    check(ok && fabs(hess[1] - exact01) < 1e-4 * fabs(exact01) && hess[1] == hess[N]
+          && fabs(hess[0] - exact00) < 1e-4 * fabs(exact00), "fd Hessian of Rosenbrock", "");
+    pk_fd_steps_f64(x, N, hs, 1, lo, hi, PK_FD_CENTRAL, h, stencil, &need_f0);
+    broyden(x, N, f0, N);
+    ok = pk_fd_jacobian_f64(broyden, x, N, h, stencil, f0, N, work, jac_t, status) == PK_OK;
+    err = 0.0;
+    for (int j = 0; j < N; j++)
+        for (int i = 0; i < N; i++) {
+            double exact = i == j ? 3.0 - 4.0 * x[i] : (j == i - 1 ? -1.0 : (j == i + 1 ? -2.0 : 0.0));
+            err = fmax(err, fabs(jac_t[j * N + i] - exact));
+            ok = ok && status[j] == PK_FD_OK;
+        }
+    snprintf(detail, sizeof detail, "err %.2e", err);
+    check(ok && err < 1e-8, "fd Jacobian of Broyden tridiagonal", detail);
+    /* the same by three colour groups of the tridiagonal pattern */
+    int64_t order[N] = {0, 3, 1, 4, 2, 5}, gptr[4] = {0, 2, 4, 6}, colptr[N + 1], rows[3 * N];
+    int64_t dest[3 * N], nnz = 0;
+    for (int64_t j = 0; j < N; j++) {
+        colptr[j] = nnz;
+        for (int64_t i = j > 0 ? j - 1 : 0; i <= j + 1 && i < N; i++) {
+            rows[nnz] = i;
+            dest[nnz] = nnz;
+            nnz++;
+        }
+    }
+    colptr[N] = nnz;
+    double data[3 * N];
+    int8_t gstatus[3] = {0, 0, 0};
+    ok = pk_fd_jacobian_grouped_f64(broyden, x, N, h, stencil, f0, N, order, gptr, 3, colptr,
+                                    rows, dest, work, data, gstatus) == PK_OK;
+    err = 0.0;
+    for (int64_t j = 0; j < N; j++)
+        for (int64_t q = colptr[j]; q < colptr[j + 1]; q++)
+            err = fmax(err, fabs(data[q] - jac_t[j * N + rows[q]]));
+    check(ok && err < 1e-12 && !gstatus[0] && !gstatus[1] && !gstatus[2],
+          "grouped Jacobian equals the dense one", "");
+}
+
+static void test_optim(void)
+{
+    double theta[3] = {1.0, 2.0, 3.0}, grad[3] = {1.0, -1.0, 0.5}, m[3] = {0}, v[3] = {0};
+    int ok = pk_sgd_update_f64(theta, 3, grad, 0.5) == PK_OK;
+    check(ok && theta[0] == 0.5 && theta[1] == 2.5 && theta[2] == 2.75, "one SGD step", "");
+    for (int64_t step = 1; step <= 3000; step++) {
+        for (int i = 0; i < 3; i++)
+            grad[i] = 2.0 * (theta[i] - 1.0); /* (theta - 1)^2 */
+        pk_adam_update_f64(theta, 3, grad, m, v, 0.01, 0.9, 0.999, 1e-8, step);
+    }
+    check(fabs(theta[0] - 1) < 1e-3 && fabs(theta[1] - 1) < 1e-3 && fabs(theta[2] - 1) < 1e-3,
+          "Adam reaches the minimum of a quadratic", "");
+}
+
 int main(void)
 {
     test_gradients();
     test_float32_and_predict();
     test_elementary_functions();
     test_invalid_arguments();
+    test_rop();
+    test_fd();
+    test_optim();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }
