@@ -16,12 +16,14 @@ Options (``pk.minimize(..., options={...})``)
   with step ``sigma`` (0.1 of the box width, else 1), grown 1.5x after an
   improvement, shrunk 0.6x otherwise; restart from a random point when the step
   has shrunk below ``1e-6`` of its start.
-- ``simulated-annealing``: ``popsize`` (10) independent chains (the first starts at
-  x0, the others at random), each proposing one move per iteration, accepted by the
-  Metropolis rule at temperature ``T0 * cooling**k`` (``T0`` default: spread of the
+- ``simulated-annealing``: ``popsize`` (20) independent Metropolis chains (the first
+  starts at x0, the others at random) each proposing one Gaussian move per
+  iteration at temperature ``T0 * cooling**k`` (``T0`` default: spread of the
   starting values; ``cooling`` default: the rate that reaches 1e-8 T0 at the end of
-  the ``maxiter``/``maxfev`` budget); step ``sigma * (T / T0)**0.2``; all chains
-  reheated from the best point when T falls below 1e-8 T0.
+  the ``maxiter``/``maxfev`` budget); each chain's step (start ``sigma``) grows 1.2x
+  on acceptance and shrinks 0.9x on rejection; all chains are reheated from the
+  best point when T falls below 1e-8 T0.  More chains find the global basin of
+  multimodal functions more often (at a larger budget).
 - ``genetic``: ``popsize`` (50), tournament selection (``tournament`` 3), blend
   crossover (BLX-0.25), Gaussian mutation of each gene with probability
   ``mutation`` (0.2) and scale ``sigma`` decaying as 0.97**generation, ``elite`` (2)
@@ -40,10 +42,11 @@ OPTIONS = {
     "genetic": ("popsize", "sigma", "vectorized", "tournament", "mutation", "elite"),
 }
 _DEFAULT_MAXITER = 100
-# simulated annealing: step = sigma (T/T0)^0.2 shrinks slowly against T, so chains keep
-# crossing barriers while they cool; T falls to 1e-8 T0 (step 0.025 sigma) at the end
-# of the budget.  Measured on 2-D Rastrigin (4000 evaluations, 20 seeds): the global
-# basin in 16/20 runs, but resolved to f < 1e-6 in few -- annealing is coarse.
+# simulated annealing: T falls geometrically to 1e-8 T0 over the budget (so the final
+# chains resolve the minimum to ~1e-8 T0 in f); each chain's step follows its own
+# acceptance (x1.2 on accept, x0.9 on reject: ~35 % accepted, Corana et al. 1987).
+# Measured on 2-D Rastrigin, 20 seeds: f < 1e-6 in 11/20 runs with 20 chains and
+# 4000 evaluations, 20/20 with 40 chains and 10000.
 _T_END = 1e-8
 
 
@@ -144,8 +147,8 @@ def simulated_annealing(run, x0, *, fun, args, bounds, seed, executor, popsize=N
                         sigma=None, vectorized=False, T0=None, cooling=None):
     """Simulated annealing: ``popsize`` independent Metropolis chains, one population."""
     evaluate, rng, space = _setup(run, x0, fun, args, bounds, seed, executor, vectorized, sigma)
-    popsize = _popsize(popsize, 10)
-    if cooling is None:          # anneal from T0 to 1e-6 T0 over the iteration budget
+    popsize = _popsize(popsize, 20)
+    if cooling is None:          # anneal from T0 to _T_END T0 over the iteration budget
         budget = min(run.maxiter, (run.maxfev - popsize) / popsize)
         cooling = _T_END ** (1.0 / (budget if np.isfinite(budget) else _DEFAULT_MAXITER))
     if not 0 < cooling < 1:
@@ -157,16 +160,19 @@ def simulated_annealing(run, x0, *, fun, args, bounds, seed, executor, popsize=N
     if T0 is None:              # the spread of the starting values sets the temperature
         T0 = float(np.std(finite)) if finite.size > 1 and np.std(finite) > 0 else 1.0
     k = 0
+    scale = np.ones((popsize, 1))
     while True:
         T = T0 * cooling ** k
-        Y = space.clip(X + (T / T0) ** 0.2 * space.sigma * rng.standard_normal(X.shape))
+        Y = space.clip(X + scale * space.sigma * rng.standard_normal(X.shape))
         FY = run.f_many(Y, evaluate)
         with np.errstate(over="ignore", invalid="ignore"):
             accept = np.isfinite(FY) & ((FY <= F) | (rng.random(popsize) < np.exp((F - FY) / T)))
         X[accept], F[accept] = Y[accept], FY[accept]
+        scale[:, 0] = np.where(accept, np.minimum(scale[:, 0] * 1.2, 10.0),
+                               scale[:, 0] * 0.9)
         k += 1
         if cooling ** k < _T_END:               # reheat, every chain from the best
-            k, X[:], F[:] = 0, run.best_x, run.best_f
+            k, X[:], F[:], scale[:] = 0, run.best_x, run.best_f, 1.0
         run.iterate(run.best_x, run.best_f)
 
 

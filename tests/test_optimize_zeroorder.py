@@ -31,21 +31,20 @@ def himmelblau(x):
 HIMMELBLAU_MINIMA = np.array([[3.0, 2.0], [-2.805118, 3.131312], [-3.779310, -3.283186],
                               [3.584428, -1.848126]])
 
-# The stated budgets and bars.  Simulated annealing is the weak one: with 10000
-# evaluations it reaches Rastrigin's global basin (f < 1e-2, |x| < 0.01) but does not
-# polish the minimum to 1e-6 the way the other two do with 4000.
-BUDGET = {"random-search": (4000, 1e-6), "genetic": (4000, 1e-6),
-          "simulated-annealing": (10000, 1e-2)}
+# The stated budgets: f < 1e-6 within 4000 evaluations (random search, genetic) and
+# 10000 with 40 chains for simulated annealing, the weakest of the three (with 20
+# chains and 4000 evaluations it finds Rastrigin's global basin in about half the seeds).
+BUDGET = {"random-search": {"maxfev": 4000}, "genetic": {"maxfev": 4000},
+          "simulated-annealing": {"maxfev": 10000, "popsize": 40}}
 
 
 @pytest.mark.parametrize("method", METHODS)
 def test_rastrigin_global_minimum(method):
-    maxfev, bar = BUDGET[method]
     res = pk.minimize(rastrigin, X0, method=method, bounds=BOX, seed=0,
-                      options={"maxfev": maxfev})
+                      options=BUDGET[method])
     assert res.success and res.status == 2
-    assert res.fun < bar and np.max(np.abs(res.x)) < 0.01
-    assert res.nfev <= maxfev
+    assert res.fun < 1e-6 and np.max(np.abs(res.x)) < 1e-4
+    assert res.nfev <= BUDGET[method]["maxfev"]
 
 
 @pytest.mark.parametrize("method", METHODS)
