@@ -3,8 +3,9 @@
 Groups (one thread everywhere, see conftest.py):
 
 * ``gradient|rosenbrock-100|central`` -- ``pk.gradient`` of an ``@njit`` f, scipy's
-  ``approx_derivative`` (3-point) calling the same f from Python (the fastest callable
-  scipy can get), and a bare compiled central-difference loop doing the same 200
+  ``approx_derivative`` (3-point) calling the same ``@njit`` f from Python (the fastest
+  callable scipy can get) and a vectorised NumPy version of it (``-numpy-f``: what a
+  scipy user writes), and a bare compiled central-difference loop doing the same 200
   evaluations;
 * ``jacobian|broyden-1000|central`` -- the same for a dense 1000 x 1000 Jacobian;
 * ``gradient-overhead|rosenbrock-10`` -- repeated calls: ``pk.gradient``, a
@@ -103,6 +104,21 @@ def rosen(x):
     return s
 
 
+def rosen_numpy(x):
+    """The same function as a vectorised NumPy callable (what a scipy user writes)."""
+    a = 10.0 * (x[1::2] - x[0::2] ** 2)
+    b = 1.0 - x[0::2]
+    return np.sum(a * a + b * b)
+
+
+def broyden_numpy(x):
+    """Broyden tridiagonal residual, vectorised NumPy."""
+    r = (3.0 - 2.0 * x) * x + 1.0
+    r[1:] -= x[:-1]
+    r[:-1] -= 2.0 * x[1:]
+    return r
+
+
 def _rosenbrock(n):
     p = get("rosenbrock", n)
     return p, p.x0 + 0.1
@@ -111,6 +127,8 @@ def _rosenbrock(n):
 GRADIENT_IMPLS = {
     "pykernels-njit": lambda p, x: lambda: pk.gradient(rosen, x),
     "scipy-3-point": lambda p, x: lambda: approx_derivative(rosen, x, method="3-point"),
+    "scipy-3-point-numpy-f": lambda p, x: lambda: approx_derivative(rosen_numpy, x,
+                                                                    method="3-point"),
     "bare-compiled-loop": lambda p, x: _call_bare(_bare_gradient(rosen), x, np.empty(x.size)),
 }
 
@@ -127,6 +145,8 @@ JACOBIAN_IMPLS = {
     "pykernels-njit": lambda p, x: lambda: pk.jacobian(p.residual_jit, x),
     "scipy-3-point": lambda p, x: lambda: approx_derivative(p.residual_jit, x,
                                                             method="3-point"),
+    "scipy-3-point-numpy-f": lambda p, x: lambda: approx_derivative(broyden_numpy, x,
+                                                                    method="3-point"),
     "bare-compiled-loop": lambda p, x: _call_bare(_bare_jacobian(p.residual_jit), x,
                                                   np.empty((x.size, x.size))),
 }
@@ -186,6 +206,8 @@ SPARSE_IMPLS = {
                                                                   sparsity=S),
     "scipy-3-point-sparsity": lambda p, x, S: lambda: approx_derivative(
         p.residual_jit, x, method="3-point", sparsity=S),
+    "scipy-3-point-sparsity-numpy-f": lambda p, x, S: lambda: approx_derivative(
+        broyden_numpy, x, method="3-point", sparsity=S),
     "pykernels-njit-dense": lambda p, x, S: lambda: pk.jacobian(p.residual_jit, x),
 }
 
