@@ -12,8 +12,9 @@ import numba
 import numpy as np
 
 from . import _backend
+from . import _fdchecks as chk
 from . import _fdplan as fdp
-from ._checks import choice, float_array, positive_int
+from ._checks import choice, positive_int
 from ._coloring import ORDERS, Grouping, group_columns
 
 __all__ = [
@@ -47,95 +48,6 @@ _COMMON_NOTES = """
     one-sided formula ``(-3 f(x) + 4 f(x + h) - f(x + 2h)) / (2h)`` on a bound, and
     ``forward``/``backward`` turn around, or shrink the step to the room left.
 """
-
-
-def _method(method):
-    return choice(method, "method", fdp.METHODS)
-
-
-def _point(x, name="x"):
-    return float_array(x, name, dtype=np.float64, ndim=1, allow_int=True)
-
-
-def _args(args):
-    if not isinstance(args, tuple):
-        raise TypeError(f"args must be a tuple, got {type(args).__name__}")
-    return args
-
-
-def _executor(executor):
-    if executor is not None and not callable(getattr(executor, "map", None)):
-        raise TypeError(f"executor must be a concurrent.futures.Executor (with .map), "
-                        f"got {type(executor).__name__}")
-    return executor
-
-
-def _show(x):
-    return np.array2string(x, precision=6, threshold=8)
-
-
-def _raise_value(what, j, x, h):
-    raise ValueError(f"f returned a non-finite value for {what} {j} "
-                     f"(x[{j}] perturbed by h = {h[j]:.3g}) at x = {_show(x)}")
-
-
-def _check_status(status, what, x, h, groups=None):
-    bad = np.flatnonzero(status)
-    if not bad.size:
-        return
-    g = int(bad[0])
-    j = g if groups is None else int(groups.order[groups.gptr[g]])
-    if status[g] == fdp.BAD_SHAPE:
-        raise ValueError(f"f returned an array of the wrong shape for {what} {j} "
-                         f"(x[{j}] perturbed by h = {h[j]:.3g}) at x = {_show(x)}; "
-                         "the expected shape is that of f(x), or (m,) of the sparsity pattern")
-    _raise_value(what, j, x, h)
-
-
-def _scalar_value(f, x, args):
-    v = f(x, *args)
-    if np.ndim(v) != 0:
-        raise ValueError(f"f must return a scalar, got shape {np.shape(v)} at x = {_show(x)}")
-    v = float(np.real(v))
-    if not np.isfinite(v):
-        raise ValueError(f"f(x) is not finite ({v}) at x = {_show(x)}")
-    return v
-
-
-def _vector_value(f, x, args):
-    v = np.asarray(f(x, *args))
-    if v.ndim != 1 or v.dtype.kind not in "iuf":
-        raise ValueError(f"f must return a 1-D float array, got shape {v.shape} and dtype "
-                         f"{v.dtype} at x = {_show(x)}")
-    v = np.ascontiguousarray(v, dtype=np.float64)
-    bad = np.flatnonzero(~np.isfinite(v))
-    if bad.size:
-        raise ValueError(f"f(x) is not finite: component {bad[0]} is {v[bad[0]]} "
-                         f"at x = {_show(x)}")
-    return v
-
-
-def _check_complex(values, f, x, h, args):
-    """A complex step whose response is exactly zero everywhere means f dropped the
-    imaginary part -- unless the derivative is truly zero, which a probe at a shifted
-    point (all components stepped at once) tells apart."""
-    if np.any(values):
-        return
-    shifted = x + 1e-3 * np.maximum(1.0, np.abs(x))
-    probe = np.asarray(f(shifted + 1j * h, *args))
-    if not np.any(np.imag(probe)):
-        raise ValueError("method='complex' needs f to propagate complex input, but f "
-                         "returned a zero imaginary part for every perturbation (does it "
-                         "cast to float, or call math.* functions?)")
-
-
-def _parts(f, vector, m, workers, executor, backend):
-    """(callable f, drivers, steps module, chunks) for the kind of ``f``."""
-    if not callable(f) and fdp.compiled(f, vector, m) is None:
-        raise TypeError(f"f must be callable, got {type(f).__name__}")
-    fc = fdp.compiled(f, vector, m)
-    drv, mod, chunks = fdp.drivers(f, fc, workers=workers, executor=executor, backend=backend)
-    return (f if fc is None else fc), drv, mod, chunks
 
 
 # ------------------------------------------------------------------ first derivatives
@@ -274,11 +186,11 @@ class GradientPlan:
 
     def __init__(self, f, n, *, method="central", step=None, bounds=None, workers=1,
                  executor=None, backend=None):
-        self.method = _method(method)
+        self.method = chk.method(method)
         self.n = positive_int(n, "x.size") if n != -1 else -1
         self.workers = positive_int(workers, "workers")
         self.bounds = bounds
-        self._parts = _parts(f, False, 0, self.workers, _executor(executor), backend)
+        self._parts = chk.parts(f, False, 0, self.workers, chk.executor(executor), backend)
         self._fcall, drv, _, self._chunks = self._parts
         self._auto = None
         if self.n == -1:
@@ -303,7 +215,7 @@ class GradientPlan:
                     return out
             except numba.core.errors.TypingError:
                 pass
-        return self._general(_point(x), _args(args), full_output)
+        return self._general(chk.point(x), chk.args(args), full_output)
 
     def _general(self, x, args, full_output):
         if x.shape != (self.n,):
@@ -318,19 +230,19 @@ class GradientPlan:
             if method == "complex":
                 bad = fdp.run(drv["gradient_complex"], x, h, chunks, out, args, workers=chunks)
                 if bad < 0:
-                    _check_complex(out, fcall, x, h, args)
+                    chk.check_complex(out, fcall, x, h, args)
             else:
                 if need_f0 and not f0:
-                    f0.append(_scalar_value(fcall, x, args))
+                    f0.append(chk.scalar_value(fcall, x, args))
                 bad = fdp.run(drv["gradient"], x, h, stencil, f0[0] if f0 else 0.0, chunks,
                               out, args, workers=chunks)
             if bad >= 0:
-                _raise_value("component", bad, x, h)
+                chk.raise_value("component", bad, x, h)
             return out
 
         def noise(h):
             if not f0:
-                f0.append(_scalar_value(fcall, x, args))
+                f0.append(chk.scalar_value(fcall, x, args))
             return 2.0 * fdp.EPS * abs(f0[0]) / h
 
         g, err = _first(fcall, drv, mod, chunks, x, method, self._hs, self._relative,
@@ -437,19 +349,19 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
     array([[2., 0.],
            [0., 4.]])
     """
-    method = _method(method)
-    x = _point(x)
-    args = _args(args)
+    method = chk.method(method)
+    x = chk.point(x)
+    args = chk.args(args)
     workers = positive_int(workers, "workers")
     n = x.size
     m_c = n if m is None else positive_int(m, "m")
-    fcall, drv, mod, chunks = _parts(f, True, m_c, workers, _executor(executor), backend)
+    fcall, drv, mod, chunks = chk.parts(f, True, m_c, workers, chk.executor(executor), backend)
     lo, hi = fdp.box(bounds, n)
     if bounds is not None:
         fdp.check_inside(lo, hi, x)
     hs, relative = fdp.step_spec(step, n, fdp.FIRST_STEP[method])
     if sparsity is None:
-        groups, f0 = None, _vector_value(fcall, x, args)
+        groups, f0 = None, chk.vector_value(fcall, x, args)
         m = f0.size
     else:
         # the pattern fixes m: f(x) is evaluated only when a stencil needs it
@@ -461,7 +373,7 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
 
     def value_at_x():
         if isinstance(f0, list):
-            f0[:] = [_vector_value(fcall, x, args)]
+            f0[:] = [chk.vector_value(fcall, x, args)]
             if f0[0].size != m:
                 raise ValueError(f"sparsity must have shape ({f0[0].size}, {n}) (m, n), "
                                  f"got {groups.shape}")
@@ -490,9 +402,9 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
                 base = value_at_x() if need_f0 else _zeros(m)
                 fdp.run(drv["jacobian_grouped"], x, h, stencil, base, g.order, g.gptr,
                         g.colptr, g.rows, g.dest, chunks, out, status, args, workers=chunks)
-        _check_status(status, "column", x, h, groups)
+        chk.check_status(status, "column", x, h, groups)
         if method == "complex":
-            _check_complex(out, fcall, x, h, args)
+            chk.check_complex(out, fcall, x, h, args)
         return out
 
     layout = None if groups is None else (lambda per_column: per_column[groups.data_cols])
@@ -561,9 +473,9 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), full_outpu
     ``r = eps**(1/3)`` for ``h``, richardson: central at ``h, h/2, ..., h/32`` from
     ``r = 2**-3``, extrapolated as in :func:`gradient`.  With ``grad``, the steps of :func:`jacobian`.
     """
-    method = _method(method)
-    x = _point(x)
-    args = _args(args)
+    method = chk.method(method)
+    x = chk.point(x)
+    args = chk.args(args)
     if grad is not None:
         J = jacobian(grad, x, method=method, step=step, args=args, full_output=full_output,
                      workers=workers, executor=executor, backend=backend)
@@ -571,11 +483,11 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), full_outpu
         H = 0.5 * (J + J.T)
         return (H, 0.5 * (err + err.T)) if err is not None else H
     workers = positive_int(workers, "workers")
-    fcall, drv, _, chunks = _parts(f, False, 0, workers, _executor(executor), backend)
+    fcall, drv, _, chunks = chk.parts(f, False, 0, workers, chk.executor(executor), backend)
     n = x.size
     hs, relative = fdp.step_spec(step, n, fdp.SECOND_STEP[method])
     scale = np.maximum(1.0, np.abs(x))
-    f0 = _scalar_value(fcall, x, args) if method in ("forward", "backward") else 0.0
+    f0 = chk.scalar_value(fcall, x, args) if method in ("forward", "backward") else 0.0
 
     def at(k):
         h = hs / fdp.RATIO ** k * (scale if relative else 1.0)
@@ -591,14 +503,14 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), full_outpu
         if bad.size:
             i, j = bad[0]
             raise ValueError(f"f returned a non-finite value for Hessian entry ({i}, {j}) "
-                             f"at x = {_show(x)}")
+                             f"at x = {chk.show(x)}")
         if method == "complex" and k == 0:
-            _check_complex(out, fcall, x, h, args)
+            chk.check_complex(out, fcall, x, h, args)
         return out
 
     if method != "richardson":
         return at(0)
-    fx = abs(_scalar_value(fcall, x, args))
+    fx = abs(chk.scalar_value(fcall, x, args))
 
     def noise(k):
         h = hs / fdp.RATIO ** k * (scale if relative else 1.0)
@@ -639,10 +551,10 @@ def hvp(f, x, v, *, grad=None, method="central", step=None, args=(), backend=Non
     both differences take the second-derivative steps (``eps**(1/4)`` central,
     ``eps**(1/3)`` forward/backward), except after an exact complex-step gradient.
     """
-    method = _method(method)
-    x = _point(x)
-    v = _point(v, "v")
-    args = _args(args)
+    method = chk.method(method)
+    x = chk.point(x)
+    v = chk.point(v, "v")
+    args = chk.args(args)
     if v.shape != x.shape:
         raise ValueError(f"v must have shape {x.shape} like x, got {v.shape}")
     vmax = np.max(np.abs(v))
@@ -704,8 +616,8 @@ def check_grad(f, grad, x, *, args=(), backend=None):
         ``max_i |grad_i - d_i| / max(||d||_inf, tiny)`` where ``d`` is the
         ``richardson`` gradient: ~1e-12 for a correct ``grad`` at a well-scaled point.
     """
-    x = _point(x)
-    args = _args(args)
+    x = chk.point(x)
+    args = chk.args(args)
     g = np.asarray(grad(x, *args), dtype=np.float64)
     if g.shape != x.shape:
         raise ValueError(f"grad must return shape {x.shape}, got {g.shape}")

@@ -1,0 +1,96 @@
+"""Checks and error messages of :mod:`pykernels.derivatives`: every error names the
+argument, and a bad value of ``f`` names the component/column and ``x``."""
+
+import numpy as np
+
+from . import _fdplan as fdp
+from ._checks import choice, float_array
+
+
+def method(method):
+    return choice(method, "method", fdp.METHODS)
+
+
+def point(x, name="x"):
+    return float_array(x, name, dtype=np.float64, ndim=1, allow_int=True)
+
+
+def args(args):
+    if not isinstance(args, tuple):
+        raise TypeError(f"args must be a tuple, got {type(args).__name__}")
+    return args
+
+
+def executor(executor):
+    if executor is not None and not callable(getattr(executor, "map", None)):
+        raise TypeError(f"executor must be a concurrent.futures.Executor (with .map), "
+                        f"got {type(executor).__name__}")
+    return executor
+
+
+def show(x):
+    return np.array2string(x, precision=6, threshold=8)
+
+
+def raise_value(what, j, x, h):
+    raise ValueError(f"f returned a non-finite value for {what} {j} "
+                     f"(x[{j}] perturbed by h = {h[j]:.3g}) at x = {show(x)}")
+
+
+def check_status(status, what, x, h, groups=None):
+    bad = np.flatnonzero(status)
+    if not bad.size:
+        return
+    g = int(bad[0])
+    j = g if groups is None else int(groups.order[groups.gptr[g]])
+    if status[g] == fdp.BAD_SHAPE:
+        raise ValueError(f"f returned an array of the wrong shape for {what} {j} "
+                         f"(x[{j}] perturbed by h = {h[j]:.3g}) at x = {show(x)}; "
+                         "the expected shape is that of f(x), or (m,) of the sparsity pattern")
+    raise_value(what, j, x, h)
+
+
+def scalar_value(f, x, args):
+    v = f(x, *args)
+    if np.ndim(v) != 0:
+        raise ValueError(f"f must return a scalar, got shape {np.shape(v)} at x = {show(x)}")
+    v = float(np.real(v))
+    if not np.isfinite(v):
+        raise ValueError(f"f(x) is not finite ({v}) at x = {show(x)}")
+    return v
+
+
+def vector_value(f, x, args):
+    v = np.asarray(f(x, *args))
+    if v.ndim != 1 or v.dtype.kind not in "iuf":
+        raise ValueError(f"f must return a 1-D float array, got shape {v.shape} and dtype "
+                         f"{v.dtype} at x = {show(x)}")
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(v))
+    if bad.size:
+        raise ValueError(f"f(x) is not finite: component {bad[0]} is {v[bad[0]]} "
+                         f"at x = {show(x)}")
+    return v
+
+
+def check_complex(values, f, x, h, args):
+    """A complex step whose response is exactly zero everywhere means f dropped the
+    imaginary part -- unless the derivative is truly zero, which a probe at a shifted
+    point (all components stepped at once) tells apart."""
+    if np.any(values):
+        return
+    shifted = x + 1e-3 * np.maximum(1.0, np.abs(x))
+    probe = np.asarray(f(shifted + 1j * h, *args))
+    if not np.any(np.imag(probe)):
+        raise ValueError("method='complex' needs f to propagate complex input, but f "
+                         "returned a zero imaginary part for every perturbation (does it "
+                         "cast to float, or call math.* functions?)")
+
+
+def parts(f, vector, m, workers, executor, backend):
+    """(callable f, drivers, steps module, chunks) for the kind of ``f``."""
+    if not callable(f) and fdp.compiled(f, vector, m) is None:
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    fc = fdp.compiled(f, vector, m)
+    drv, mod, chunks = fdp.drivers(f, fc, workers=workers, executor=executor, backend=backend)
+    return (f if fc is None else fc), drv, mod, chunks
