@@ -146,9 +146,7 @@ def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_ou
             plan = GradientPlan(f, np.shape(x)[0] if np.ndim(x) == 1 else -1, method=method,
                                 workers=workers, backend=backend)
             if key is not None:
-                if len(_PLANS) >= _MAX_PLANS:
-                    del _PLANS[next(iter(_PLANS))]
-                _PLANS[key] = plan
+                _remember(_PLANS, key, plan, _MAX_PLANS)
         return plan(x, args)
     plan = GradientPlan(f, np.size(x), method=method, step=step, bounds=bounds,
                         workers=workers, executor=executor, backend=backend)
@@ -157,6 +155,16 @@ def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_ou
 
 _PLANS = {}
 _MAX_PLANS = 64
+
+
+def _remember(cache, key, value, size):
+    """Insert into a small first-in-first-out cache (safe if threads race on it)."""
+    while len(cache) >= size:
+        try:
+            cache.pop(next(iter(cache)), None)
+        except (RuntimeError, StopIteration):  # changed by another thread meanwhile
+            break
+    cache[key] = value
 _GROUPINGS = {}
 _FLOAT64 = np.dtype(np.float64)
 
@@ -290,9 +298,7 @@ def color_groups(sparsity, shape=None, order="largest_first"):
         grouping = _GROUPINGS.get(key)
         if grouping is None:
             grouping = group_columns(pattern, order)
-            if len(_GROUPINGS) >= 16:
-                del _GROUPINGS[next(iter(_GROUPINGS))]
-            _GROUPINGS[key] = grouping
+            _remember(_GROUPINGS, key, grouping, 16)
     if shape is not None and grouping.shape != tuple(shape):
         raise ValueError(f"sparsity must have shape {tuple(shape)} (m, n), "
                          f"got {grouping.shape}")

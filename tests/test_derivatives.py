@@ -181,6 +181,16 @@ def test_no_recompile_on_second_call():
     assert len(driver.signatures) == before == 1
 
 
+def test_concurrent_calls_from_threads():
+    # plans and drivers are shared between threads: results must not mix
+    p = get("rosenbrock", 10)
+    xs = [p.x0 + 0.01 * k for k in range(16)]
+    expected = [pk.gradient(p.fun_jit, x) for x in xs]
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        got = list(ex.map(lambda x: pk.gradient(p.fun_jit, x), xs * 8))
+    assert all(np.array_equal(g, e) for g, e in zip(got, expected * 8))
+
+
 def test_executor_thread_pool_identical():
     p = get("trigonometric", 10)
     x = points(p)[0]
