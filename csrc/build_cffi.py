@@ -56,13 +56,13 @@ def find_blas():
         else:
             # The runtime copy is found by pykernels._cbackend (which loads it before
             # the extension) or, in a regular install, through this relative rpath.
-            return dict(library_dirs=[scipy_openblas32.get_lib_dir()],
-                        libraries=[scipy_openblas32.get_library()],
-                        define_macros=[("PK_BLAS_PREFIX", "scipy_")],
-                        extra_link_args=["-Wl,-rpath,$ORIGIN/../scipy_openblas32/lib"])
+            return {"library_dirs": [scipy_openblas32.get_lib_dir()],
+                    "libraries": [scipy_openblas32.get_library()],
+                    "define_macros": [("PK_BLAS_PREFIX", "scipy_")],
+                    "extra_link_args": ["-Wl,-rpath,$ORIGIN/../scipy_openblas32/lib"]}
     if choice in ("auto", "system") and ctypes.util.find_library("openblas"):
-        return dict(library_dirs=[], libraries=["openblas"], define_macros=[],
-                    extra_link_args=[])
+        return {"library_dirs": [], "libraries": ["openblas"], "define_macros": [],
+                "extra_link_args": []}
     raise LookupError("no CBLAS found: pip install scipy-openblas32 "
                       "(or apt-get install libopenblas-dev and set PYKERNELS_BLAS=system)")
 

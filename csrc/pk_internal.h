@@ -116,6 +116,9 @@ double *pk_mlp_forward_f64(const double *theta, const int64_t *sizes, int64_t n_
 float *pk_mlp_forward_f32(const float *theta, const int64_t *sizes, int64_t n_sizes,
                           int hidden, const float *X, int64_t batch, float *work);
 
-static inline int pk_valid_activation(int code) { return code >= PK_IDENTITY && code <= PK_SOFTMAX; }
+static inline int pk_valid_activation(int code)
+{
+    return code >= PK_IDENTITY && code <= PK_SOFTMAX;
+}
 
 #endif

@@ -364,7 +364,8 @@ static void test_fd(void)
     err = 0.0;
     for (int j = 0; j < N; j++)
         for (int i = 0; i < N; i++) {
-            double exact = i == j ? 3.0 - 4.0 * x[i] : (j == i - 1 ? -1.0 : (j == i + 1 ? -2.0 : 0.0));
+            double exact = i == j ? 3.0 - 4.0 * x[i]
+                                  : (j == i - 1 ? -1.0 : (j == i + 1 ? -2.0 : 0.0));
             err = fmax(err, fabs(jac_t[j * N + i] - exact));
             ok = ok && status[j] == PK_FD_OK;
         }

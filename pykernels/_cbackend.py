@@ -12,10 +12,25 @@ import os
 
 import numpy as np
 
-__all__ = ["available", "mlp_loss", "mlp_loss_and_grad", "mlp_predict", "workspace_size",
-           "sgd_update", "momentum_update", "nesterov_update", "adagrad_update",
-           "rmsprop_update", "adam_update", "fd_steps", "fd_drivers", "rop_workspace_size",
-           "mlp_hvp", "mlp_gnvp", "mlp_jacobian"]
+__all__ = [
+    "adagrad_update",
+    "adam_update",
+    "available",
+    "fd_drivers",
+    "fd_steps",
+    "mlp_gnvp",
+    "mlp_hvp",
+    "mlp_jacobian",
+    "mlp_loss",
+    "mlp_loss_and_grad",
+    "mlp_predict",
+    "momentum_update",
+    "nesterov_update",
+    "rmsprop_update",
+    "rop_workspace_size",
+    "sgd_update",
+    "workspace_size",
+]
 
 
 def _load_blas():
@@ -66,8 +81,17 @@ class _Shape:
     """What C derives from (sizes, batch): a private copy of sizes and its pointer,
     the entries of theta and work, and the shapes of X and of Y / out."""
 
-    __slots__ = ("sizes", "p_sizes", "n_sizes", "batch", "n_theta", "n_work", "n_rop", "x",
-                 "y")
+    __slots__ = (
+        "batch",
+        "n_rop",
+        "n_sizes",
+        "n_theta",
+        "n_work",
+        "p_sizes",
+        "sizes",
+        "x",
+        "y",
+    )
 
     def __init__(self, sizes, batch):
         self.sizes = sizes.copy()

@@ -22,9 +22,10 @@ if "c" not in pk.backends():
         raise RuntimeError("PYKERNELS_REQUIRE_C=1 but the C backend is unavailable")
     pytest.skip("C backend not built", allow_module_level=True)
 
-from pykernels import _cbackend  # noqa: E402
-from pykernels.kernels import activations as nb_act  # noqa: E402
-from pykernels.kernels import losses as nb_loss  # noqa: E402
+from pykernels.kernels import activations as nb_act
+from pykernels.kernels import losses as nb_loss
+
+from pykernels import _cbackend
 
 ffi, lib = _cbackend.ffi, _cbackend.lib
 COMBOS = [(act, out, loss)
@@ -181,21 +182,20 @@ UPDATES = {  # kernel -> (state slots, scalars after lr)
 @pytest.mark.parametrize("name", sorted(UPDATES))
 def test_optimizer_updates_agree_across_backends(name, dtype):
     import pykernels.kernels as nb
+
     import pykernels.reference as ref
 
     n_slots, scalars = UPDATES[name]
-    rng = np.random.default_rng(3)
+    start = np.random.default_rng(3).standard_normal(37).astype(dtype)
     results = {}
     for module in (_cbackend, nb, ref):
-        theta = rng.standard_normal(37).astype(dtype) if module is _cbackend else start.copy()
-        if module is _cbackend:
-            start = theta.copy()
+        theta = start.copy()
         slots = [np.zeros_like(theta) for _ in range(n_slots)]
         for step in range(1, 4):
             grad = np.sin(theta * step).astype(dtype)
             extra = (step,) if name == "adam_update" else ()
             getattr(module, name)(theta, grad, *slots, 0.05, *scalars, *extra)
-        results[module.__name__] = [theta] + slots
+        results[module.__name__] = [theta, *slots]
     c_result = results.pop(_cbackend.__name__)
     for other in results.values():
         for actual, desired in zip(c_result, other):
@@ -407,8 +407,8 @@ def test_fd_loops_check_their_inputs():
     rows, colptr = np.arange(4), np.arange(5)
     for bad in ({"rows": np.array([0, 1, 2, 4])}, {"order": np.array([0, 1, 2, 9])},
                 {"gptr": np.array([0, 5])}, {"colptr": np.array([0, 2, 1, 3, 4])}):
-        kw = dict(order=np.arange(4), gptr=np.array([0, 4]), colptr=colptr, rows=rows,
-                  dest=np.arange(4))
+        kw = {"order": np.arange(4), "gptr": np.array([0, 4]), "colptr": colptr,
+              "rows": rows, "dest": np.arange(4)}
         kw.update(bad)
         with pytest.raises(ValueError):
             drv["jacobian_grouped"](x, h, stencil, fx, kw["order"], kw["gptr"], kw["colptr"],
