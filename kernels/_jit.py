@@ -22,3 +22,40 @@ jit_inline = numba.njit(inline="always", **_POLICY)
 
 #: Decorator for ``prange`` kernels (not cached, see above).
 jit_parallel = numba.njit(parallel=True, **_POLICY)
+
+
+class jit_signature:
+    """Decorator for drivers compiled against one explicit signature (e.g. taking
+    first-class functions of a ``numba.types.FunctionType``): compiled -- or loaded
+    from the on-disk cache -- at the first call rather than at import, which keeps
+    ``import pykernels`` free of Numba's start-up cost."""
+
+    def __init__(self, signature):
+        self._signature = signature
+
+    def __call__(self, func):
+        return _LazyDriver(func, self._signature)
+
+
+class _LazyDriver:
+    def __init__(self, func, signature):
+        self.py_func = func
+        self._signature = signature
+        self._compiled = None
+        self.__doc__ = func.__doc__
+        self.__name__ = func.__name__
+
+    @property
+    def compiled(self):
+        """The Numba dispatcher, compiled on first access."""
+        if self._compiled is None:
+            self._compiled = numba.njit(self._signature, cache=True, **_POLICY)(self.py_func)
+        return self._compiled
+
+    @property
+    def signatures(self):
+        """Signatures compiled so far (at most the one given)."""
+        return [] if self._compiled is None else self._compiled.signatures
+
+    def __call__(self, *args):
+        return self.compiled(*args)

@@ -22,7 +22,7 @@ import numba
 import numpy as np
 from numba.core.types.function_type import WrapperAddressProtocol
 
-from ._jit import _POLICY, jit, jit_inline
+from ._jit import jit, jit_inline, jit_signature
 
 # Drivers that call a user's @njit function take it as a first-class function of an
 # explicit type: they compile once (and are cached on disk) for every function of that
@@ -286,7 +286,7 @@ def lbfgs_direction(g, S, Y, rho, newest, count, alpha, d):
         _axpy(alpha[i] - rho[i] * _dot(Y[i], d), S[i], d)
 
 
-@numba.njit((SCALAR_FUN, numba.float64[:, ::1], _ARR), cache=True, **_POLICY)
+@jit_signature((SCALAR_FUN, numba.float64[:, ::1], _ARR))
 def evaluate_rows(fun, P, out):
     """out[i] = fun(P[i]) for every row of P: a population in one compiled call."""
     for i in range(P.shape[0]):
@@ -303,8 +303,7 @@ def _take_if_better(x, f, g, best_x, best, best_g):
         best[0] = f
 
 
-@numba.njit((SCALAR_FUN, VECTOR_FUN, _ARR, _I64, _I64, _I64, _F64, _F64, _F64, _ARR),
-            cache=True, **_POLICY)
+@jit_signature((SCALAR_FUN, VECTOR_FUN, _ARR, _I64, _I64, _I64, _F64, _F64, _F64, _ARR))
 def lbfgs_loop(fun, jac, x0, memory, maxiter, maxfev, gtol, ftol, xtol, history):
     """L-BFGS with the strong-Wolfe search of this module, no Python per iteration.
 
@@ -397,8 +396,8 @@ def lbfgs_loop(fun, jac, x0, memory, maxiter, maxfev, gtol, ftol, xtol, history)
 
 # -- pk.optim rules with a fixed step, compiled end to end --------------------------
 
-@numba.njit((SCALAR_FUN, VECTOR_FUN, _ARR, _I64, _F64, _F64, _F64, _F64, _I64, _I64, _F64,
-             _F64, _F64, _ARR), cache=True, **_POLICY)
+@jit_signature((SCALAR_FUN, VECTOR_FUN, _ARR, _I64, _F64, _F64, _F64, _F64, _I64, _I64, _F64,
+                _F64, _F64, _ARR))
 def first_order_loop(fun, jac, x0, kind, lr, a, b, eps, maxiter, maxfev, gtol, ftol, xtol,
                      history):
     """x <- update(x, jac(x)) with one of the update kernels above, no Python per step.
