@@ -110,7 +110,8 @@ FIRST_ORDER = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 #: Every method name -> (family, supports bounds, the options it accepts).
 METHODS = {
     **{m: ("zero", True, _zeroorder.OPTIONS[m]) for m in ZERO_ORDER},
-    **{m: ("first", True, ("lr", "linesearch", "beta", "beta1", "beta2", "rho", "eps"))
+    **{m: ("first", True, ("lr", "linesearch", "beta", "beta1", "beta2", "rho", "eps")
+           + (("step",) if m in ("gd", "momentum") else ()))
        for m in FIRST_ORDER},
     "lbfgs": ("first", False, ("memory",)),
     "newton": ("second", False, ()),
@@ -191,6 +192,16 @@ def _finite_differences(run, f_raw, grad, fun_and_grad, hessp, hess, need, execu
     return grad, hessp, hess
 
 
+def _curvature_step(run, x0, fallback):
+    """1 / L, L the largest eigenvalue of the Hessian at ``x0`` (Lanczos on the
+    Hessian-vector products, counted in ``nhev``); ``fallback`` if L <= 0."""
+    from .curvature import hessian_eigs
+
+    largest = hessian_eigs(lambda v: run.hvp(x0, v), x0.size, k=1, which="largest",
+                           tol=1e-6).values[-1]
+    return 1.0 / largest if largest > 0 else fallback
+
+
 def _with_args(func, args):
     if func is None or not args:
         return func
@@ -247,7 +258,11 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
         when the relative change of f or the step falls to or below them; default
         0: only when nothing changes), ``maxfev``, ``maxtime`` (seconds).
         ``pk.optim`` methods: ``lr``, ``linesearch`` (default True for ``gd``,
-        False for the others) and the optimizer's hyper-parameters.  ``lbfgs``:
+        False for the others) and the optimizer's hyper-parameters.  ``gd`` and
+        ``momentum`` also take ``step="auto"``: ``lr = 1/L`` with L the largest
+        eigenvalue of the Hessian at ``x0`` (Lanczos on Hessian-vector products,
+        counted in ``nhev``; the default ``lr`` if L <= 0) and a fixed step -- for an
+        L-smooth function this step decreases f at every gradient-descent iteration.  ``lbfgs``:
         ``memory`` (10).  ``newton-cg``: ``cg_maxiter``.  Zero-order: see
         :mod:`pykernels._zeroorder`.
     progress : bool
@@ -354,10 +369,15 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
     hess = _with_args(hess, args) or (objective.hess if objective else None)
 
     opt = linesearch = None
+    auto_step = options.pop("step", None)
+    if auto_step not in (None, "auto"):
+        raise ValueError(f"options['step'] must be 'auto' (use 'lr' for a number), "
+                         f"got {auto_step!r}")
+    auto_step = auto_step == "auto"
     if method in FIRST_ORDER:
-        linesearch = bool(options.pop("linesearch", method == "gd"))
+        linesearch = bool(options.pop("linesearch", method == "gd" and not auto_step))
         opt = OPTIMIZERS[method](options.pop("lr", _DEFAULT_LR[method]), **options)
-    compiled = None if args else _firstorder.compiled_run(
+    compiled = None if args or auto_step else _firstorder.compiled_run(
         fun, jac, x0, method, options, budget, project, None if linesearch else opt)
     if compiled is not None:
         compiled["time"] = time.perf_counter() - start
@@ -365,10 +385,13 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
 
     run = Run(f_raw, x0, project=project, **budget)
     need = {"newton": ("hess",), "newton-cg": ("hessp",)}.get(method, ())
+    need += ("hessp",) * auto_step
     if (grad is None and fun_and_grad is None) or need:
         grad, hessp, hess = _finite_differences(run, f_raw, grad, fun_and_grad, hessp, hess,
                                                 need, executor)
     run._grad, run._fun_and_grad, run._hessp, run._hess = grad, fun_and_grad, hessp, hess
+    if auto_step:
+        opt.lr = _curvature_step(run, x0, opt.lr)
     if method == "lbfgs":
         solve = lambda: _firstorder.lbfgs(run, x0, **options)  # noqa: E731
     elif method == "newton":
