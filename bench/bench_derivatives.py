@@ -10,8 +10,9 @@ Groups (one thread everywhere, see conftest.py):
 * ``jacobian|broyden-1000|central`` -- the same for a dense 1000 x 1000 Jacobian;
 * ``gradient-overhead|rosenbrock-10`` -- repeated calls: ``pk.gradient``, a
   ``GradientPlan`` and the bare loop (the difference is the per-call overhead);
-* ``gradient|rosenbrock-100|richardson`` -- against ``numdifftools.Gradient`` when
-  installed (``extra_info["error"]`` holds the max relative error of each);
+* ``gradient|rosenbrock-100|richardson`` -- against ``numdifftools.Gradient`` (on the
+  ``@njit`` f and on the NumPy version) when installed (``extra_info["error"]`` holds the
+  max relative error of each);
 * ``sparse|broyden-1000`` -- 3-colour sparse Jacobian against scipy's ``sparsity`` path;
 * ``sparse|broyden-10000`` -- sparse against our own dense Jacobian.
 
@@ -175,15 +176,18 @@ def bench_gradient_overhead(benchmark, impl):
     assert _rel(out, p.grad(x)) < 1e-8
 
 
-def _numdifftools(p, x):
-    nd = pytest.importorskip("numdifftools")
-    gradient = nd.Gradient(rosen)
-    return lambda: gradient(x)
+def _numdifftools(f):
+    def make(p, x):
+        nd = pytest.importorskip("numdifftools")
+        gradient = nd.Gradient(f)
+        return lambda: gradient(x)
+    return make
 
 
 RICHARDSON_IMPLS = {
     "pykernels-njit": lambda p, x: lambda: pk.gradient(rosen, x, method="richardson"),
-    "numdifftools": _numdifftools,
+    "numdifftools": _numdifftools(rosen),
+    "numdifftools-numpy-f": _numdifftools(rosen_numpy),
 }
 
 

@@ -12,7 +12,6 @@ are cached, so a repeated call with the same ``f`` allocates only its outputs.
 """
 
 import functools
-import itertools
 
 import numba
 import numpy as np
@@ -184,22 +183,15 @@ def richardson(estimate, powers, noise=None):
     (the caller's bound on the rounding error of the difference at step k, ~ eps |f| / h)
     at the run's finest step, plus ``16 eps |value|``.  Returns (value, error).
     """
-    differences = [estimate(k) for k in range(STEPS)]
-    best = best_error = None
-    for start in range(STEPS - LEVELS + 1):
-        column = differences[start:start + LEVELS]
-        for level in range(LEVELS - 1):
-            factor = RATIO ** powers(level)
-            previous = column
-            column = [(factor * fine - coarse) / (factor - 1.0)
-                      for coarse, fine in itertools.pairwise(column)]
-        value = column[0]
-        error = np.abs(value - previous[1]) + 16.0 * EPS * np.abs(value)
-        if noise is not None:
-            error = error + noise(start + LEVELS - 1)
-        if best is None:
-            best, best_error = value, error
-        else:
-            better = error < best_error
-            best, best_error = np.where(better, value, best), np.where(better, error, best_error)
-    return best, best_error
+    table = np.stack([estimate(k) for k in range(STEPS)])
+    for level in range(LEVELS - 1):
+        factor = RATIO ** powers(level)
+        previous = table
+        # all runs at once: row k of the new table extrapolates rows k, k + 1
+        table = (factor * table[1:] - table[:-1]) / (factor - 1.0)
+    error = np.abs(table - previous[1:]) + 16.0 * EPS * np.abs(table)
+    if noise is not None:
+        error += np.stack([noise(k) for k in range(LEVELS - 1, STEPS)])
+    best = np.argmin(error, axis=0)[None]
+    return (np.take_along_axis(table, best, axis=0)[0],
+            np.take_along_axis(error, best, axis=0)[0])
