@@ -171,6 +171,39 @@ def test_workers_identical_to_serial():
     assert np.array_equal(pk.gradient(p.fun_jit, x, workers=2), pk.gradient(p.fun_jit, x))
 
 
+def test_hessian_workers_and_executor_identical():
+    p = get("trigonometric", 10)
+    x = points(p)[0]
+    serial = pk.hessian(p.fun_jit, x)
+    assert np.array_equal(pk.hessian(p.fun_jit, x, workers=2), serial)
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        assert np.array_equal(pk.hessian(p.fun, x, executor=ex), pk.hessian(p.fun, x))
+
+
+@pytest.mark.parametrize("backend", pk.backends())
+def test_every_backend_gives_the_same_gradient(backend):
+    # "numba" and "c" run the compiled loop, "numpy" the reference loop: same bits
+    p = get("wood")
+    x = points(p)[0]
+    assert np.array_equal(pk.gradient(p.fun_jit, x, backend=backend), pk.gradient(p.fun_jit, x))
+
+
+def test_gradient_plan():
+    p = get("rosenbrock", 10)
+    x = points(p)[0]
+    plan = pk.derivatives.GradientPlan(p.fun_jit, p.n)
+    assert np.array_equal(plan(x), pk.gradient(p.fun_jit, x))
+    assert np.array_equal(plan(list(x)), plan(x))  # converted, then the same
+    g, err = pk.derivatives.GradientPlan(p.fun, p.n, method="richardson")(x, full_output=True)
+    assert rel_err(g, p.grad(x)) <= TOL["richardson"] and err.shape == (p.n,)
+    bounded = pk.derivatives.GradientPlan(p.fun_jit, p.n, bounds=(x, x + 1.0))
+    assert rel_err(bounded(x), p.grad(x)) <= 1e-7
+    with pytest.raises(ValueError, match=r"x must have shape \(10,\)"):
+        plan(x[:4])
+    with pytest.raises(ValueError, match="x must lie inside bounds"):
+        bounded(x - 1.0)
+
+
 def test_no_recompile_on_second_call():
     p = get("rosenbrock", 10)
     pk.gradient(p.fun_jit, p.x0)
