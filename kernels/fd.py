@@ -24,7 +24,6 @@ output column is written by exactly one thread, so results do not depend on thre
 
 import weakref
 
-import cffi
 import numba
 import numpy as np
 
@@ -36,9 +35,6 @@ FORWARD, BACKWARD, CENTRAL, COMPLEX = 0, 1, 2, 3
 S_CENTRAL, S_FORWARD, S_ONESIDED, S_COMPLEX = 0, 1, 2, 3
 # status codes returned by the drivers as (code, column)
 OK, BAD_F0, BAD_VALUE, BAD_SHAPE = 0, 1, 2, 3
-
-_ffi = cffi.FFI()
-
 
 @jit_inline
 def _scale(xi, lo, hi):
@@ -355,7 +351,9 @@ def fd_from_cffi(fp, vector, m=0):
     ``void fp(const double *x, int64_t n, double *out, int64_t m, ...)``.  Extra C
     parameters receive ``args``.
     """
-    ffi = _ffi
+    import cffi  # here: building an FFI costs ~10 ms of import time
+
+    ffi = cffi.FFI()
     if vector:
         def wrapped(x, *args):
             out = np.empty(m)
