@@ -7,7 +7,8 @@
 #      package (the working tree's extension is left alone), and the C-backend
 #      pytest subset (tests/test_cbackend.py) run against it under ASan + UBSan.
 # Installs what it needs (gcc, make, valgrind via apt-get; scipy-openblas32, cffi via
-# pip).  Expects pykernels installed (.ci/run does that first); about 1-2 minutes.
+# pip).  Expects pykernels installed (.ci/run does that first).  Measured 2.0-2.5 min
+# on a shared 2-core machine, most of it the ASan pytest run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
