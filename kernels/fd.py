@@ -33,8 +33,9 @@ from ._jit import _POLICY, jit, jit_inline, jit_parallel
 FORWARD, BACKWARD, CENTRAL, COMPLEX = 0, 1, 2, 3
 # per-column stencils chosen by fd_steps
 S_CENTRAL, S_FORWARD, S_ONESIDED, S_COMPLEX = 0, 1, 2, 3
-# status codes returned by the drivers as (code, column)
-OK, BAD_F0, BAD_VALUE, BAD_SHAPE = 0, 1, 2, 3
+# per-column (or per-group) status written by the Jacobian drivers
+OK, BAD_VALUE, BAD_SHAPE = 0, 2, 3
+
 
 @jit_inline
 def _scale(xi, lo, hi):

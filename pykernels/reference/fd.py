@@ -12,7 +12,7 @@ import numpy as np
 
 FORWARD, BACKWARD, CENTRAL, COMPLEX = 0, 1, 2, 3
 S_CENTRAL, S_FORWARD, S_ONESIDED, S_COMPLEX = 0, 1, 2, 3
-OK, BAD_F0, BAD_VALUE, BAD_SHAPE = 0, 1, 2, 3
+OK, BAD_VALUE, BAD_SHAPE = 0, 2, 3
 
 
 def first_nonfinite(a):
