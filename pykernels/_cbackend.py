@@ -37,23 +37,26 @@ def _load_blas():
     """Load scipy-openblas32's library, if installed, so the extension's link to it resolves.
 
     The extension records the library by its soname only: loaded here first, the
-    dynamic linker reuses it whether pykernels is installed or editable.
+    dynamic linker reuses it whether pykernels is installed or editable.  Returns a
+    hint for the error message when the package is missing.
     """
     try:
         import scipy_openblas32
     except ImportError:
-        return
+        return "; if it was built against scipy-openblas32: pip install scipy-openblas32"
     ctypes.CDLL(os.path.join(scipy_openblas32.get_lib_dir(),
                              scipy_openblas32.get_library(fullname=True)), ctypes.RTLD_GLOBAL)
+    return ""
 
 
+_HINT = ""
 try:
-    _load_blas()
+    _HINT = _load_blas()
     from ._pk_c import ffi, lib
     _ERROR = None
 except (ImportError, OSError) as exc:
     ffi = lib = None
-    _ERROR = f"{type(exc).__name__}: {exc}"
+    _ERROR = f"{type(exc).__name__}: {exc}{_HINT}"
 
 _CTYPES = {np.dtype(np.float64): "double[]", np.dtype(np.float32): "float[]",
            np.dtype(np.int8): "int8_t[]", np.dtype(np.int64): "int64_t[]"}
