@@ -52,8 +52,7 @@ _COMMON_NOTES = """
 
 # ------------------------------------------------------------------ first derivatives
 
-def _first(fcall, drv, mod, chunks, x, method, hs, relative, lo, hi, estimate_at, noise,
-           layout=None):
+def _first(mod, x, method, hs, relative, lo, hi, estimate_at, noise, layout=None):
     """Run ``estimate_at(h, stencil, f0_needed)`` for ``method``; Richardson extrapolates,
     with ``noise(h)`` the rounding bound of a difference at the finest steps ``h``, and
     ``layout`` mapping a per-column array onto the estimate's entries (sparse data)."""
@@ -253,8 +252,8 @@ class GradientPlan:
                 f0.append(chk.scalar_value(fcall, x, args))
             return 2.0 * fdp.EPS * abs(f0[0]) / h
 
-        g, err = _first(fcall, drv, mod, chunks, x, method, self._hs, self._relative,
-                        self._lo, self._hi, at, noise)
+        g, err = _first(mod, x, method, self._hs, self._relative, self._lo, self._hi, at,
+                        noise)
         return (g, err) if full_output and err is not None else g
 
 
@@ -421,8 +420,7 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
             return 2.0 * fdp.EPS * fx[:, None] / h[None, :]
         return 2.0 * fdp.EPS * fx[groups.data_rows] / h[groups.data_cols]
 
-    J, err = _first(fcall, drv, mod, chunks, x, method, hs, relative, lo, hi, at, noise,
-                    layout)
+    J, err = _first(mod, x, method, hs, relative, lo, hi, at, noise, layout)
     if groups is not None:
         J = _csr(J, groups)
         err = None if err is None else _csr(err, groups)
