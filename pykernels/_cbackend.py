@@ -3,7 +3,13 @@
 Same kernel names and argument order as :mod:`pykernels.kernels` (the Numba
 backend); each wrapper checks what C relies on -- dtypes, C-contiguity, every
 buffer's length against ``sizes`` and the batch -- before a pointer reaches C, and
-dispatches float64 / float32 arrays to ``pk_*_f64`` / ``pk_*_f32``.  The extension
+dispatches float64 / float32 arrays to ``pk_*_f64`` / ``pk_*_f32``.
+
+Kernels: the MLP step (``mlp_predict``, ``mlp_loss``, ``mlp_loss_and_grad``), the
+R-operator products (``mlp_hvp``, ``mlp_gnvp``, ``mlp_jacobian``), the optimizer
+updates (``sgd_update`` ... ``adam_update``), and ``fd_steps`` / ``fd_drivers``: the
+real-step finite-difference loops over a cffi function pointer (the complex step and
+plain Python callables stay with the Numba / NumPy backends).  The extension
 ``pykernels._pk_c`` is optional; :func:`available` says why it is missing.
 """
 
