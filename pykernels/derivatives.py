@@ -366,24 +366,23 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
         fdp.check_inside(lo, hi, x)
     hs, relative = fdp.step_spec(step, n, fdp.FIRST_STEP[method])
     if sparsity is None:
-        groups, f0 = None, chk.vector_value(fcall, x, args)
-        m = f0.size
+        groups, known = None, [chk.vector_value(fcall, x, args)]
+        m = known[0].size
     else:
         # the pattern fixes m: f(x) is evaluated only when a stencil needs it
-        groups = color_groups(sparsity, None, coloring)
-        m, f0 = groups.shape[0], []
+        groups, known = color_groups(sparsity, None, coloring), []
+        m = groups.shape[0]
         if groups.shape[1] != n:
             raise ValueError(f"sparsity must have {n} columns (x has shape ({n},)), "
                              f"got shape {groups.shape}")
 
     def value_at_x():
-        if isinstance(f0, list):
-            f0[:] = [chk.vector_value(fcall, x, args)]
-            if f0[0].size != m:
-                raise ValueError(f"sparsity must have shape ({f0[0].size}, {n}) (m, n), "
+        if not known:
+            known.append(chk.vector_value(fcall, x, args))
+            if known[0].size != m:
+                raise ValueError(f"sparsity must have shape ({known[0].size}, {n}) (m, n), "
                                  f"got {groups.shape}")
-            return f0[0]
-        return f0
+        return known[0]
 
     def at(h, stencil, need_f0):
         if groups is None:
@@ -393,8 +392,8 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
                 fdp.run(drv["jacobian_complex"], x, h, m, chunks, out_t, status, args,
                         workers=chunks)
             else:
-                fdp.run(drv["jacobian"], x, h, stencil, f0, chunks, out_t, status, args,
-                        workers=chunks)
+                fdp.run(drv["jacobian"], x, h, stencil, value_at_x(), chunks, out_t, status,
+                        args, workers=chunks)
             out = out_t.T
         else:
             g = groups

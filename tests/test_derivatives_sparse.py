@@ -49,7 +49,7 @@ def test_random_pattern_coloring_is_valid(order):
 
 
 @pytest.mark.parametrize("method,evaluations", [("forward", 4), ("central", 6),
-                                                ("complex", 3)])
+                                                ("complex", 3), ("richardson", 6 * 6 + 1)])
 def test_tridiagonal_n10000_evaluation_count(method, evaluations):
     p = get("broyden_tridiagonal", 10_000)
     calls = []
@@ -64,7 +64,7 @@ def test_tridiagonal_n10000_evaluation_count(method, evaluations):
     assert isinstance(J, sp.csr_matrix) and J.shape == (p.n, p.n) and J.nnz == 3 * p.n - 2
     exact = sp.csr_matrix(sp.diags([np.full(p.n - 1, -1.0), 3.0 - 4.0 * x,
                                     np.full(p.n - 1, -2.0)], [-1, 0, 1]))
-    tol = {"forward": 1e-6, "central": 1e-9, "complex": 1e-14}[method]
+    tol = {"forward": 1e-6, "central": 1e-9, "complex": 1e-14, "richardson": 1e-12}[method]
     assert abs(J - exact).max() <= tol * abs(exact).max()
 
 
