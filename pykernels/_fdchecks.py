@@ -37,7 +37,11 @@ def raise_value(what, j, x, h):
                      f"(x[{j}] perturbed by h = {h[j]:.3g}) at x = {show(x)}")
 
 
-def check_status(status, what, x, h, groups=None):
+def check_status(status, what, x, h, groups=None, allow_nonfinite=False):
+    """Raise for the first bad column (group) of a Jacobian driver's ``status``;
+    ``allow_nonfinite``: only shape errors raise (Richardson skips non-finite runs)."""
+    if allow_nonfinite:
+        status = np.where(status == fdp.BAD_SHAPE, status, 0)
     bad = np.flatnonzero(status)
     if not bad.size:
         return
@@ -94,3 +98,12 @@ def parts(f, vector, m, workers, executor, backend):
     fc = fdp.compiled(f, vector, m)
     drv, mod, chunks = fdp.drivers(f, fc, workers=workers, executor=executor, backend=backend)
     return (f if fc is None else fc), drv, mod, chunks
+
+
+def check_extrapolated(value, what, x):
+    """Raise when Richardson found no step at which ``f`` was finite for some entry."""
+    bad = np.argwhere(~np.isfinite(value.data if hasattr(value, "data") else value))
+    if bad.size:
+        where = tuple(int(i) for i in bad[0])
+        raise ValueError(f"f returned non-finite values at every step for {what} "
+                         f"{where[0] if len(where) == 1 else where} at x = {show(x)}")

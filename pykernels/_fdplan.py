@@ -28,15 +28,16 @@ CODE = {"forward": kernels.fd.FORWARD, "backward": kernels.fd.BACKWARD,
 #: difference is truncation (~ h for one-sided, h^2 for central) plus rounding
 #: (~ eps |f| / h); r balances the two.  The complex step has no subtraction, hence no
 #: rounding error, and takes a tiny step.  Richardson's base step is the coarsest of
-#: STEPS central differences h, h/2, ..., h/32; see :func:`richardson`.
+#: STEPS central differences h, h/2, ..., h/128: large enough for the rounding error to
+#: vanish, and runs that are too coarse lose to finer ones in :func:`richardson`.
 FIRST_STEP = {"forward": EPS ** 0.5, "backward": EPS ** 0.5, "central": EPS ** (1 / 3),
-              "complex": EPS, "richardson": 2.0 ** -3}
+              "complex": EPS, "richardson": 0.25}
 #: Relative steps of second derivatives from f alone (rounding ~ eps |f| / h^2): forward
 #: eps^(1/3), central eps^(1/4); the complex-step Hessian differences the complex-step
 #: gradient along a real step of eps^(1/3).
 SECOND_STEP = {"forward": EPS ** (1 / 3), "backward": EPS ** (1 / 3), "central": EPS ** 0.25,
-               "complex": EPS ** (1 / 3), "richardson": 2.0 ** -3}
-STEPS = 6   # richardson: central differences at h / RATIO**k, k < STEPS
+               "complex": EPS ** (1 / 3), "richardson": 0.25}
+STEPS = 8   # richardson: central differences at h / RATIO**k, k < STEPS
 LEVELS = 4  # consecutive steps per extrapolation (cancels h^2, h^4, h^6)
 RATIO = 2.0
 
@@ -181,7 +182,8 @@ def richardson(estimate, powers, noise=None):
     varies per entry); per entry the run with the smallest error estimate wins.  The
     estimate is the change made by the run's last extrapolation, plus ``noise(k)``
     (the caller's bound on the rounding error of the difference at step k, ~ eps |f| / h)
-    at the run's finest step, plus ``16 eps |value|``.  Returns (value, error).
+    at the run's finest step, plus ``16 eps |value|``; a run with non-finite values has
+    an infinite estimate.  Returns (value, error).
     """
     table = np.stack([estimate(k) for k in range(STEPS)])
     for level in range(LEVELS - 1):
@@ -192,6 +194,8 @@ def richardson(estimate, powers, noise=None):
     error = np.abs(table - previous[1:]) + 16.0 * EPS * np.abs(table)
     if noise is not None:
         error += np.stack([noise(k) for k in range(LEVELS - 1, STEPS)])
+    # a run that met a non-finite value (f undefined that far from x) never wins
+    error = np.where(np.isfinite(error), error, np.inf)
     best = np.argmin(error, axis=0)[None]
     return (np.take_along_axis(table, best, axis=0)[0],
             np.take_along_axis(error, best, axis=0)[0])

@@ -34,11 +34,12 @@ _COMMON_NOTES = """
     and rounding, ``eps |f| / h``, from subtracting nearly equal values.  ``r`` balances
     them: ``eps**(1/2)`` one-sided, ``eps**(1/3)`` central.  The complex step
     ``Im f(x + i h e_i) / h`` subtracts nothing, so it has no rounding error and uses
-    ``r = eps``.  ``richardson`` evaluates central differences at six steps
-    ``h, h/2, ..., h/32`` with ``r = 2**-3``, extrapolates every run of four consecutive
+    ``r = eps``.  ``richardson`` evaluates central differences at eight steps
+    ``h, h/2, ..., h/128`` with ``r = 1/4``, extrapolates every run of four consecutive
     ones (cancelling the ``h**2, h**4, h**6`` terms) and keeps, per entry, the run with
     the smallest error estimate: the change made by its last extrapolation plus a
-    rounding bound ``~ eps |f| / h``.
+    rounding bound ``~ eps |f| / h`` (a run that met a non-finite value never wins, so
+    ``f`` may be undefined at the coarsest steps).
     The step actually used is the difference of the evaluated points, e.g.
     ``(x_i + h_i) - (x_i - h_i)``, so rounding of ``x + h`` does not bias the quotient.
 
@@ -125,7 +126,7 @@ def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_ou
     -----
     {notes}
     Costs ``2n`` evaluations (central), ``n + 1`` (forward/backward), ``n`` (complex),
-    ``12n`` (richardson, plus ``f(x)`` for the error estimate).
+    ``16n`` (richardson, plus ``f(x)`` for the error estimate).
 
     Examples
     --------
@@ -243,7 +244,7 @@ class GradientPlan:
                     f0.append(chk.scalar_value(fcall, x, args))
                 bad = fdp.run(drv["gradient"], x, h, stencil, f0[0] if f0 else 0.0, chunks,
                               out, args, workers=chunks)
-            if bad >= 0:
+            if bad >= 0 and method != "richardson":
                 chk.raise_value("component", bad, x, h)
             return out
 
@@ -254,6 +255,8 @@ class GradientPlan:
 
         g, err = _first(mod, x, method, self._hs, self._relative, self._lo, self._hi, at,
                         noise)
+        if err is not None:
+            chk.check_extrapolated(g, "component", x)
         return (g, err) if full_output and err is not None else g
 
 
@@ -406,7 +409,7 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
                 base = value_at_x() if need_f0 else _zeros(m)
                 fdp.run(drv["jacobian_grouped"], x, h, stencil, base, g.order, g.gptr,
                         g.colptr, g.rows, g.dest, chunks, out, status, args, workers=chunks)
-        chk.check_status(status, "column", x, h, groups)
+        chk.check_status(status, "column", x, h, groups, method == "richardson")
         if method == "complex":
             chk.check_complex(out, fcall, x, h, args)
         return out
@@ -420,6 +423,8 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
         return 2.0 * fdp.EPS * fx[groups.data_rows] / h[groups.data_cols]
 
     J, err = _first(mod, x, method, hs, relative, lo, hi, at, noise, layout)
+    if err is not None:
+        chk.check_extrapolated(J.T if groups is None else J, "column", x)
     if groups is not None:
         J = _csr(J, groups)
         err = None if err is None else _csr(err, groups)
@@ -473,8 +478,8 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), full_outpu
     ``(f(x+h_i+h_j) - f(x+h_i) - f(x+h_j) + f(x)) / (h_i h_j)`` (``r = eps**(1/3)``;
     backward: the same with negative steps), complex
     ``Im(f(x + i t e_i + h_j) - f(x + i t e_i - h_j)) / (2 t h_j)`` with a tiny ``t`` and
-    ``r = eps**(1/3)`` for ``h``, richardson: central at ``h, h/2, ..., h/32`` from
-    ``r = 2**-3``, extrapolated as in :func:`gradient`.  With ``grad``, the steps of :func:`jacobian`.
+    ``r = eps**(1/3)`` for ``h``, richardson: central at ``h, h/2, ..., h/128`` from
+    ``r = 1/4``, extrapolated as in :func:`gradient`.  With ``grad``, the steps of :func:`jacobian`.
     """
     method = chk.method(method)
     x = chk.point(x)
@@ -503,7 +508,7 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), full_outpu
             fdp.run(drv["hessian"], x, h, method in ("forward", "backward"), f0, chunks, out,
                     args, workers=chunks)
         bad = np.argwhere(~np.isfinite(out))
-        if bad.size:
+        if bad.size and method != "richardson":
             i, j = bad[0]
             raise ValueError(f"f returned a non-finite value for Hessian entry ({i}, {j}) "
                              f"at x = {chk.show(x)}")
@@ -520,6 +525,7 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), full_outpu
         return 4.0 * fdp.EPS * fx / np.outer(h, h)
 
     H, err = fdp.richardson(at, lambda level: 2 + 2 * level, noise)
+    chk.check_extrapolated(H, "Hessian entry", x)
     return (H, err) if full_output else H
 
 

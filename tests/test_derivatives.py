@@ -109,6 +109,21 @@ def test_richardson_error_estimate():
     assert np.max(err) <= 1e-9 * np.max(np.abs(H))
 
 
+def test_richardson_skips_steps_where_f_is_undefined():
+    # the coarsest steps of x = 0.3 reach log(<0): those runs lose, the result stays exact
+    x = np.array([0.3, 2.0])
+    with np.errstate(invalid="ignore"):
+        g = pk.gradient(lambda y: np.sum(np.log(y)), x, method="richardson")
+        J = pk.jacobian(np.log, x, method="richardson")
+        H = pk.hessian(lambda y: np.sum(np.log(y)), x, method="richardson")
+    assert rel_err(g, 1 / x) <= TOL["richardson"]
+    assert rel_err(J, np.diag(1 / x)) <= TOL["richardson"]
+    assert rel_err(H, np.diag(-1 / x ** 2)) <= TOL2["richardson"]
+    # undefined at every step: an error naming the component
+    with pytest.raises(ValueError, match="non-finite values at every step for component 1"):
+        pk.gradient(lambda y: y[0] if y[1] == 2.0 else np.nan, x, method="richardson")
+
+
 def test_check_grad():
     p = get("wood")
     x = points(p)[0]

@@ -49,7 +49,7 @@ def test_random_pattern_coloring_is_valid(order):
 
 
 @pytest.mark.parametrize("method,evaluations", [("forward", 4), ("central", 6),
-                                                ("complex", 3), ("richardson", 6 * 6 + 1)])
+                                                ("complex", 3), ("richardson", 8 * 6 + 1)])
 def test_tridiagonal_n10000_evaluation_count(method, evaluations):
     p = get("broyden_tridiagonal", 10_000)
     calls = []
