@@ -248,6 +248,15 @@ def test_executor_thread_pool_identical():
                               pk.jacobian(p.residual, x, method="richardson"))
 
 
+def test_executor_process_pool_identical():
+    # points and f travel by pickle: f must be importable (problems.py's are)
+    p = get("wood")
+    x = points(p)[0]
+    with concurrent.futures.ProcessPoolExecutor(2) as ex:
+        assert np.array_equal(pk.jacobian(p.residual, x, executor=ex),
+                              pk.jacobian(p.residual, x))
+
+
 def test_executor_dask_local_cluster():
     distributed = pytest.importorskip("distributed")
     p = get("wood")
