@@ -183,6 +183,8 @@ class GradientPlan:
         As in :func:`gradient`.
     n : int
         Size of the points.
+    rel_step : float or array_like of shape (n,), optional
+        Relative step ``r`` replacing the method's rule: ``h_i = r_i * max(1, |x_i|)``.
 
     Examples
     --------
@@ -192,8 +194,8 @@ class GradientPlan:
     array([2., 4.])
     """
 
-    def __init__(self, f, n, *, method="central", step=None, bounds=None, workers=1,
-                 executor=None, backend=None):
+    def __init__(self, f, n, *, method="central", step=None, rel_step=None, bounds=None,
+                 workers=1, executor=None, backend=None):
         self.method = chk.method(method)
         self.n = positive_int(n, "x.size") if n != -1 else -1
         self.workers = positive_int(workers, "workers")
@@ -204,7 +206,12 @@ class GradientPlan:
         if self.n == -1:
             return  # x is not 1-D: every call raises the error of _point
         self._lo, self._hi = fdp.box(bounds, self.n)
+        if rel_step is not None and step is not None:
+            raise ValueError("give step or rel_step, not both")
         self._hs, self._relative = fdp.step_spec(step, self.n, fdp.FIRST_STEP[self.method])
+        if rel_step is not None:
+            self._hs = fdp.step_spec(rel_step, self.n, 0.0)[0]
+            self._relative = True
         fast = ("gradient_auto" in drv and self.method in ("forward", "backward", "central")
                 and bounds is None and self._chunks == 1)
         self._auto = drv["gradient_auto"] if fast else None
@@ -579,11 +586,10 @@ def hvp(f, x, v, *, grad=None, method="central", step=None, args=(), backend=Non
         r = fdp.FIRST_STEP[method] if step is None else step
     else:
         inner = {"complex": "complex", "richardson": "richardson"}.get(method, "central")
-        inner_step = None if inner != "central" else fdp.SECOND_STEP["central"]
+        plan = _inner_gradient(f, x.size, inner, backend)
 
         def g(y, *a):
-            hy = None if inner_step is None else inner_step * np.maximum(1.0, np.abs(y))
-            return gradient(f, y, method=inner, step=hy, args=a, backend=backend)
+            return plan(y, a)
         outer = "central" if method == "complex" else method
         # an inner difference is noisy, so the outer one takes the larger
         # second-derivative step -- except after the complex step, which is exact
@@ -591,6 +597,25 @@ def hvp(f, x, v, *, grad=None, method="central", step=None, args=(), backend=Non
         r = table[outer] if step is None else step
     t = r * max(1.0, float(np.max(np.abs(x)))) / vmax
     return _directional(g, x, v, t, outer, args)
+
+
+_HVP_PLANS = {}
+
+
+def _inner_gradient(f, n, method, backend):
+    """The gradient plan an HVP of ``f`` differences (central: the second-derivative
+    step, as the outer difference divides by a step again); kept per ``f``."""
+    key = (f, n, method, _backend.get_backend() if backend is None else backend)
+    try:
+        plan = _HVP_PLANS.get(key)
+    except TypeError:  # unhashable f
+        key = plan = None
+    if plan is None:
+        rel = fdp.SECOND_STEP["central"] if method == "central" else None
+        plan = GradientPlan(f, n, method=method, rel_step=rel, backend=backend)
+        if key is not None:
+            _remember(_HVP_PLANS, key, plan, _MAX_PLANS)
+    return plan
 
 
 def _directional(g, x, v, t, method, args):

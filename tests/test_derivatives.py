@@ -95,6 +95,21 @@ def test_hvp_equals_hessian_times_v(method):
     assert np.array_equal(pk.hvp(p.fun, x, np.zeros(p.n)), np.zeros(p.n))
 
 
+def test_hvp_args_and_compiled_f():
+    p = get("wood")
+    x, v = points(p)[0], np.arange(1.0, 5.0)
+
+    def scaled(y, c):
+        return c * p.fun(y)
+
+    exact = 3.0 * p.hess(x) @ v
+    assert rel_err(pk.hvp(scaled, x, v, args=(3.0,)), exact) <= 1e-6
+    assert rel_err(pk.hvp(None, x, v, grad=lambda y, c: c * p.grad(y), args=(3.0,)),
+                   exact) <= 10 * TOL["central"]
+    assert rel_err(pk.hvp(p.fun_jit, x, v), exact / 3.0) <= 1e-6
+    assert np.array_equal(pk.hvp(p.fun_jit, x, v), pk.hvp(p.fun_jit, x, v, backend="numpy"))
+
+
 def test_richardson_error_estimate():
     for p in WELL_SCALED[:8]:
         for x in points(p):
