@@ -89,8 +89,13 @@ def drivers(f, fc, *, workers, executor, backend):
         return reference.fd_drivers(callable_f, mapper=executor.map), reference, 1
     if fc is None or name == "numpy":
         return reference.fd_drivers(callable_f), reference, 1
-    # the "c" backend has no difference loops of its own: compiled f runs in Numba's
-    return kernels.fd_drivers(fc, workers > 1), kernels, workers
+    compiled_drivers = kernels.fd_drivers(fc, workers > 1)
+    if name == "c" and fc is not f:
+        # a cffi f on the "c" backend: C loops call it (real steps; the complex step,
+        # which C cannot take, stays with the Numba drivers and reports that)
+        c_drivers = _backend.resolve("c").fd_drivers(f)
+        return {**compiled_drivers, **c_drivers}, kernels, 1
+    return compiled_drivers, kernels, workers
 
 
 def run(driver, *a, workers=1):

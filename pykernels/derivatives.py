@@ -104,7 +104,8 @@ def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_ou
     executor : concurrent.futures.Executor, optional
         Evaluate the points through ``executor.map`` (for an expensive Python ``f``).
     backend : str, optional
-        ``"numpy"`` runs the reference loop even for compiled ``f``.
+        ``"numpy"`` runs the reference loop even for compiled ``f``; ``"c"`` runs a cffi
+        ``f`` in the C loops (real steps, no ``args``); otherwise compiled loops are Numba's.
 
     Returns
     -------

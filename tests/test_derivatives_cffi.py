@@ -97,3 +97,28 @@ def test_cffi_args_and_errors(clib):
         pk.jacobian(clib["rosen"], x)
     with pytest.raises(TypeError, match="scalar"):
         pk.gradient(clib["broyden"], x)
+
+
+def test_c_backend_loops_identical_to_numba(clib):
+    # the C loops (csrc/fd.c) and the Numba drivers call the same C function with the
+    # same steps and the same arithmetic: the same bits
+    if "c" not in pk.backends():
+        pytest.skip("C backend not built")
+    import scipy.sparse as sp
+
+    p = get("rosenbrock", 10)
+    x = p.x0 + 0.1
+    for method in ("central", "forward", "backward", "richardson"):
+        assert np.array_equal(pk.gradient(clib["rosen"], x, method=method, backend="c"),
+                              pk.gradient(clib["rosen"], x, method=method))
+    assert np.array_equal(pk.hessian(clib["rosen"], x, backend="c"),
+                          pk.hessian(clib["rosen"], x))
+    q = get("broyden_tridiagonal", 50)
+    y = np.linspace(-1, 1, q.n)
+    assert np.array_equal(pk.jacobian(clib["broyden"], y, backend="c"),
+                          pk.jacobian(clib["broyden"], y))
+    pattern = sp.diags([np.ones(q.n - 1), np.ones(q.n), np.ones(q.n - 1)], [-1, 0, 1])
+    assert (pk.jacobian(clib["broyden"], y, sparsity=pattern, backend="c")
+            != pk.jacobian(clib["broyden"], y, sparsity=pattern)).nnz == 0
+    with pytest.raises(TypeError, match="complex"):
+        pk.gradient(clib["rosen"], x, method="complex", backend="c")
