@@ -157,6 +157,11 @@ def box(bounds, n):
         if np.isnan(b).any():
             raise ValueError(f"bounds {name} must not contain NaN")
         out.append(np.ascontiguousarray(np.broadcast_to(b, (n,))))
+    empty = np.flatnonzero(out[0] >= out[1])
+    if empty.size:
+        j = empty[0]
+        raise ValueError(f"bounds must satisfy lo < hi, got lo[{j}] = {out[0][j]} and "
+                         f"hi[{j}] = {out[1][j]}")
     return tuple(out)
 
 

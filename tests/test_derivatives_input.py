@@ -175,6 +175,8 @@ def test_other_arguments():
         pk.gradient(square_sum, X, bounds=(0.0, 0.4))
     with pytest.raises(ValueError, match="bounds lo must be a scalar or of shape"):
         pk.gradient(square_sum, X, bounds=(np.zeros(3), 1.0))
+    with pytest.raises(ValueError, match="bounds must satisfy lo < hi"):
+        pk.gradient(square_sum, X, bounds=(0.5, [1.0, 1.0, 0.5, 1.0]))
     with pytest.raises(TypeError, match="bounds must be a pair"):
         pk.gradient(square_sum, X, bounds=1.0)
     with pytest.raises(ValueError, match="grad must return shape"):
