@@ -3,7 +3,8 @@
 Three kinds of ``f`` reach one set of drivers (see ``kernels/fd.py``):
 
 * a Numba ``@njit`` dispatcher: compiled drivers specialised once per ``f``;
-* a cffi function pointer: wrapped once into an ``@njit`` function, then as above;
+* a cffi function pointer: wrapped once into an ``@njit`` function, then as above
+  (on the ``"c"`` backend the C loops of ``csrc/fd.c`` call it instead);
 * anything else callable: the NumPy reference drivers, points evaluated one by one
   (or through an executor's ``map``).
 
@@ -47,13 +48,18 @@ BAD_SHAPE = kernels.fd.BAD_SHAPE
 
 # ------------------------------------------------------------------ kinds of f
 
+@functools.lru_cache(maxsize=1)
+def _ffi():
+    import cffi  # only once a cffi f shows up
+
+    return cffi.FFI()
+
+
 def _cffi_ctype(f):
     """The cffi ctype of ``f`` when it is a cffi function pointer, else None."""
     if type(f).__module__ != "_cffi_backend":
         return None
-    import cffi
-
-    ctype = cffi.FFI().typeof(f)
+    ctype = _ffi().typeof(f)
     return ctype if ctype.kind == "function" else None
 
 
@@ -74,9 +80,7 @@ def compiled(f, vector=False, m=0):
         want = "a vector" if vector else "a scalar"
         raise TypeError(f"f is a cffi function of type {ctype.cname!r}; here f must be "
                         f"{want} function")
-    import cffi
-
-    address = int(cffi.FFI().cast("uintptr_t", f))
+    address = int(_ffi().cast("uintptr_t", f))
     return _cffi_wrapper(address, vector, m if vector else 0, f)
 
 
