@@ -16,6 +16,11 @@ Groups (one thread everywhere, see conftest.py):
 * ``sparse|broyden-1000`` -- 3-colour sparse Jacobian against scipy's ``sparsity`` path;
 * ``sparse|broyden-10000`` -- sparse against our own dense Jacobian.
 
+The gradient, Jacobian and Richardson groups are the cases of
+:func:`pykernels.benchmarks.derivative_cases` (implementations named by backend:
+``numba`` is ``pk.gradient``/``pk.jacobian`` of the ``@njit`` f, ``numpy`` the
+reference loop), the same code ``pykernels bench`` times.
+
     pytest bench/bench_derivatives.py --benchmark-only --benchmark-group-by=group
 """
 
@@ -23,62 +28,43 @@ import functools
 import sys
 from pathlib import Path
 
-import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.optimize._numdiff import approx_derivative
 
 import pykernels as pk
+from pykernels.benchmarks import (broyden_numpy, derivative_cases, derivative_step,
+                                  rosenbrock_gradient, rosenbrock_njit)
 from pykernels.derivatives import GradientPlan, color_groups
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from problems import get
 
-EPS3 = np.finfo(float).eps ** (1 / 3)
+CASES = derivative_cases()  # shared with `pykernels bench`
 
 
-def _bare_gradient(f):
-    @numba.njit
-    def loop(x, out):
-        xp = x.copy()
-        for j in range(x.size):
-            h = EPS3 * max(1.0, abs(x[j]))
-            xp[j] = x[j] + h
-            fp = f(xp)
-            xp[j] = x[j] - h
-            fm = f(xp)
-            xp[j] = x[j]
-            out[j] = (fp - fm) / (2.0 * h)
-    return loop
-
-
-def _bare_jacobian(f):
-    @numba.njit
-    def loop(x, out_t):
-        xp = x.copy()
-        for j in range(x.size):
-            h = EPS3 * max(1.0, abs(x[j]))
-            xp[j] = x[j] + h
-            fp = f(xp)
-            xp[j] = x[j] - h
-            fm = f(xp)
-            xp[j] = x[j]
-            out_t[j] = (fp - fm) / (2.0 * h)
-    return loop
-
-
-def _call_bare(loop, x, out):
-    """The bare loop as a benchmark callable returning the derivative ((m, n) for a
-    Jacobian, whose loop writes the transpose)."""
-    def run():
-        loop(x, out)
-        return out.T
-    return run
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def bench_derivative(benchmark, case):
+    try:
+        run = case.make()
+    except ImportError as exc:
+        pytest.skip(str(exc))
+    kind, problem, method = case.group.split("|")
+    n = int(problem.split("-")[1])
+    if kind == "gradient":
+        x = np.tile([-1.2, 1.0], n // 2) + 0.1
+        exact = rosenbrock_gradient(x)
+    else:
+        x = np.linspace(-1.0, 1.0, n)
+        exact = np.diag(3.0 - 4.0 * x) - np.eye(n, k=-1) - 2.0 * np.eye(n, k=1)
+    out = _run(benchmark, case.group, run, exact, rounds=10 if kind == "jacobian" or
+               method == "richardson" else None)
+    assert _rel(out, exact) < (1e-10 if method == "richardson" else 1e-8)
 
 
 def _rel(a, b):
-    a = a.toarray() if sp.issparse(a) else a
+    a = a.toarray() if sp.issparse(a) else np.asarray(a)
     return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
 
 
@@ -94,30 +80,7 @@ def _run(benchmark, group, fn, exact=None, rounds=None):
     return out
 
 
-@numba.njit
-def rosen(x):
-    """Extended Rosenbrock (problems.py's, summed without allocating)."""
-    s = 0.0
-    for k in range(0, x.size, 2):
-        a = 10.0 * (x[k + 1] - x[k] * x[k])
-        b = 1.0 - x[k]
-        s += a * a + b * b
-    return s
-
-
-def rosen_numpy(x):
-    """The same function as a vectorised NumPy callable (what a scipy user writes)."""
-    a = 10.0 * (x[1::2] - x[0::2] ** 2)
-    b = 1.0 - x[0::2]
-    return np.sum(a * a + b * b)
-
-
-def broyden_numpy(x):
-    """Broyden tridiagonal residual, vectorised NumPy."""
-    r = (3.0 - 2.0 * x) * x + 1.0
-    r[1:] -= x[:-1]
-    r[:-1] -= 2.0 * x[1:]
-    return r
+rosen = rosenbrock_njit()
 
 
 def _rosenbrock(n):
@@ -125,47 +88,11 @@ def _rosenbrock(n):
     return p, p.x0 + 0.1
 
 
-GRADIENT_IMPLS = {
-    "pykernels-njit": lambda p, x: lambda: pk.gradient(rosen, x),
-    "scipy-3-point": lambda p, x: lambda: approx_derivative(rosen, x, method="3-point"),
-    "scipy-3-point-numpy-f": lambda p, x: lambda: approx_derivative(rosen_numpy, x,
-                                                                    method="3-point"),
-    "bare-compiled-loop": lambda p, x: _call_bare(_bare_gradient(rosen), x, np.empty(x.size)),
-}
-
-
-@pytest.mark.parametrize("impl", list(GRADIENT_IMPLS))
-def bench_gradient_central(benchmark, impl):
-    p, x = _rosenbrock(100)
-    out = _run(benchmark, "gradient|rosenbrock-100|central", GRADIENT_IMPLS[impl](p, x),
-               p.grad(x))
-    assert _rel(out, p.grad(x)) < 1e-8
-
-
-JACOBIAN_IMPLS = {
-    "pykernels-njit": lambda p, x: lambda: pk.jacobian(p.residual_jit, x),
-    "scipy-3-point": lambda p, x: lambda: approx_derivative(p.residual_jit, x,
-                                                            method="3-point"),
-    "scipy-3-point-numpy-f": lambda p, x: lambda: approx_derivative(broyden_numpy, x,
-                                                                    method="3-point"),
-    "bare-compiled-loop": lambda p, x: _call_bare(_bare_jacobian(p.residual_jit), x,
-                                                  np.empty((x.size, x.size))),
-}
-
-
-@pytest.mark.parametrize("impl", list(JACOBIAN_IMPLS))
-def bench_jacobian_central(benchmark, impl):
-    p = get("broyden_tridiagonal", 1000)
-    x = np.linspace(-1.0, 1.0, p.n)
-    out = _run(benchmark, "jacobian|broyden-1000|central", JACOBIAN_IMPLS[impl](p, x),
-               rounds=10)
-    assert _rel(out, p.jac(x)) < 1e-8
-
-
 OVERHEAD_IMPLS = {
     "pk.gradient": lambda p, x: lambda: pk.gradient(rosen, x),
     "GradientPlan": lambda p, x: functools.partial(GradientPlan(rosen, x.size), x),
-    "bare-compiled-loop": GRADIENT_IMPLS["bare-compiled-loop"],
+    "bare-compiled-loop": lambda p, x: derivative_step("gradient|rosenbrock-10|central",
+                                                       "bare-compiled-loop"),
 }
 
 
@@ -174,29 +101,6 @@ def bench_gradient_overhead(benchmark, impl):
     p, x = _rosenbrock(10)
     out = _run(benchmark, "gradient-overhead|rosenbrock-10", OVERHEAD_IMPLS[impl](p, x))
     assert _rel(out, p.grad(x)) < 1e-8
-
-
-def _numdifftools(f):
-    def make(p, x):
-        nd = pytest.importorskip("numdifftools")
-        gradient = nd.Gradient(f)
-        return lambda: gradient(x)
-    return make
-
-
-RICHARDSON_IMPLS = {
-    "pykernels-njit": lambda p, x: lambda: pk.gradient(rosen, x, method="richardson"),
-    "numdifftools": _numdifftools(rosen),
-    "numdifftools-numpy-f": _numdifftools(rosen_numpy),
-}
-
-
-@pytest.mark.parametrize("impl", list(RICHARDSON_IMPLS))
-def bench_gradient_richardson(benchmark, impl):
-    p, x = _rosenbrock(100)
-    out = _run(benchmark, "gradient|rosenbrock-100|richardson", RICHARDSON_IMPLS[impl](p, x),
-               p.grad(x), rounds=10)
-    assert _rel(out, p.grad(x)) < 1e-10
 
 
 def _tridiagonal(n):

@@ -8,6 +8,7 @@ exactly that callable.  A factory raises ``ImportError`` or
 """
 
 import dataclasses
+import functools
 import json
 import time
 from typing import Callable
@@ -142,9 +143,203 @@ def _bind(factory, *args):
     return lambda: factory(*args)
 
 
+# -- derivatives of any function ------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def rosenbrock_njit():
+    """Extended Rosenbrock as an ``@njit`` function (one per process, compiled on use)."""
+    import numba
+
+    @numba.njit
+    def rosenbrock(x):
+        total = 0.0
+        for k in range(0, x.size, 2):
+            a = 10.0 * (x[k + 1] - x[k] * x[k])
+            b = 1.0 - x[k]
+            total += a * a + b * b
+        return total
+
+    return rosenbrock
+
+
+def rosenbrock_numpy(x):
+    """Extended Rosenbrock, vectorised NumPy (what a scipy user writes)."""
+    a = 10.0 * (x[1::2] - x[0::2] ** 2)
+    b = 1.0 - x[0::2]
+    return np.sum(a * a + b * b)
+
+
+def rosenbrock_gradient(x):
+    """Exact gradient of :func:`rosenbrock_numpy`."""
+    t = x[1::2] - x[0::2] ** 2
+    g = np.empty_like(x)
+    g[0::2] = -400.0 * x[0::2] * t - 2.0 * (1.0 - x[0::2])
+    g[1::2] = 200.0 * t
+    return g
+
+
+@functools.lru_cache(maxsize=None)
+def broyden_njit():
+    """Broyden tridiagonal residual R^n -> R^n as an ``@njit`` function (one per process)."""
+    import numba
+
+    @numba.njit
+    def broyden(x):
+        r = (3.0 - 2.0 * x) * x + 1.0
+        r[1:] -= x[:-1]
+        r[:-1] -= 2.0 * x[1:]
+        return r
+
+    return broyden
+
+
+def broyden_numpy(x):
+    """Broyden tridiagonal residual, vectorised NumPy."""
+    r = (3.0 - 2.0 * x) * x + 1.0
+    r[1:] -= x[:-1]
+    r[:-1] -= 2.0 * x[1:]
+    return r
+
+
+def _bare_central_loop(f, n, out):
+    """A bare compiled central-difference loop over the columns of ``f`` (no checks,
+    no plans): the floor a finite-difference engine can reach.  ``out`` (n, ...) gets
+    the transposed derivative."""
+    import numba
+
+    r = np.finfo(float).eps ** (1 / 3)
+
+    @numba.njit
+    def loop(x, out):
+        xp = x.copy()
+        for j in range(x.size):
+            h = r * max(1.0, abs(x[j]))
+            xp[j] = x[j] + h
+            fp = f(xp)
+            xp[j] = x[j] - h
+            fm = f(xp)
+            xp[j] = x[j]
+            out[j] = (fp - fm) / (2.0 * h)
+
+    def derivative(x):
+        loop(x, out)
+        return out.T
+
+    return derivative
+
+
+def _gradient_point(n):
+    return np.tile([-1.2, 1.0], n // 2) + 0.1
+
+
+def derivative_step(group, impl):
+    """One derivative of a benchmark group (see :func:`derivative_cases`)."""
+    from scipy.optimize._numdiff import approx_derivative
+
+    from . import derivatives
+
+    kind, problem, method = group.split("|")
+    n = int(problem.split("-")[1])
+    if kind == "gradient":
+        f_jit, f_np, x = rosenbrock_njit(), rosenbrock_numpy, _gradient_point(n)
+    else:
+        f_jit, f_np, x = broyden_njit(), broyden_numpy, np.linspace(-1.0, 1.0, n)
+    engine = derivatives.gradient if kind == "gradient" else derivatives.jacobian
+    if impl in backends():
+        return lambda: engine(f_jit, x, method=method, backend=impl)
+    if impl.startswith("scipy"):
+        f = f_np if impl.endswith("numpy-f") else f_jit
+        return lambda: approx_derivative(f, x, method="3-point")
+    if impl.startswith("numdifftools"):
+        import numdifftools
+
+        diff = (numdifftools.Gradient if kind == "gradient" else numdifftools.Jacobian)(
+            f_np if impl.endswith("numpy-f") else f_jit)
+        return lambda: diff(x)
+    if impl == "bare-compiled-loop":
+        loop = _bare_central_loop(f_jit, n, np.empty((n,) if kind == "gradient" else (n, n)))
+        return lambda: loop(x)
+    raise ValueError(f"unknown implementation {impl!r}")
+
+
+def derivative_cases():
+    """Gradient and Jacobian cases: our backends on an ``@njit`` f, scipy's
+    ``approx_derivative`` on the same f and on a NumPy version (``-numpy-f``),
+    numdifftools for Richardson, and a bare compiled loop (the floor)."""
+    groups = {
+        "gradient|rosenbrock-100|central": ["scipy", "scipy-numpy-f", "bare-compiled-loop"],
+        "gradient|rosenbrock-100|richardson": ["numdifftools", "numdifftools-numpy-f"],
+        "jacobian|broyden-1000|central": ["scipy", "scipy-numpy-f", "bare-compiled-loop"],
+    }
+    ours = [b for b in backends() if b != "c"]  # the C loops take cffi function pointers
+    cases = []
+    for group, peers in groups.items():
+        for impl in ours + peers:
+            slow = impl == "numpy" and group.startswith("jacobian")  # 2000 Python calls
+            cases.append(Case(group, impl, _bind(derivative_step, group, impl), not slow))
+    return cases
+
+
+# -- Hessian-vector products of a network's loss ---------------------------------
+
+def hvp_step(case, impl, dtype=np.float64):
+    """One Hessian-vector product (or the gradient it is measured against) of ``case``."""
+    net, X, Y = mlp_problem(case, dtype)
+    v = np.random.default_rng(1).standard_normal(net.size).astype(dtype)
+    if impl == "loss_and_grad":
+        return lambda: net.loss_and_grad(X, Y)[1]
+    if impl in backends():
+        return lambda: net.hvp(X, Y, v, backend=impl)
+    if impl == "gnvp":
+        return lambda: net.gnvp(X, Y, v)
+    if impl == "central-difference":
+        e = 1e-5 / np.linalg.norm(v)
+
+        def central():
+            plus = net.loss_and_grad(X, Y, net.theta + e * v)[1]
+            return (plus - net.loss_and_grad(X, Y, net.theta - e * v)[1]) / (2 * e)
+        return central
+    if impl == "torch":
+        return _torch_hvp(net, X, Y, v)
+    raise ValueError(f"unknown implementation {impl!r}")
+
+
+def _torch_hvp(net, X, Y, v):
+    import torch
+
+    shapes = [(int(o), int(i)) for i, o in zip(net.sizes[:-1], net.sizes[1:])]
+    x, y = torch.from_numpy(X), torch.from_numpy(np.asarray(Y))
+    theta, direction = torch.from_numpy(net.theta.copy()), torch.from_numpy(v)
+
+    def loss(t):
+        a, start = x, 0
+        for k, (n_out, n_in) in enumerate(shapes):
+            W = t[start:start + n_out * n_in].reshape(n_out, n_in)
+            b = t[start + n_out * n_in:start + n_out * (n_in + 1)]
+            start += n_out * (n_in + 1)
+            a = a @ W.T + b
+            a = torch.relu(a) if k < len(shapes) - 1 else a
+        return torch.nn.functional.cross_entropy(a, y)
+
+    return lambda: torch.autograd.functional.hvp(loss, theta, direction)[1]
+
+
+def hvp_cases():
+    """``hvp|<net>|f64``: one loss_and_grad (the unit), net.hvp per backend, the
+    Gauss-Newton product, the central difference of two gradients and PyTorch."""
+    cases = []
+    for name in ("small", "large"):
+        group = f"hvp|{name}|f64"
+        for impl in ["loss_and_grad"] + backends() + ["gnvp", "central-difference", "torch"]:
+            if name == "large" and impl == "numpy":
+                continue  # the reference is for correctness, not speed
+            cases.append(Case(group, impl, _bind(hvp_step, name, impl), name != "large"))
+    return cases
+
+
 def all_cases():
     """Every benchmark case, in group order."""
-    return mlp_cases()
+    return mlp_cases() + derivative_cases() + hvp_cases()
 
 
 def time_call(step, min_time=0.2, repeats=5):
@@ -209,11 +404,11 @@ def _print_table(rows, out):
         if row["group"] != group:
             group = row["group"]
             print(f"\n{group}", file=out)
-            print(f"  {'implementation':<16} {'median':>12} {'ratio':>7}", file=out)
+            print(f"  {'implementation':<22} {'median':>12} {'ratio':>7}", file=out)
         if row["seconds"] is None:
-            print(f"  {row['impl']:<16} {'-':>12} {'-':>7}  {row['note'][:60]}", file=out)
+            print(f"  {row['impl']:<22} {'-':>12} {'-':>7}  {row['note'][:60]}", file=out)
         else:
-            print(f"  {row['impl']:<16} {_format_seconds(row['seconds']):>12} "
+            print(f"  {row['impl']:<22} {_format_seconds(row['seconds']):>12} "
                   f"{row['ratio']:>6.2f}x", file=out)
 
 
