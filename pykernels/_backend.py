@@ -103,6 +103,10 @@ def get_backend():
 def set_backend(name):
     """Make ``name`` the default backend of this process.
 
+    Parameters
+    ----------
+    name : {"numba", "c", "numpy"}
+
     Raises
     ------
     ValueError
@@ -117,7 +121,26 @@ def set_backend(name):
 
 @contextlib.contextmanager
 def use_backend(name):
-    """Context manager: use backend ``name`` inside the ``with`` block (per thread/task)."""
+    """Context manager: use backend ``name`` inside the ``with`` block.
+
+    The choice is per thread (and per asyncio task): other threads keep theirs.
+
+    Parameters
+    ----------
+    name : {"numba", "c", "numpy"}
+
+    Raises
+    ------
+    ValueError, BackendUnavailable
+        As :func:`set_backend`.
+
+    Examples
+    --------
+    >>> import pykernels as pk
+    >>> with pk.use_backend("numpy"):
+    ...     pk.get_backend()
+    'numpy'
+    """
     _require(name)
     token = _current.set(name)
     try:

@@ -91,7 +91,18 @@ class MLP:
     # -- parameters --------------------------------------------------------
 
     def init(self, seed=0):
-        """Re-initialise the parameters in place (see the class docstring)."""
+        """Re-initialise the parameters in place (see the class docstring).
+
+        Parameters
+        ----------
+        seed : int or None
+            Seed of the generator; None draws fresh entropy.
+
+        Returns
+        -------
+        MLP
+            ``self``, for chaining.
+        """
         rng = np.random.default_rng(seed)
         for k, (W, b) in enumerate(self.layers):
             n_out, n_in = W.shape
@@ -380,6 +391,11 @@ class MLP:
     def lipschitz_bound(self, theta=None):
         """An upper bound on the Lipschitz constant of ``x -> predict(x)`` (2-norms).
 
+        Parameters
+        ----------
+        theta : array_like, shape (size,), optional
+            Parameters to use instead of ``net.theta``.
+
         Returns
         -------
         float
@@ -417,6 +433,17 @@ class MLP:
         net.theta, method=...)`` trains the network with any method.  ``net.theta`` is
         not changed; assign ``net.theta = res.x`` afterwards.
 
+        Parameters
+        ----------
+        X, Y : array_like
+            Inputs and targets, as for :meth:`loss`.
+        backend : str, optional
+            Backend of the kernels the objective calls.
+
+        Returns
+        -------
+        pk.Objective
+
         Examples
         --------
         >>> import numpy as np, pykernels as pk
@@ -453,6 +480,11 @@ class MLP:
 
         The file is written beside ``path`` under a temporary name and renamed
         over it, so an interrupted write never leaves a truncated file.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination, written as given (no suffix is added).
         """
         arrays = dict(format=np.array(_FILE_FORMAT), version=np.array(_FILE_VERSION),
                       sizes=self.sizes, activation=np.array(self.activation),

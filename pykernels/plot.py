@@ -1,6 +1,7 @@
 """Pictures of the lecture's ideas, drawn headless (matplotlib's Agg canvas, no pyplot).
 
-Every function takes plain arrays/callables, writes one PNG and returns its path.
+Every function takes plain arrays/callables, writes one PNG to ``path`` (str or
+os.PathLike) and returns that path as a str; ``title`` sets the figure's title.
 """
 
 import numpy as np
@@ -25,7 +26,13 @@ def _save(fig, path):
 
 
 def activations(path):
-    """tanh, relu and sigmoid with their derivatives, side by side."""
+    """tanh, relu and sigmoid with their derivatives, side by side.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The PNG to write.
+    """
     z = np.linspace(-4, 4, 401)
     sig = 1 / (1 + np.exp(-z))
     curves = {"tanh": (np.tanh(z), 1 - np.tanh(z) ** 2),
@@ -45,7 +52,18 @@ def activations(path):
 
 
 def decision_boundary(predict, X, y, path, title="Decision boundary"):
-    """Class regions of ``predict`` ((k, 2) points -> (k, classes) scores) with the data."""
+    """Class regions of a classifier over the plane, with the data on top.
+
+    Parameters
+    ----------
+    predict : callable
+        ``(k, 2)`` points -> ``(k, classes)`` scores (argmax is the class; one column:
+        class 1 where the score exceeds 1/2), e.g. ``net.predict``.
+    X : ndarray, shape (n, 2)
+    y : ndarray of int, shape (n,)
+    path : str or os.PathLike
+    title : str
+    """
     fig, ax = _figure()
     pad = 0.3
     (x0, y0), (x1, y1) = X.min(axis=0) - pad, X.max(axis=0) + pad
@@ -61,7 +79,15 @@ def decision_boundary(predict, X, y, path, title="Decision boundary"):
 
 
 def loss_curves(curves, path, title="Loss against objective evaluations"):
-    """One log-log line per method: ``curves[name] = (evaluations, loss)``."""
+    """Loss against objective evaluations, one log-log line per method.
+
+    Parameters
+    ----------
+    curves : dict
+        ``curves[name] = (evaluations, loss)``, two equal-length sequences.
+    path : str or os.PathLike
+    title : str
+    """
     fig, ax = _figure()
     for name, (evals, loss) in curves.items():
         ax.plot(np.maximum(evals, 1), loss, lw=2, label=name)
@@ -77,8 +103,18 @@ def loss_curves(curves, path, title="Loss against objective evaluations"):
 def flow_field(f, grad, lo, hi, paths, path, title="Flow of -grad f", levels=30):
     """Contours of f, streamlines of -grad f, and optimizer paths on top.
 
-    ``f`` and ``grad`` map a (k, 2) array of points to (k,) values / (k, 2) gradients;
-    ``paths[name]`` is an (m, 2) array of iterates.
+    Parameters
+    ----------
+    f, grad : callable
+        Map a (k, 2) array of points to (k,) values / (k, 2) gradients.
+    lo, hi : pair of float
+        Corners of the plotted box.
+    paths : dict
+        ``paths[name]`` is an (m, 2) array of iterates, drawn with a star at the end.
+    path : str or os.PathLike
+    title : str
+    levels : int
+        Contour levels (of log10(f - min f)).
     """
     fig, ax = _figure(size=(6.4, 5.2))
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 200), np.linspace(lo[1], hi[1], 200))
@@ -103,7 +139,18 @@ def flow_field(f, grad, lo, hi, paths, path, title="Flow of -grad f", levels=30)
 
 
 def stationary_points(f, points, lo, hi, path, title="Stationary points"):
-    """f on [lo, hi] with each ``(x, kind)`` of ``points`` marked and labelled."""
+    """f on [lo, hi] with its stationary points marked and labelled.
+
+    Parameters
+    ----------
+    f : callable
+        A function of one float.
+    points : sequence of (x, kind)
+        kind in {"minimum", "maximum", "inflection"}, e.g. :func:`pk.stationary_points`.
+    lo, hi : float
+    path : str or os.PathLike
+    title : str
+    """
     fig, ax = _figure()
     x = np.linspace(lo, hi, 600)
     ax.plot(x, [f(t) for t in x], lw=2, color="k", label="f(x)")
@@ -122,7 +169,20 @@ def stationary_points(f, points, lo, hi, path, title="Stationary points"):
 
 
 def lipschitz_cone(f, lo, hi, x0, slope, path, title="Lipschitz cone"):
-    """f on [lo, hi] and the cone f(x0) +- slope |x - x0| that bounds it."""
+    """f on [lo, hi] and the cone f(x0) +- slope |x - x0| that bounds it.
+
+    Parameters
+    ----------
+    f : callable
+        A function of one float.
+    lo, hi : float
+    x0 : float
+        Apex of the cone (e.g. the witness of :func:`pk.lipschitz`).
+    slope : float
+        The Lipschitz constant K.
+    path : str or os.PathLike
+    title : str
+    """
     fig, ax = _figure()
     x = np.linspace(lo, hi, 600)
     fx = np.array([f(t) for t in x])
