@@ -95,6 +95,54 @@ def torch_mlp_step(case, dtype=np.float64):
     return step
 
 
+def _jax():
+    """JAX with float64 enabled (a process-wide JAX setting, fine in a benchmark run)."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+def _jax_mlp_loss(net, X, Y):
+    """The network's mean loss as a JAX function of the list of (W, b) arrays."""
+    jax = _jax()
+    jnp = jax.numpy
+    act = {"tanh": jnp.tanh, "relu": jax.nn.relu}[net.activation]
+    Xj, Yj = jnp.asarray(X), jnp.asarray(Y)
+
+    def loss(params):
+        a = Xj
+        for k in range(0, len(params) - 2, 2):
+            a = act(a @ params[k].T + params[k + 1])
+        z = a @ params[-2].T + params[-1]
+        if net.loss_name == "cross_entropy":
+            logp = jax.nn.log_softmax(z, axis=1)
+            return -jnp.mean(jnp.take_along_axis(logp, Yj[:, None], axis=1))
+        return jnp.mean((z - Yj) ** 2)
+
+    return loss
+
+
+def jax_mlp_step(case, dtype=np.float64):
+    """The same SGD step jitted by JAX (raises ImportError without jax)."""
+    net, X, Y = mlp_problem(case, dtype)
+    jax = _jax()
+    loss = _jax_mlp_loss(net, X, Y)
+
+    @jax.jit
+    def update(params):
+        value, grads = jax.value_and_grad(loss)(params)
+        return value, [p - LEARNING_RATE * g for p, g in zip(params, grads)]
+
+    state = [[jax.numpy.asarray(p) for W, b in net.layers for p in (W, b)]]
+
+    def step():
+        value, state[0] = update(state[0])
+        return float(value)  # waits for the result
+
+    return step
+
+
 def gemm_floor_step(case, dtype=np.float64):
     """Only the matrix products of one step, by ``np.dot`` into preallocated outputs.
 
@@ -126,7 +174,7 @@ def mlp_flops(case):
 
 
 def mlp_cases():
-    """Training-step cases: every backend, PyTorch eager and the BLAS floor."""
+    """Training-step cases: every backend, PyTorch eager, JAX jit and the BLAS floor."""
     cases = []
     for name in MLP_CASES:
         for tag, dtype in (("f64", np.float64), ("f32", np.float32)):
@@ -135,6 +183,7 @@ def mlp_cases():
             for backend in backends():
                 cases.append(Case(group, backend, _bind(mlp_step, name, backend, dtype), quick))
             cases.append(Case(group, "torch", _bind(torch_mlp_step, name, dtype), quick))
+            cases.append(Case(group, "jax", _bind(jax_mlp_step, name, dtype), quick))
             cases.append(Case(group, "gemm-floor", _bind(gemm_floor_step, name, dtype), quick))
     return cases
 
@@ -259,17 +308,32 @@ def derivative_step(group, impl):
     if impl == "bare-compiled-loop":
         loop = _bare_central_loop(f_jit, n, np.empty((n,) if kind == "gradient" else (n, n)))
         return lambda: loop(x)
+    if impl == "jax-autodiff":  # exact derivative by automatic differentiation, for scale
+        jax = _jax()
+        jnp = jax.numpy
+        if kind == "gradient":
+            derivative = jax.jit(jax.grad(lambda x: jnp.sum(
+                100.0 * (x[1::2] - x[0::2] ** 2) ** 2 + (1.0 - x[0::2]) ** 2)))
+        else:
+            derivative = jax.jit(jax.jacfwd(lambda x: (3.0 - 2.0 * x) * x + 1.0
+                                            - jnp.pad(x[:-1], (1, 0))
+                                            - 2.0 * jnp.pad(x[1:], (0, 1))))
+        xj = jnp.asarray(x)
+        return lambda: np.asarray(derivative(xj))
     raise ValueError(f"unknown implementation {impl!r}")
 
 
 def derivative_cases():
     """Gradient and Jacobian cases: our backends on an ``@njit`` f, scipy's
     ``approx_derivative`` on the same f and on a NumPy version (``-numpy-f``),
-    numdifftools for Richardson, and a bare compiled loop (the floor)."""
+    numdifftools for Richardson, a bare compiled loop (the floor), and JAX's exact
+    automatic derivative for scale."""
     groups = {
-        "gradient|rosenbrock-100|central": ["scipy", "scipy-numpy-f", "bare-compiled-loop"],
+        "gradient|rosenbrock-100|central": ["scipy", "scipy-numpy-f", "bare-compiled-loop",
+                                            "jax-autodiff"],
         "gradient|rosenbrock-100|richardson": ["numdifftools", "numdifftools-numpy-f"],
-        "jacobian|broyden-1000|central": ["scipy", "scipy-numpy-f", "bare-compiled-loop"],
+        "jacobian|broyden-1000|central": ["scipy", "scipy-numpy-f", "bare-compiled-loop",
+                                          "jax-autodiff"],
     }
     ours = [b for b in backends() if b != "c"]  # the C loops take cffi function pointers
     cases = []
@@ -301,7 +365,28 @@ def hvp_step(case, impl, dtype=np.float64):
         return central
     if impl == "torch":
         return _torch_hvp(net, X, Y, v)
+    if impl == "jax":
+        return _jax_hvp(net, X, Y, v)
     raise ValueError(f"unknown implementation {impl!r}")
+
+
+def _jax_hvp(net, X, Y, v):
+    """Forward-over-reverse HVP jitted by JAX, on the flat theta."""
+    jax = _jax()
+    loss = _jax_mlp_loss(net, X, Y)
+    shapes = [W.shape for W, _ in net.layers]
+
+    def flat_loss(theta):
+        params, start = [], 0
+        for n_out, n_in in shapes:
+            params.append(theta[start:start + n_out * n_in].reshape(n_out, n_in))
+            params.append(theta[start + n_out * n_in:start + n_out * (n_in + 1)])
+            start += n_out * (n_in + 1)
+        return loss(params)
+
+    hvp = jax.jit(lambda t, u: jax.jvp(jax.grad(flat_loss), (t,), (u,))[1])
+    theta, direction = jax.numpy.asarray(net.theta), jax.numpy.asarray(v)
+    return lambda: np.asarray(hvp(theta, direction))
 
 
 def _torch_hvp(net, X, Y, v):
@@ -326,11 +411,12 @@ def _torch_hvp(net, X, Y, v):
 
 def hvp_cases():
     """``hvp|<net>|f64``: one loss_and_grad (the unit), net.hvp per backend, the
-    Gauss-Newton product, the central difference of two gradients and PyTorch."""
+    Gauss-Newton product, the central difference of two gradients, PyTorch and JAX."""
     cases = []
     for name in ("small", "large"):
         group = f"hvp|{name}|f64"
-        for impl in ["loss_and_grad"] + backends() + ["gnvp", "central-difference", "torch"]:
+        for impl in (["loss_and_grad"] + backends()
+                     + ["gnvp", "central-difference", "torch", "jax"]):
             if name == "large" and impl == "numpy":
                 continue  # the reference is for correctness, not speed
             cases.append(Case(group, impl, _bind(hvp_step, name, impl), name != "large"))
