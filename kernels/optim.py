@@ -262,15 +262,23 @@ def lbfgs_push(S, Y, rho, newest, x_new, x, g_new, g):
     return slot
 
 
+_ABS_MASK = np.int64(0x7FFFFFFFFFFFFFFF)
+
+
+@jit_inline
+def _absbits(v):
+    """|v| as int64 bits: for floats >= 0 the integer order is the float order, and a
+    NaN's bits exceed +inf's, so an integer max (which vectorises) finds max |v| or NaN."""
+    return np.float64(v).view(np.int64) & _ABS_MASK
+
+
 @jit_inline
 def _maxabs(a):
     """max |a_i|, NaN if any entry is NaN."""
-    m = 0.0
+    m = np.int64(0)
     for v in a:
-        if v != v:
-            return v
-        m = max(m, abs(v))
-    return m
+        m = max(m, _absbits(v))
+    return np.int64(m).view(np.float64)
 
 
 @jit
@@ -388,10 +396,11 @@ def lbfgs_loop(fun, jac, x0, memory, maxiter, maxfev, gtol, ftol, xtol, history)
         slot = lbfgs_push(S, Y, rho, newest, xt, x, gt, g)
         if slot != newest:
             newest, count = slot, min(count + 1, memory)
-        step = 0.0
+        step_bits = np.int64(0)
         for k in range(n):
-            step = max(step, abs(xt[k] - x[k]))
+            step_bits = max(step_bits, _absbits(xt[k] - x[k]))
             x[k] = xt[k]
+        step = np.int64(step_bits).view(np.float64)
         f_prev = f
         f, g = ft, gt
         history[nit] = f
