@@ -29,10 +29,12 @@ CODE = {"forward": kernels.fd.FORWARD, "backward": kernels.fd.BACKWARD,
 #: difference is truncation (~ h for one-sided, h^2 for central) plus rounding
 #: (~ eps |f| / h); r balances the two.  The complex step has no subtraction, hence no
 #: rounding error, and takes a tiny step.  Richardson's base step is the coarsest of
-#: STEPS central differences h, h/2, ..., h/128: large enough for the rounding error to
-#: vanish, and runs that are too coarse lose to finer ones in :func:`richardson`.
+#: STEPS central differences h, h/2, ..., h/128 with h = max(1, |x_i|) / 2: large enough
+#: for the rounding error to vanish, and runs that are too coarse lose to finer ones in
+#: :func:`richardson` (on the classic test problems r = 1/2 beat numdifftools' default
+#: at 16 of 21 points, and in the worst case, where r = 1/4 did at 11).
 FIRST_STEP = {"forward": EPS ** 0.5, "backward": EPS ** 0.5, "central": EPS ** (1 / 3),
-              "complex": EPS, "richardson": 0.25}
+              "complex": EPS, "richardson": 0.5}
 #: Relative steps of second derivatives from f alone (rounding ~ eps |f| / h^2): forward
 #: eps^(1/3), central eps^(1/4); the complex-step Hessian differences the complex-step
 #: gradient along a real step of eps^(1/3).

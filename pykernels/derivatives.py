@@ -35,7 +35,7 @@ _COMMON_NOTES = """
     them: ``eps**(1/2)`` one-sided, ``eps**(1/3)`` central.  The complex step
     ``Im f(x + i h e_i) / h`` subtracts nothing, so it has no rounding error and uses
     ``r = eps``.  ``richardson`` evaluates central differences at eight steps
-    ``h, h/2, ..., h/128`` with ``r = 1/4``, extrapolates every run of four consecutive
+    ``h, h/2, ..., h/128`` with ``r = 1/2``, extrapolates every run of four consecutive
     ones (cancelling the ``h**2, h**4, h**6`` terms) and keeps, per entry, the run with
     the smallest error estimate: the change made by its last extrapolation plus a
     rounding bound ``~ eps |f| / h`` (a run that met a non-finite value never wins, so
