@@ -1,6 +1,7 @@
 """pk.gradient / jacobian / hessian / hvp / check_grad against exact derivatives."""
 
 import concurrent.futures
+import multiprocessing
 
 import numba
 import numpy as np
@@ -267,7 +268,9 @@ def test_executor_process_pool_identical():
     # points and f travel by pickle: f must be importable (problems.py's are)
     p = get("wood")
     x = points(p)[0]
-    with concurrent.futures.ProcessPoolExecutor(2) as ex:
+    # spawn, not fork: other tests may have started threads (BLAS, JAX) in this process
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=spawn) as ex:
         assert np.array_equal(pk.jacobian(p.residual, x, executor=ex),
                               pk.jacobian(p.residual, x))
 
