@@ -221,7 +221,7 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
         (``options={"vectorized": True}``) or an ``@njit`` scalar ``fun`` (a whole
         population is then evaluated in one compiled call).
     x0 : array_like, shape (n,)
-        Starting point (finite).
+        Starting point (finite); a scalar is taken as a 1-vector, as in scipy.
     method : str
         Zero-order ``"random-search"``, ``"simulated-annealing"``, ``"genetic"``;
         first-order ``"gd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``,
@@ -304,7 +304,8 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
     start = time.perf_counter()
     method = choice(method, "method", METHODS)
     family, bounded, method_options = METHODS[method]
-    x0 = float_array(x0, "x0", dtype=np.float64, ndim=1, allow_int=True).copy()
+    # a scalar x0 is a 1-vector, as in scipy.optimize.minimize
+    x0 = float_array(x0, "x0", dtype=np.float64, ndim=(0, 1), allow_int=True).reshape(-1).copy()
     if x0.size == 0:
         raise ValueError("x0 must have at least one entry, got shape (0,)")
     options = dict(options or {})

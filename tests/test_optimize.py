@@ -250,3 +250,12 @@ def test_progress_bar(capsys):
     res = pk.minimize(p.fun, p.x0, jac=p.grad, progress=True, maxiter=5)
     err = capsys.readouterr().err
     assert "minimize" in err and "f=" in err and res.nit == 5
+
+
+def test_scalar_x0_is_a_one_vector_and_x0_is_not_modified():
+    res = pk.minimize(lambda x: (x[0] - 2.0) ** 2, 0.5, jac=lambda x: 2 * (x - 2.0))
+    assert res.x.shape == (1,) and abs(res.x[0] - 2.0) < 1e-6
+    x0 = np.zeros(3)
+    pk.minimize(lambda x: np.sum((x - 1.0) ** 2), x0, method="gd", options={"lr": 0.1},
+                maxiter=5)
+    assert not x0.any()
