@@ -12,7 +12,10 @@ def method(method):
 
 
 def point(x, name="x"):
-    return float_array(x, name, dtype=np.float64, ndim=1, allow_int=True)
+    x = float_array(x, name, dtype=np.float64, ndim=1, allow_int=True)
+    if x.size == 0:
+        raise ValueError(f"{name} must have at least one entry, got shape (0,)")
+    return x
 
 
 def args(args):

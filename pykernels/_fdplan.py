@@ -147,7 +147,8 @@ def step_spec(step, n, rule):
 
 
 def box(bounds, n):
-    """(lo, hi) arrays of shape (n,); unbounded when ``bounds`` is None."""
+    """(lo, hi) arrays of shape (n,); unbounded when ``bounds`` (or a side, or an entry
+    of a side) is None."""
     if bounds is None:
         return _constant(n, -np.inf), _constant(n, np.inf)
     try:
@@ -155,8 +156,10 @@ def box(bounds, n):
     except (TypeError, ValueError):
         raise TypeError(f"bounds must be a pair (lo, hi), got {bounds!r}") from None
     out = []
-    for name, b in (("lo", lo), ("hi", hi)):
-        b = np.asarray(b, dtype=np.float64)
+    for name, b, side in (("lo", lo, -np.inf), ("hi", hi, np.inf)):
+        # None means unbounded, on the whole side or per component (as in scipy)
+        b = np.array([side if v is None else v for v in b] if isinstance(b, (list, tuple))
+                     else (side if b is None else b), dtype=np.float64)
         if b.ndim > 1 or (b.ndim == 1 and b.shape != (n,)):
             raise ValueError(f"bounds {name} must be a scalar or of shape ({n},), "
                              f"got shape {b.shape}")

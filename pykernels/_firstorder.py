@@ -7,6 +7,7 @@ Each method is ``method(run, x, **options)`` and loops until ``run`` raises ``St
 import numpy as np
 
 from . import _backend
+from ._checks import positive_int
 from ._linesearch import strong_wolfe
 from ._runner import Stop
 from .kernels import optim as _k
@@ -70,6 +71,7 @@ def first_order(run, x, *, opt, linesearch=False, grow=2.0):
 
 def lbfgs(run, x, *, memory=10):
     """Limited-memory BFGS with a strong-Wolfe line search (Nocedal & Wright, Alg. 7.5)."""
+    memory = positive_int(memory, "options['memory']")
     n = x.size
     S, Y = np.zeros((memory, n)), np.zeros((memory, n))
     rho, alpha, d = np.zeros(memory), np.zeros(memory), np.empty(n)
@@ -132,8 +134,8 @@ def compiled_run(fun, jac, x0, method, options, budget, project, opt=None):
     tests = (maxiter, maxfev, budget["gtol"], budget["ftol"], budget["xtol"], history)
     f_ptr, g_ptr = _k.as_function(fun, _k.SCALAR_FUN), _k.as_function(jac, _k.VECTOR_FUN)
     if method == "lbfgs":
-        x, f, g, nit, nfev, status = _k.lbfgs_loop(f_ptr, g_ptr, x0,
-                                                   int(options.get("memory", 10)), *tests)
+        memory = positive_int(options.get("memory", 10), "options['memory']")
+        x, f, g, nit, nfev, status = _k.lbfgs_loop(f_ptr, g_ptr, x0, memory, *tests)
     else:
         a = getattr(opt, "beta", getattr(opt, "rho", getattr(opt, "beta1", 0.0)))
         x, f, g, nit, nfev, status = _k.first_order_loop(

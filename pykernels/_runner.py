@@ -76,10 +76,23 @@ class Run:
         if np.isfinite(f) and f < self.best_f:
             self.best_x, self.best_f, self.best_g = np.array(x, dtype=float), f, g
 
+    def _scalar(self, value, name):
+        if np.size(value) != 1:
+            raise ValueError(f"{name} must return a scalar, got shape {np.shape(value)}")
+        return float(np.reshape(value, ()))
+
+    def _vector(self, value, name, shape=None):
+        shape = self.best_x.shape if shape is None else shape
+        value = np.asarray(value, dtype=float)
+        if value.size != int(np.prod(shape)):
+            raise ValueError(f"{name} must return an array of shape {shape}, "
+                             f"got shape {value.shape}")
+        return value.reshape(shape)
+
     def f(self, x):
         """f(x), counted; tracks the best finite value."""
         self._budget()
-        value = float(self._fun(x))
+        value = self._scalar(self._fun(x), "fun")
         self.nfev += 1
         self._record(x, value)
         return value
@@ -89,13 +102,15 @@ class Run:
         self._budget()
         if self._fun_and_grad is not None:
             value, g = self._fun_and_grad(x)
-            value = float(value)
+            self.nfev += 1
+            value = self._scalar(value, "fun (with jac=True, its first value)")
         else:
-            value = float(self._fun(x))
+            value = self._fun(x)
+            self.nfev += 1  # before the gradient, whose differences may exhaust maxfev
+            value = self._scalar(value, "fun")
             g = self._grad(x)
-        self.nfev += 1
         self.njev += 1
-        g = np.asarray(g, dtype=float).reshape(-1)
+        g = self._vector(g, "jac")
         self._record(x, value, g)
         return value, g
 
@@ -108,7 +123,7 @@ class Run:
         else:
             g = self._grad(x)
         self.njev += 1
-        g = np.asarray(g, dtype=float).reshape(-1)
+        g = self._vector(g, "jac")
         if self.best_g is None and np.array_equal(x, self.best_x):
             self.best_g = g
         return g
@@ -117,13 +132,13 @@ class Run:
         """Hessian-vector product H(x) v, counted in nhev."""
         self._budget()
         self.nhev += 1
-        return np.asarray(self._hessp(x, v), dtype=float).reshape(-1)
+        return self._vector(self._hessp(x, v), "hessp")
 
     def hess(self, x):
         """Dense Hessian H(x), counted in nhev."""
         self._budget()
         self.nhev += 1
-        return np.asarray(self._hess(x), dtype=float)
+        return self._vector(self._hess(x), "hess", (x.size, x.size))
 
     def f_many(self, P, evaluate):
         """Values of the rows of ``P`` through ``evaluate(P) -> (pop,)``, counted."""
@@ -135,6 +150,10 @@ class Run:
         self.nfev += len(P)
         k = int(np.argmin(np.where(np.isnan(values), np.inf, values)))
         self._record(P[k], values[k])
+        if not np.all(np.isfinite(values)):
+            bad = int(np.flatnonzero(~np.isfinite(values))[0])
+            raise Stop(6, f"objective is {values[bad]} at x = {P[bad]}; returning the best "
+                          "finite point")
         return values
 
     # -- the stopping rule --------------------------------------------------------

@@ -93,7 +93,7 @@ class _Space:
             self.lo = self.hi = None
         self.finite = bounds is not None and bool(np.all(finite))
         self.sigma = (0.1 * width if bounds is not None else width) if sigma is None \
-            else np.broadcast_to(np.asarray(sigma, float), x0.shape).copy()
+            else _positive(sigma, "sigma", x0.shape)
 
     def clip(self, P):
         return P if self.lo is None else np.clip(P, self.lo, self.hi)
@@ -111,6 +111,20 @@ def _setup(run, x0, fun, args, bounds, seed, executor, vectorized, sigma):
     evaluate = population_evaluator(fun, args, vectorized=bool(vectorized), executor=executor)
     rng = np.random.default_rng(seed)
     return evaluate, rng, _Space(x0, bounds, sigma)
+
+
+def _positive(value, name, shape=()):
+    """options[name] as positive finite float(s) of ``shape`` (a scalar broadcasts)."""
+    try:
+        array = np.asarray(value, dtype=float)
+        array = np.broadcast_to(array, shape).copy() if array.ndim else np.full(shape, array)
+    except (TypeError, ValueError):
+        raise ValueError(f"options[{name!r}] must be a positive number"
+                         f"{' or an array of shape ' + str(shape) if shape else ''}, "
+                         f"got {value!r}") from None
+    if not (np.all(np.isfinite(array)) and np.all(array > 0)):
+        raise ValueError(f"options[{name!r}] must be positive and finite, got {value!r}")
+    return array if shape else float(array)
 
 
 def _popsize(value, default):
@@ -153,6 +167,8 @@ def simulated_annealing(run, x0, *, fun, args, bounds, seed, executor, popsize=N
         cooling = _T_END ** (1.0 / (budget if np.isfinite(budget) else _DEFAULT_MAXITER))
     if not 0 < cooling < 1:
         raise ValueError(f"options['cooling'] must lie in (0, 1), got {cooling!r}")
+    if T0 is not None:
+        T0 = _positive(T0, "T0")
     X = space.sample(rng, popsize)
     X[0] = x0
     F = run.f_many(X, evaluate)
@@ -181,8 +197,14 @@ def genetic(run, x0, *, fun, args, bounds, seed, executor, popsize=None, sigma=N
     """Genetic algorithm: tournament selection, blend crossover, mutation, elitism."""
     evaluate, rng, space = _setup(run, x0, fun, args, bounds, seed, executor, vectorized, sigma)
     popsize = _popsize(popsize, 50)
-    if not 0 <= elite < popsize:
-        raise ValueError(f"options['elite'] must lie in [0, popsize), got {elite!r}")
+    if isinstance(elite, bool) or not isinstance(elite, (int, np.integer)) \
+            or not 0 <= elite < popsize:
+        raise ValueError(f"options['elite'] must be an integer in [0, popsize), got {elite!r}")
+    if isinstance(tournament, bool) or not isinstance(tournament, (int, np.integer)) \
+            or tournament < 1:
+        raise ValueError(f"options['tournament'] must be an integer >= 1, got {tournament!r}")
+    if not isinstance(mutation, (int, float, np.number)) or not 0 <= mutation <= 1:
+        raise ValueError(f"options['mutation'] must lie in [0, 1], got {mutation!r}")
     n = x0.size
     P = space.sample(rng, popsize)
     P[0] = x0

@@ -496,6 +496,9 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), full_outpu
         J = jacobian(grad, x, method=method, step=step, args=args, full_output=full_output,
                      workers=workers, executor=executor, backend=backend)
         J, err = J if isinstance(J, tuple) else (J, None)
+        if J.shape != (x.size, x.size):
+            raise ValueError(f"grad must return an array of shape ({x.size},) (the gradient "
+                             f"at x), got {J.shape[0]} values")
         H = 0.5 * (J + J.T)
         return (H, 0.5 * (err + err.T)) if err is not None else H
     workers = positive_int(workers, "workers")

@@ -108,9 +108,16 @@ ZERO_ORDER = {"random-search": _zeroorder.random_search,
               "genetic": _zeroorder.genetic}
 FIRST_ORDER = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 #: Every method name -> (family, supports bounds, the options it accepts).
+def _hyper_parameters(optimizer):
+    """The keyword parameters of a ``pk.optim`` class (lr, beta, ...), but not backend."""
+    import inspect
+
+    return tuple(name for name in inspect.signature(optimizer).parameters if name != "backend")
+
+
 METHODS = {
     **{m: ("zero", True, _zeroorder.OPTIONS[m]) for m in ZERO_ORDER},
-    **{m: ("first", True, ("lr", "linesearch", "beta", "beta1", "beta2", "rho", "eps")
+    **{m: ("first", True, ("linesearch",) + _hyper_parameters(OPTIMIZERS[m])
            + (("step",) if m in ("gd", "momentum") else ()))
        for m in FIRST_ORDER},
     "lbfgs": ("first", False, ("memory",)),
@@ -172,10 +179,12 @@ def _finite_differences(run, f_raw, grad, fun_and_grad, hessp, hess, need, execu
         return derivatives
 
     def counted(x):
+        run._budget()  # maxfev / maxtime hold inside the differences too
         run.nfev += 1
         return f_raw(x)
 
     def spread(x):
+        run._budget(2 * x.size)
         g = engine().gradient(f_raw, x, executor=executor)
         run.nfev += 2 * x.size
         return g

@@ -298,3 +298,29 @@ def test_richardson_as_accurate_as_numdifftools():
             ours.append(rel_err(pk.gradient(p.fun, x, method="richardson"), p.grad(x)))
             theirs.append(rel_err(nd.Gradient(p.fun)(x), p.grad(x)))
     assert max(ours) <= max(max(theirs), TOL["richardson"])
+
+
+def test_hessian_from_a_gradient_of_the_wrong_size():
+    with pytest.raises(ValueError, match=r"grad must return an array of shape \(2,\)"):
+        pk.hessian(None, np.ones(2), grad=lambda x: x[:1])
+
+
+def test_none_in_bounds_means_unbounded():
+    f = lambda x: np.sum(np.log(x))  # noqa: E731
+    x = np.array([1e-6, 2.0])
+    expected = pk.gradient(f, x, bounds=(0.0, np.inf))
+    np.testing.assert_array_equal(pk.gradient(f, x, bounds=(0.0, None)), expected)
+    np.testing.assert_array_equal(pk.gradient(f, x, bounds=([0.0, None], [None, 5.0])),
+                                  pk.gradient(f, x, bounds=([0.0, -np.inf], [np.inf, 5.0])))
+    np.testing.assert_allclose(expected, 1 / x, rtol=1e-8)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: pk.gradient(np.sum, np.ones(0)),
+    lambda: pk.jacobian(np.sin, np.ones(0)),
+    lambda: pk.hessian(np.sum, np.ones(0)),
+    lambda: pk.hvp(np.sum, np.ones(0), np.ones(0)),
+])
+def test_empty_x_is_an_error(call):
+    with pytest.raises(ValueError, match=r"x must have at least one entry|x.size must be >= 1"):
+        call()

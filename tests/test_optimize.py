@@ -259,3 +259,40 @@ def test_scalar_x0_is_a_one_vector_and_x0_is_not_modified():
     pk.minimize(lambda x: np.sum((x - 1.0) ** 2), x0, method="gd", options={"lr": 0.1},
                 maxiter=5)
     assert not x0.any()
+
+
+def _quad(x):
+    return float(x @ x)
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    (dict(method="gd", options={"beta": 0.5}), ValueError, r"options \['beta'\]"),
+    (dict(method="adam", options={"rho": 0.5}), ValueError, r"options \['rho'\]"),
+    (dict(method="momentum", options={"eps": 1e-3}), ValueError, r"options \['eps'\]"),
+    (dict(options={"memory": 0}), ValueError, r"options\['memory'\] must be >= 1"),
+    (dict(options={"memory": 1.5}), TypeError, r"options\['memory'\] must be an integer"),
+    (dict(jac=lambda x: 2 * x[:1]), ValueError, r"jac must return an array of shape \(3,\)"),
+    (dict(fun=lambda x: x * x), ValueError, "fun must return a scalar"),
+    (dict(method="newton", hess=lambda x: np.eye(2)), ValueError,
+     r"hess must return an array of shape \(3, 3\)"),
+    (dict(method="newton-cg", hessp=lambda x, v: v[:2]), ValueError,
+     r"hessp must return an array of shape \(3,\)"),
+])
+def test_bad_options_and_callables_name_the_argument(kwargs, exc, match):
+    kwargs = {"fun": _quad, "jac": lambda x: 2 * x, **kwargs}
+    with pytest.raises(exc, match=match):
+        pk.minimize(kwargs.pop("fun"), np.ones(3), **kwargs)
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "newton", "newton-cg", "adam"])
+def test_maxfev_holds_with_finite_difference_derivatives(method):
+    calls = []
+
+    def rosen(x):
+        calls.append(1)
+        return float(np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2))
+
+    res = pk.minimize(rosen, np.array([-1.2, 1, 0.3, 0.4, 0.5]), method=method,
+                      options={"maxfev": 25})
+    assert len(calls) == res.nfev <= 25
+    assert res.status == 2 and not res.success

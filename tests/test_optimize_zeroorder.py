@@ -108,12 +108,20 @@ def test_counts_and_bounds_clipping(method):
     assert res.jac is None and res.njev == 0
 
 
-def test_zero_order_unbounded_and_nan_tolerant():
-    def f(x):
-        return np.nan if x[0] < -3 else himmelblau(x)
+@pytest.mark.parametrize("method", ["random-search", "simulated-annealing", "genetic"])
+def test_zero_order_stops_on_nan_with_the_best_finite_point(method):
+    """As for every method: a NaN/Inf objective ends the run, unsuccessfully."""
+    seen = []
 
-    res = pk.minimize(f, [0.0, 0.0], method="genetic", seed=0, options={"maxfev": 3000})
-    assert np.isfinite(res.fun) and res.fun < 1e-3
+    def f(x):
+        value = np.nan if x[0] < -1 else himmelblau(x)
+        seen.append(value)
+        return value
+
+    res = pk.minimize(f, [0.0, 0.0], method=method, seed=0, options={"maxfev": 3000})
+    assert not res.success and res.status == 6 and "objective is nan" in res.message
+    assert np.isnan(seen).any()
+    assert res.fun == np.nanmin(seen) and np.isfinite(res.fun)
 
 
 def test_default_budget_and_bad_options():
@@ -134,3 +142,17 @@ def test_executor_for_finite_difference_gradients():
         spread = pk.minimize(himmelblau, X0, method="lbfgs", tol=1e-6, executor=ex)
     np.testing.assert_array_equal(serial.x, spread.x)
     assert serial.nfev == spread.nfev and serial.success
+
+
+@pytest.mark.parametrize("method,options,match", [
+    ("genetic", {"tournament": 0}, "tournament"),
+    ("genetic", {"mutation": "a"}, "mutation"),
+    ("genetic", {"mutation": 1.5}, "mutation"),
+    ("genetic", {"elite": 2.5}, "elite"),
+    ("random-search", {"sigma": [1.0, 2.0, 3.0]}, "sigma"),
+    ("simulated-annealing", {"sigma": -1.0}, "sigma"),
+    ("simulated-annealing", {"T0": 0.0}, "T0"),
+])
+def test_bad_zero_order_options_name_the_option(method, options, match):
+    with pytest.raises(ValueError, match=rf"options\['{match}'\]"):
+        pk.minimize(himmelblau, X0, method=method, seed=0, options=options, maxiter=3)
