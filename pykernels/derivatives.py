@@ -370,7 +370,12 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
     args = chk.args(args)
     workers = positive_int(workers, "workers")
     n = x.size
-    m_c = n if m is None else positive_int(m, "m")
+    if m is not None:
+        m_c = positive_int(m, "m")
+    elif sparsity is not None and len(np.shape(sparsity)) == 2:
+        m_c = int(np.shape(sparsity)[0])  # a pattern fixes the output size
+    else:
+        m_c = n
     fcall, drv, mod, chunks = chk.parts(f, True, m_c, workers, chk.executor(executor), backend)
     lo, hi = fdp.box(bounds, n)
     if bounds is not None:

@@ -122,3 +122,14 @@ def test_c_backend_loops_identical_to_numba(clib):
             != pk.jacobian(clib["broyden"], y, sparsity=pattern)).nnz == 0
     with pytest.raises(TypeError, match="complex"):
         pk.gradient(clib["rosen"], x, method="complex", backend="c")
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy", "c"])
+def test_cffi_sparsity_fixes_the_output_size(clib, backend):
+    if backend not in pk.backends():
+        pytest.skip(f"backend {backend} not built")
+    x = np.linspace(-1, 1, 5)
+    pattern = (np.abs(np.subtract.outer(np.arange(3), np.arange(5))) <= 1)  # (3, 5), no m=
+    J = pk.jacobian(clib["broyden"], x, sparsity=pattern, backend=backend).toarray()
+    full = pk.jacobian(clib["broyden"], x, backend=backend)
+    np.testing.assert_allclose(J, full[:3], rtol=1e-9, atol=1e-12)
