@@ -70,24 +70,47 @@ def mlp_step(case, backend, dtype=np.float64):
     return step
 
 
+def _split(theta, net):
+    """[W_1, b_1, W_2, ...] as slices of a flat theta (NumPy, torch or JAX array)."""
+    params, start = [], 0
+    for W, _ in net.layers:
+        n_out, n_in = W.shape
+        params.append(theta[start:start + n_out * n_in].reshape(n_out, n_in))
+        params.append(theta[start + n_out * n_in:start + n_out * (n_in + 1)])
+        start += n_out * (n_in + 1)
+    return params
+
+
+def _torch_mlp_loss(net, X, Y):
+    """The network's mean loss as a torch function of the list [W_1, b_1, ...]."""
+    import torch
+
+    act = {"tanh": torch.tanh, "relu": torch.relu}[net.activation]
+    F = torch.nn.functional
+    loss = F.cross_entropy if net.loss_name == "cross_entropy" else F.mse_loss
+    Xt, Yt = torch.from_numpy(X), torch.from_numpy(np.asarray(Y))
+
+    def value(params):
+        a = Xt
+        for k in range(0, len(params) - 2, 2):
+            a = act(a @ params[k].T + params[k + 1])
+        return loss(a @ params[-2].T + params[-1], Yt)
+
+    return value
+
+
 def torch_mlp_step(case, dtype=np.float64):
     """The same step in PyTorch eager mode (raises ImportError without torch)."""
     import torch
 
     net, X, Y = mlp_problem(case, dtype)
     params = [torch.tensor(p.copy(), requires_grad=True) for W, b in net.layers for p in (W, b)]
-    act = {"tanh": torch.tanh, "relu": torch.relu}[net.activation]
-    F = torch.nn.functional
-    Xt, Yt = torch.from_numpy(X), torch.from_numpy(np.asarray(Y))
-    loss = F.cross_entropy if net.loss_name == "cross_entropy" else F.mse_loss
+    loss = _torch_mlp_loss(net, X, Y)
     optimizer = torch.optim.SGD(params, lr=LEARNING_RATE)
 
     def step():
         optimizer.zero_grad()
-        a = Xt
-        for k in range(0, len(params) - 2, 2):
-            a = act(a @ params[k].T + params[k + 1])
-        value = loss(a @ params[-2].T + params[-1], Yt)
+        value = loss(params)
         value.backward()
         optimizer.step()
         return value.item()
@@ -374,39 +397,19 @@ def _jax_hvp(net, X, Y, v):
     """Forward-over-reverse HVP jitted by JAX, on the flat theta."""
     jax = _jax()
     loss = _jax_mlp_loss(net, X, Y)
-    shapes = [W.shape for W, _ in net.layers]
-
-    def flat_loss(theta):
-        params, start = [], 0
-        for n_out, n_in in shapes:
-            params.append(theta[start:start + n_out * n_in].reshape(n_out, n_in))
-            params.append(theta[start + n_out * n_in:start + n_out * (n_in + 1)])
-            start += n_out * (n_in + 1)
-        return loss(params)
-
-    hvp = jax.jit(lambda t, u: jax.jvp(jax.grad(flat_loss), (t,), (u,))[1])
+    hvp = jax.jit(lambda t, u: jax.jvp(jax.grad(lambda s: loss(_split(s, net))), (t,), (u,))[1])
     theta, direction = jax.numpy.asarray(net.theta), jax.numpy.asarray(v)
     return lambda: np.asarray(hvp(theta, direction))
 
 
 def _torch_hvp(net, X, Y, v):
+    """``torch.autograd.functional.hvp`` of the loss, on the flat theta."""
     import torch
 
-    shapes = [(int(o), int(i)) for i, o in zip(net.sizes[:-1], net.sizes[1:])]
-    x, y = torch.from_numpy(X), torch.from_numpy(np.asarray(Y))
+    loss = _torch_mlp_loss(net, X, Y)
     theta, direction = torch.from_numpy(net.theta.copy()), torch.from_numpy(v)
-
-    def loss(t):
-        a, start = x, 0
-        for k, (n_out, n_in) in enumerate(shapes):
-            W = t[start:start + n_out * n_in].reshape(n_out, n_in)
-            b = t[start + n_out * n_in:start + n_out * (n_in + 1)]
-            start += n_out * (n_in + 1)
-            a = a @ W.T + b
-            a = torch.relu(a) if k < len(shapes) - 1 else a
-        return torch.nn.functional.cross_entropy(a, y)
-
-    return lambda: torch.autograd.functional.hvp(loss, theta, direction)[1]
+    return lambda: torch.autograd.functional.hvp(lambda t: loss(_split(t, net)), theta,
+                                                 direction)[1]
 
 
 def hvp_cases():
