@@ -22,11 +22,23 @@ int64_t pk_mlp_rop_workspace_size(const int64_t *sizes, int64_t n_sizes, int64_t
         widest = sizes[l] > widest ? sizes[l] : widest;
     }
     int64_t widest_all = sizes[0] > widest ? sizes[0] : widest;
-    int64_t rop_rows = 2 * widths + sizes[n_sizes - 1] + 5 * widest;
+    int64_t rop_rows = 2 * widths + sizes[n_sizes - 1] + 4 * widest;
     if (rop_rows > INT64_MAX / batch || 2 * widest_all > (INT64_MAX - base) / batch)
         return PK_ERR_SIZE;
     int64_t rop = batch * rop_rows, jacobian = base + 2 * batch * widest_all;
     return rop > jacobian ? rop : jacobian;
+}
+
+/* G(z) of an elementwise hidden activation. */
+static double pk_activate(double z, int code)
+{
+    if (code == PK_TANH)
+        return pk_tanh(z);
+    if (code == PK_RELU)
+        return pk_max(z, 0.0);
+    if (code == PK_SIGMOID)
+        return pk_sigmoid(z);
+    return z;
 }
 
 /* G'(z) written through a = G(z) (elementwise activations). */
@@ -91,19 +103,32 @@ static double pk_loss_curvature(double r, int code)
 
 #define real PK_REAL
 
-/* C (m, n) <- op(A) op(B), row-major. */
+/* C (m, n) <- op(A) op(B) + beta C, row-major. */
 static void PK_NAME(gemm)(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-                          const real *A, int64_t lda, const real *B, int64_t ldb, real *C,
-                          int64_t ldc)
+                          const real *A, int64_t lda, const real *B, int64_t ldb, real beta,
+                          real *C, int64_t ldc)
 {
     PK_GEMM(PK_ROW_MAJOR, trans_a, trans_b, (pk_blasint)m, (pk_blasint)n, (pk_blasint)k, 1, A,
-            (pk_blasint)lda, B, (pk_blasint)ldb, 0, C, (pk_blasint)ldc);
+            (pk_blasint)lda, B, (pk_blasint)ldb, beta, C, (pk_blasint)ldc);
+}
+
+/* In place on block = [z; R z] (2 batch, n): [G(z + b); G'(z + b) (R z + c)]. */
+static void PK_NAME(tangent_activation)(real *block, int64_t batch, int64_t n, const real *b,
+                                        const real *c, int code)
+{
+    for (int64_t i = 0; i < batch; i++) {
+        real *z = block + i * n, *rz = block + (batch + i) * n;
+        for (int64_t j = 0; j < n; j++) {
+            z[j] = (real)pk_activate((real)(z[j] + b[j]), code);
+            rz[j] = (real)((real)(rz[j] + c[j]) * pk_slope(z[j], code));
+        }
+    }
 }
 
 /* Forward sweep and its R-operator; returns the last block [z_L; R z_L]. */
 static real *PK_NAME(rop_forward)(const real *theta, const int64_t *sizes, int64_t n_sizes,
                                   int hidden, const real *X, int64_t batch, const real *v,
-                                  real *stack, real *zbuf, real *tmp)
+                                  real *stack)
 {
     int64_t t = 0, w = 0;
     real *prev = stack;
@@ -113,35 +138,21 @@ static real *PK_NAME(rop_forward)(const real *theta, const int64_t *sizes, int64
         t += n_out * n_in;
         const real *b = theta + t, *c = v + t;
         t += n_out;
-        real *block = stack + w;
+        real *block = stack + w, *rblock = block + batch * n_out;
         w += 2 * batch * n_out;
-        int last = layer + 2 == n_sizes;
-        real *target = last ? block : zbuf, *extra = tmp;
-        if (layer == 0) {
-            PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, X, n_in, W, n_in, target,
+        if (layer == 0) { /* R{a_0} = 0 */
+            PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, X, n_in, W, n_in, 0, block,
                           n_out);
-            PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, X, n_in, V, n_in, extra,
+            PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, X, n_in, V, n_in, 0, rblock,
                           n_out);
-        } else {
-            PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, 2 * batch, n_out, n_in, prev, n_in, W, n_in,
-                          target, n_out);
-            PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, prev, n_in, V, n_in,
-                          extra, n_out);
+        } else { /* [z; R a W^T], then + a V^T */
+            PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, 2 * batch, n_out, n_in, prev, n_in, W, n_in, 0,
+                          block, n_out);
+            PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, prev, n_in, V, n_in, 1,
+                          rblock, n_out);
         }
-        int code = last ? PK_IDENTITY : hidden;
-        if (!last)
-            PK_NAME(bias_activation_forward)(target, batch, n_out, b, block, hidden);
-        for (int64_t i = 0; i < batch; i++) {
-            const real *rz = target + (batch + i) * n_out;
-            real *ra = block + (batch + i) * n_out, *a = block + i * n_out;
-            if (last)
-                for (int64_t j = 0; j < n_out; j++)
-                    a[j] += b[j];
-            for (int64_t j = 0; j < n_out; j++) {
-                double base = layer > 0 ? rz[j] : 0.0;
-                ra[j] = (real)((base + extra[i * n_out + j] + c[j]) * pk_slope(a[j], code));
-            }
-        }
+        PK_NAME(tangent_activation)(block, batch, n_out, b, c,
+                                    layer + 2 == n_sizes ? PK_IDENTITY : hidden);
         prev = block;
     }
     return prev;
@@ -215,9 +226,8 @@ static int PK_NAME(rop)(const real *theta, const int64_t *sizes, int64_t n_sizes
     span *= batch;
     int64_t total = 2 * batch * widths;
     real *stack = work, *a = work + total;
-    real *d_cur = a + batch * n_out, *d_next = d_cur + 2 * span, *tmp = d_next + 2 * span;
-    real *last = PK_NAME(rop_forward)(theta, sizes, n_sizes, hidden, X, batch, v, stack, d_cur,
-                                      tmp);
+    real *d_cur = a + batch * n_out, *d_next = d_cur + 2 * span;
+    real *last = PK_NAME(rop_forward)(theta, sizes, n_sizes, hidden, X, batch, v, stack);
     real *D = d_cur; /* (2 batch, n): [R delta; delta] */
     status = PK_NAME(output_loss)(last, batch, n_out, Y, output, loss, a, D + batch * n_out,
                                   value);
@@ -238,10 +248,10 @@ static int PK_NAME(rop)(const real *theta, const int64_t *sizes, int64_t n_sizes
             S = stack + w; /* [a; R a] */
         }
         if (layer == 0 || gauss_newton)
-            PK_NAME(gemm)(PK_TRANS, PK_NO_TRANS, n_o, n_in, batch, rdelta, n_o, S, n_in, rdW,
+            PK_NAME(gemm)(PK_TRANS, PK_NO_TRANS, n_o, n_in, batch, rdelta, n_o, S, n_in, 0, rdW,
                           n_in);
         else /* R delta^T a + delta^T R a in one GEMM */
-            PK_NAME(gemm)(PK_TRANS, PK_NO_TRANS, n_o, n_in, 2 * batch, D, n_o, S, n_in, rdW,
+            PK_NAME(gemm)(PK_TRANS, PK_NO_TRANS, n_o, n_in, 2 * batch, D, n_o, S, n_in, 0, rdW,
                           n_in);
         for (int64_t j = 0; j < n_o; j++)
             rdb[j] = 0;
@@ -251,23 +261,20 @@ static int PK_NAME(rop)(const real *theta, const int64_t *sizes, int64_t n_sizes
         if (layer == 0)
             break;
         const real *W = theta + t;
-        real *D_prev = d_next, *extra = tmp;
+        real *D_prev = d_next;
         /* g = delta W feeds the G'' term and the delta of the layer below, which the
          * first hidden layer's R{dW} does not need: skipped there when G'' = 0 */
         int need_g = !gauss_newton && (layer > 1 || hidden == PK_TANH || hidden == PK_SIGMOID);
         PK_NAME(gemm)(PK_NO_TRANS, PK_NO_TRANS, need_g ? 2 * batch : batch, n_in, n_o, D, n_o, W,
-                      n_in, D_prev, n_in); /* [R delta W; g] */
-        if (gauss_newton)
-            for (int64_t k = 0; k < batch * n_in; k++)
-                extra[k] = 0;
-        else
-            PK_NAME(gemm)(PK_NO_TRANS, PK_NO_TRANS, batch, n_in, n_o, delta, n_o, v + t, n_in,
-                          extra, n_in);
+                      n_in, 0, D_prev, n_in); /* [R delta W; g] */
+        if (!gauss_newton) /* + delta V */
+            PK_NAME(gemm)(PK_NO_TRANS, PK_NO_TRANS, batch, n_in, n_o, delta, n_o, v + t, n_in, 1,
+                          D_prev, n_in);
         for (int64_t i = 0; i < batch; i++)
             for (int64_t j = 0; j < n_in; j++) {
                 int64_t k = i * n_in + j, kb = (batch + i) * n_in + j;
                 double s = pk_slope(S[k], hidden);
-                double r = (real)(D_prev[k] + extra[k]) * s;
+                double r = D_prev[k] * s;
                 if (need_g) {
                     real g = D_prev[kb];
                     r += g * pk_bend(S[k], S[kb], hidden);
@@ -353,7 +360,7 @@ int PK_NAME(mlp_jacobian)(const real *theta, const int64_t *sizes, int64_t n_siz
             other = swap;
             real *d_prev = cur;
             PK_NAME(gemm)(PK_NO_TRANS, PK_NO_TRANS, batch, n_in, n_o, delta, n_o, theta + t, n_in,
-                          d_prev, n_in);
+                          0, d_prev, n_in);
             if (layer == 0) {
                 for (int64_t i = 0; i < batch; i++)
                     memcpy(out + (i * n_out + k) * n_in, d_prev + i * n_in,

@@ -20,17 +20,20 @@ cross-entropy (convex in z) and w.r.t. the output a_L for the elementwise losses
 (convex in a), hence positive semi-definite.
 
 ``work`` holds :func:`rop_workspace_size` entries: for every layer a (2 batch, n_l)
-block ``[a_l; R a_l]`` (``[z_L; R z_L]`` for the last), the output a_L, two scratches of
-``2 batch max(n_l)`` entries for ``[R delta; delta]`` and one of ``batch max(n_l)``.
-Stacking a value over its R-derivative lets one GEMM serve both (z and R a W^T forward;
-g and R delta W backward; R delta^T a + delta^T R a for the weights' product).
+block ``[a_l; R a_l]`` (``[z_L; R z_L]`` for the last; each written by its GEMMs, then
+activated in place), the output a_L and two scratches of ``2 batch max(n_l)`` entries
+for ``[R delta; delta]``.  Stacking a value over its R-derivative lets one GEMM serve both (z and
+R a W^T forward; g and R delta W backward; R delta^T a + delta^T R a for the weights'
+product); the second term of a sum is accumulated by the GEMM itself (beta = 1).
 """
 
 import numpy as np
 
+from . import _math
+from ._blas import gemm
 from ._jit import jit, jit_inline
 from .activations import (IDENTITY, RELU, SIGMOID, SOFTMAX, TANH, activation_backward,
-                          activation_row, bias_activation_forward)
+                          activation_row)
 from .losses import CROSS_ENTROPY, HUBER, L1, MSE, output_loss
 from .mlp import _buffers, mlp_forward, workspace_size
 
@@ -38,7 +41,7 @@ from .mlp import _buffers, mlp_forward, workspace_size
 def rop_workspace_size(sizes, batch):
     """Entries of the ``work`` buffer of :func:`mlp_hvp` / :func:`mlp_gnvp` / Jacobians."""
     widths = [int(n) for n in sizes[1:]]
-    rop = batch * (2 * sum(widths) + widths[-1] + 5 * max(widths))
+    rop = batch * (2 * sum(widths) + widths[-1] + 4 * max(widths))
     jacobian = workspace_size(sizes, batch) + 2 * batch * max(int(n) for n in sizes)
     return max(rop, jacobian)
 
@@ -87,18 +90,54 @@ def _loss_curvature(r, code):
 
 @jit
 def _rop_buffers(sizes, batch, work):
-    """Views of ``work``: the [a_l; R a_l] blocks, a_L, two 2-block scratches, one block."""
+    """Views of ``work``: the [a_l; R a_l] blocks, a_L and two 2-block scratches."""
     total = 2 * batch * np.sum(sizes[1:])
     n_out = sizes[-1]
-    span = batch * np.max(sizes[1:])
+    span = 2 * batch * np.max(sizes[1:])
     a = work[total:total + batch * n_out].reshape((batch, n_out))
     w = total + batch * n_out
-    return (work[:total], a, work[w:w + 2 * span], work[w + 2 * span:w + 4 * span],
-            work[w + 4 * span:w + 5 * span])
+    return work[:total], a, work[w:w + span], work[w + span:w + 2 * span]
+
+
+@jit_inline
+def _activate(z, code):
+    """G(z) of an elementwise hidden activation."""
+    if code == TANH:
+        return _math.tanh(z)
+    if code == RELU:
+        return max(z, 0.0)
+    if code == SIGMOID:
+        return _math.sigmoid(z)
+    return z
+
+
+@jit_inline
+def _tangent_rows(block, b, c, code):
+    """In place on block = [z; R z] (2 batch, n): [G(z + b); G'(z + b) (R z + c)]."""
+    batch = block.shape[0] // 2
+    for i in range(batch):
+        z, rz = block[i], block[batch + i]
+        for j in range(z.size):
+            z[j] = _activate(z[j] + b[j], code)
+            rz[j] = (rz[j] + c[j]) * _slope(z[j], code)
 
 
 @jit
-def _rop_forward(theta, sizes, hidden, X, v, stack, zbuf, tmp):
+def _tangent_activation(block, b, c, code):
+    """:func:`_tangent_rows` with the activation fixed at compile time in each branch,
+    so that its loop is free of branches on ``code`` (and vectorises)."""
+    if code == RELU:
+        _tangent_rows(block, b, c, RELU)
+    elif code == TANH:
+        _tangent_rows(block, b, c, TANH)
+    elif code == SIGMOID:
+        _tangent_rows(block, b, c, SIGMOID)
+    else:
+        _tangent_rows(block, b, c, IDENTITY)
+
+
+@jit
+def _rop_forward(theta, sizes, hidden, X, v, stack):
     """Forward sweep and its R-operator, batched: each layer's (2 batch, n) block of
     ``stack`` is [a_l; R a_l] (hidden layers) or [z_L; R z_L] (the last), so that one
     GEMM gives z and R a_l W^T together.  Returns the last block."""
@@ -117,28 +156,13 @@ def _rop_forward(theta, sizes, hidden, X, v, stack, zbuf, tmp):
         t += n_out
         block = stack[w:w + 2 * batch * n_out].reshape((2 * batch, n_out))
         w += 2 * batch * n_out
-        last = layer == n_layers - 1
-        target = block if last else zbuf[:2 * batch * n_out].reshape((2 * batch, n_out))
-        extra = tmp[:batch * n_out].reshape((batch, n_out))
-        if layer == 0:
-            np.dot(X, W.T, target[:batch])
-            np.dot(X, V.T, extra)
+        if layer == 0:  # R{a_0} = 0
+            gemm(1.0, X, False, W, True, 0.0, block[:batch])
+            gemm(1.0, X, False, V, True, 0.0, block[batch:])
         else:
-            np.dot(prev, W.T, target)
-            np.dot(prev[:batch], V.T, extra)
-        code = IDENTITY if last else hidden
-        if not last:
-            bias_activation_forward(target[:batch], b, block[:batch], hidden)
-        for i in range(batch):
-            rz = target[batch + i]
-            ra = block[batch + i]
-            a = block[i]
-            if last:
-                for j in range(n_out):
-                    a[j] += b[j]
-            for j in range(n_out):
-                base = rz[j] if layer > 0 else 0.0
-                ra[j] = (base + extra[i, j] + c[j]) * _slope(a[j], code)
+            gemm(1.0, prev, False, W, True, 0.0, block)  # [z; R a W^T]
+            gemm(1.0, prev[:batch], False, V, True, 1.0, block[batch:])  # + a V^T
+        _tangent_activation(block, b, c, IDENTITY if layer == n_layers - 1 else hidden)
         prev = block
     return prev
 
@@ -187,12 +211,42 @@ def _output_rop(z, y, out_code, loss_code, a, rz, rdelta, gauss_newton):
                     ai[j], rai[j], out_code)
 
 
+@jit_inline
+def _tangent_backward_rows(S, D, need_g, code):
+    """D = [R delta W + delta V; g] <- [R delta_l; delta_l] through the layer's
+    activation, S = [a; R a] (the G'' term only where G'' != 0)."""
+    batch = D.shape[0] // 2
+    for i in range(batch):
+        a, ra, r, g = S[i], S[batch + i], D[i], D[batch + i]
+        if need_g:
+            for j in range(a.size):
+                s = _slope(a[j], code)
+                r[j] = r[j] * s + g[j] * _bend(a[j], ra[j], code)
+                g[j] *= s
+        else:
+            for j in range(a.size):
+                r[j] *= _slope(a[j], code)
+
+
+@jit
+def _tangent_backward(S, D, need_g, code):
+    """:func:`_tangent_backward_rows` with the activation fixed at compile time."""
+    if code == RELU:
+        _tangent_backward_rows(S, D, need_g, RELU)
+    elif code == TANH:
+        _tangent_backward_rows(S, D, need_g, TANH)
+    elif code == SIGMOID:
+        _tangent_backward_rows(S, D, need_g, SIGMOID)
+    else:
+        _tangent_backward_rows(S, D, need_g, IDENTITY)
+
+
 @jit
 def _rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, gauss_newton):
     """out <- H v (or G v); returns the mean loss.  See the module docstring."""
     batch = X.shape[0]
-    stack, a, d_cur, d_next, tmp = _rop_buffers(sizes, batch, work)
-    last = _rop_forward(theta, sizes, hidden, X, v, stack, d_cur, tmp)
+    stack, a, d_cur, d_next = _rop_buffers(sizes, batch, work)
+    last = _rop_forward(theta, sizes, hidden, X, v, stack)
     z, rz = last[:batch], last[batch:]
     D = d_cur[:2 * z.size].reshape((2 * batch, z.shape[1]))  # [R delta; delta]
     value = output_loss(z, Y, output, loss, a, D[batch:])
@@ -212,9 +266,9 @@ def _rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, gauss_newton):
             w -= 2 * batch * n_in
             S = stack[w:w + 2 * batch * n_in].reshape((2 * batch, n_in))  # [a; R a]
         if layer == 0 or gauss_newton:
-            np.dot(rdelta.T, S[:batch], rdW)
+            gemm(1.0, rdelta, True, S[:batch], False, 0.0, rdW)
         else:
-            np.dot(D.T, S, rdW)  # R delta^T a + delta^T R a in one GEMM
+            gemm(1.0, D, True, S, False, 0.0, rdW)  # R delta^T a + delta^T R a in one GEMM
         rdb[:] = 0.0
         for i in range(batch):
             for j in range(n_out):
@@ -228,23 +282,13 @@ def _rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, gauss_newton):
         # activations with G'' = 0 -- one GEMM of the largest layer fewer
         need_g = not gauss_newton and (layer > 1 or hidden == TANH or hidden == SIGMOID)
         if need_g:
-            np.dot(D, W, D_prev)  # [R delta W; g]
+            gemm(1.0, D, False, W, False, 0.0, D_prev)  # [R delta W; g]
         else:
-            np.dot(rdelta, W, D_prev[:batch])
-        extra = tmp[:batch * n_in].reshape((batch, n_in))
-        if gauss_newton:
-            extra[:] = 0.0
-        else:
-            np.dot(delta, v[t:t + n_out * n_in].reshape((n_out, n_in)), extra)
-        for i in range(batch):
-            for j in range(n_in):
-                s = _slope(S[i, j], hidden)
-                r = (D_prev[i, j] + extra[i, j]) * s
-                if need_g:
-                    g = D_prev[batch + i, j]
-                    r += g * _bend(S[i, j], S[batch + i, j], hidden)
-                    D_prev[batch + i, j] = g * s
-                D_prev[i, j] = r
+            gemm(1.0, rdelta, False, W, False, 0.0, D_prev[:batch])
+        if not gauss_newton:  # + delta V
+            V = v[t:t + n_out * n_in].reshape((n_out, n_in))
+            gemm(1.0, delta, False, V, False, 1.0, D_prev[:batch])
+        _tangent_backward(S, D_prev, need_g, hidden)
         d_cur, d_next = d_next, d_cur
         D = D_prev
     return value
