@@ -1,7 +1,9 @@
 """Hessian-vector products of the MLP benchmark networks, and Lanczos on a network Hessian.
 
 Group ``hvp|<net>|f64`` compares, on one thread: one ``loss_and_grad`` (the unit),
-``net.hvp`` (R-operator) on every backend (``numba``, ``c``, ``numpy``: small net only),
+``net.hvp`` (R-operator) on every backend (``numba``, ``c``, ``numpy``: small net only)
+repeated at one point -- the network keeps the point's forward/backward pass, as in
+Lanczos or CG -- and ``numba-new-point`` at a new theta every call (nothing kept),
 ``net.gnvp``, the central-difference HVP (two gradients, step 1e-5 in norm) and
 ``torch.autograd.functional.hvp`` when torch is installed -- the cases of
 :func:`pykernels.benchmarks.hvp_cases`, which ``pykernels bench`` times too;

@@ -96,7 +96,9 @@ int pk_mlp_loss_and_grad_f32(const float *theta, const int64_t *sizes, int64_t n
 
 /* ---- rop.c ------------------------------------------------------------------ *
  * Second-order products of the loss by the R-operator and per-sample Jacobians
- * (kernels/rop.py); work holds pk_mlp_rop_workspace_size entries. */
+ * (kernels/rop.py); work holds pk_mlp_rop_workspace_size entries, zero-filled before its
+ * first use: the products keep the forward and backward pass of the last (theta, X, Y)
+ * there, and skip them in the next call at the same point. */
 
 int64_t pk_mlp_rop_workspace_size(const int64_t *sizes, int64_t n_sizes, int64_t batch);
 

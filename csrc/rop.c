@@ -9,6 +9,14 @@
 
 #define PK_HALF_SIZE_MAX 1073741823 /* 2 batch rows must fit a 32-bit BLAS dimension */
 
+/* work's header: [state, hidden, output, loss, batch, sizes...]; state says what the rest
+ * holds for the (theta, X, Y) copied after the header (kernels/rop.py) */
+#define PK_HEAD 5
+enum { PK_EMPTY = 0, PK_FORWARD = 1, PK_CURVATURE = 2 };
+
+/* How the backward sweep finishes R delta_l and delta_l (kernels/rop.py). */
+enum { PK_PLAIN = 0, PK_DELTA = 1, PK_KEEP_G = 2, PK_CACHED_G = 3 };
+
 int64_t pk_mlp_rop_workspace_size(const int64_t *sizes, int64_t n_sizes, int64_t batch)
 {
     int64_t base = pk_mlp_workspace_size(sizes, n_sizes, batch);
@@ -16,16 +24,24 @@ int64_t pk_mlp_rop_workspace_size(const int64_t *sizes, int64_t n_sizes, int64_t
         return base;
     if (batch > PK_HALF_SIZE_MAX)
         return PK_ERR_SIZE;
+    int64_t n_theta = pk_mlp_theta_size(sizes, n_sizes);
+    if (n_theta < 0)
+        return n_theta;
     int64_t widths = 0, widest = 0;
     for (int64_t l = 1; l < n_sizes; l++) {
         widths += sizes[l]; /* bounded: pk_mlp_workspace_size checked the sum */
         widest = sizes[l] > widest ? sizes[l] : widest;
     }
     int64_t widest_all = sizes[0] > widest ? sizes[0] : widest;
-    int64_t rop_rows = 2 * widths + sizes[n_sizes - 1] + 4 * widest;
-    if (rop_rows > INT64_MAX / batch || 2 * widest_all > (INT64_MAX - base) / batch)
+    int64_t head = PK_HEAD + n_sizes;
+    if (widths > INT64_MAX / 8 || n_theta > INT64_MAX - head)
         return PK_ERR_SIZE;
-    int64_t rop = batch * rop_rows, jacobian = base + 2 * batch * widest_all;
+    int64_t rop_rows = sizes[0] + 5 * widths + 2 * sizes[n_sizes - 1];
+    if (rop_rows > (INT64_MAX - head - n_theta) / batch
+        || 2 * widest_all > (INT64_MAX - head - base) / batch)
+        return PK_ERR_SIZE;
+    int64_t rop = head + n_theta + batch * rop_rows;
+    int64_t jacobian = head + base + 2 * batch * widest_all;
     return rop > jacobian ? rop : jacobian;
 }
 
@@ -112,23 +128,64 @@ static void PK_NAME(gemm)(int trans_a, int trans_b, int64_t m, int64_t n, int64_
             (pk_blasint)lda, B, (pk_blasint)ldb, beta, C, (pk_blasint)ldc);
 }
 
-/* In place on block = [z; R z] (2 batch, n): [G(z + b); G'(z + b) (R z + c)]. */
+/* In place on block = [z; R z] (2 batch, n): [G(z + b); G'(z + b) (R z + c)]; with
+ * activate 0 the upper half already holds a = G(z + b) and is kept. */
 static void PK_NAME(tangent_activation)(real *block, int64_t batch, int64_t n, const real *b,
-                                        const real *c, int code)
+                                        const real *c, int activate, int code)
 {
     for (int64_t i = 0; i < batch; i++) {
         real *z = block + i * n, *rz = block + (batch + i) * n;
         for (int64_t j = 0; j < n; j++) {
-            z[j] = (real)pk_activate((real)(z[j] + b[j]), code);
+            if (activate)
+                z[j] = (real)pk_activate((real)(z[j] + b[j]), code);
             rz[j] = (real)((real)(rz[j] + c[j]) * pk_slope(z[j], code));
         }
     }
 }
 
-/* Forward sweep and its R-operator; returns the last block [z_L; R z_L]. */
+/* 1 when work holds at least `state` for this network at (theta, X, Y). */
+static int PK_NAME(rop_cached)(const real *head, const real *copy, const int64_t *sizes,
+                               int64_t n_sizes, const int *codes, const real *theta,
+                               int64_t n_theta, const real *X, int64_t batch, const real *Y,
+                               int state)
+{
+    if (head[0] < state || (double)head[4] != (double)batch)
+        return 0;
+    for (int k = 0; k < 3; k++)
+        if (head[1 + k] != codes[k])
+            return 0;
+    for (int64_t k = 0; k < n_sizes; k++)
+        if ((double)head[PK_HEAD + k] != (double)sizes[k])
+            return 0;
+    int64_t m = batch * sizes[0], n_y = batch * sizes[n_sizes - 1];
+    return memcmp(copy, theta, (size_t)n_theta * sizeof *copy) == 0
+           && memcmp(copy + n_theta, X, (size_t)m * sizeof *copy) == 0
+           && memcmp(copy + n_theta + m, Y, (size_t)n_y * sizeof *copy) == 0;
+}
+
+/* Record that work holds `state` for this network at (theta, X, Y). */
+static void PK_NAME(rop_remember)(real *head, real *copy, const int64_t *sizes,
+                                  int64_t n_sizes, const int *codes, const real *theta,
+                                  int64_t n_theta, const real *X, int64_t batch, const real *Y,
+                                  int state)
+{
+    int64_t m = batch * sizes[0], n_y = batch * sizes[n_sizes - 1];
+    memcpy(copy, theta, (size_t)n_theta * sizeof *copy);
+    memcpy(copy + n_theta, X, (size_t)m * sizeof *copy);
+    memcpy(copy + n_theta + m, Y, (size_t)n_y * sizeof *copy);
+    for (int k = 0; k < 3; k++)
+        head[1 + k] = (real)codes[k];
+    head[4] = (real)batch;
+    for (int64_t k = 0; k < n_sizes; k++)
+        head[PK_HEAD + k] = (real)sizes[k];
+    head[0] = (real)state;
+}
+
+/* Forward sweep and its R-operator; returns the last block [z_L; R z_L].  With cached,
+ * the a_l (z_L) are in the blocks already and only the R-derivatives are computed. */
 static real *PK_NAME(rop_forward)(const real *theta, const int64_t *sizes, int64_t n_sizes,
                                   int hidden, const real *X, int64_t batch, const real *v,
-                                  real *stack)
+                                  real *stack, int cached)
 {
     int64_t t = 0, w = 0;
     real *prev = stack;
@@ -141,21 +198,50 @@ static real *PK_NAME(rop_forward)(const real *theta, const int64_t *sizes, int64
         real *block = stack + w, *rblock = block + batch * n_out;
         w += 2 * batch * n_out;
         if (layer == 0) { /* R{a_0} = 0 */
-            PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, X, n_in, W, n_in, 0, block,
-                          n_out);
+            if (!cached)
+                PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, X, n_in, W, n_in, 0,
+                              block, n_out);
             PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, X, n_in, V, n_in, 0, rblock,
                           n_out);
-        } else { /* [z; R a W^T], then + a V^T */
-            PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, 2 * batch, n_out, n_in, prev, n_in, W, n_in, 0,
-                          block, n_out);
+        } else { /* [z; R a W^T] (R a W^T alone when cached), then + a V^T */
+            if (cached)
+                PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, prev + batch * n_in,
+                              n_in, W, n_in, 0, rblock, n_out);
+            else
+                PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, 2 * batch, n_out, n_in, prev, n_in, W, n_in,
+                              0, block, n_out);
             PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, prev, n_in, V, n_in, 1,
                           rblock, n_out);
         }
-        PK_NAME(tangent_activation)(block, batch, n_out, b, c,
+        PK_NAME(tangent_activation)(block, batch, n_out, b, c, !cached,
                                     layer + 2 == n_sizes ? PK_IDENTITY : hidden);
         prev = block;
     }
     return prev;
+}
+
+/* D = [R delta W + delta V; g] -> [R delta_l; delta_l] through the layer's activation,
+ * S = [a; R a], G (batch, n) the kept g_l; mode as in kernels/rop.py. */
+static void PK_NAME(tangent_backward)(const real *S, real *D, real *G, int64_t batch,
+                                      int64_t n, int mode, int code)
+{
+    for (int64_t i = 0; i < batch; i++) {
+        const real *a = S + i * n, *ra = S + (batch + i) * n;
+        real *r = D + i * n, *g = D + (batch + i) * n, *kept = G + i * n;
+        for (int64_t j = 0; j < n; j++) {
+            double s = pk_slope(a[j], code);
+            if (mode == PK_DELTA || mode == PK_KEEP_G) {
+                if (mode == PK_KEEP_G)
+                    kept[j] = g[j];
+                r[j] = (real)(r[j] * s + g[j] * pk_bend(a[j], ra[j], code));
+                g[j] = (real)(g[j] * s);
+            } else if (mode == PK_CACHED_G) {
+                r[j] = (real)(r[j] * s + kept[j] * pk_bend(a[j], ra[j], code));
+            } else {
+                r[j] = (real)(r[j] * s);
+            }
+        }
+    }
 }
 
 /* rdelta <- H_z rz, H_z the loss's Hessian w.r.t. the logits (its Gauss-Newton part);
@@ -218,24 +304,30 @@ static int PK_NAME(rop)(const real *theta, const int64_t *sizes, int64_t n_sizes
         return PK_ERR_SIZE;
     if (!pk_valid_activation(hidden))
         return PK_ERR_CODE;
-    int64_t widths = 0, span = 0, n_out = sizes[n_sizes - 1];
-    for (int64_t l = 1; l < n_sizes; l++) {
+    int64_t widths = 0, n_out = sizes[n_sizes - 1], n_theta = pk_mlp_theta_size(sizes, n_sizes);
+    for (int64_t l = 1; l < n_sizes; l++)
         widths += sizes[l];
-        span = sizes[l] > span ? sizes[l] : span;
-    }
-    span *= batch;
-    int64_t total = 2 * batch * widths;
-    real *stack = work, *a = work + total;
-    real *d_cur = a + batch * n_out, *d_next = d_cur + 2 * span;
-    real *last = PK_NAME(rop_forward)(theta, sizes, n_sizes, hidden, X, batch, v, stack);
-    real *D = d_cur; /* (2 batch, n): [R delta; delta] */
+    int64_t total = batch * widths;
+    real *head = work, *copy = head + PK_HEAD + n_sizes;
+    real *stack = copy + n_theta + batch * (sizes[0] + n_out), *a = stack + 2 * total;
+    real *deltas = a + batch * n_out, *gs = deltas + 2 * total;
+    const int codes[3] = {hidden, output, loss};
+    int state = gauss_newton ? PK_FORWARD : PK_CURVATURE;
+    int cached = PK_NAME(rop_cached)(head, copy, sizes, n_sizes, codes, theta, n_theta, X, batch,
+                                     Y, state);
+    if (!cached)
+        head[0] = PK_EMPTY;
+    real *last = PK_NAME(rop_forward)(theta, sizes, n_sizes, hidden, X, batch, v, stack, cached);
+    int64_t w = 2 * (total - batch * n_out);
+    real *D = deltas + w; /* (2 batch, n): [R delta; delta] */
     status = PK_NAME(output_loss)(last, batch, n_out, Y, output, loss, a, D + batch * n_out,
                                   value);
     if (status != PK_OK)
         return status;
     PK_NAME(output_rop)(batch, n_out, Y, output, loss, a, last + batch * n_out, D,
                         gauss_newton);
-    int64_t t = pk_mlp_theta_size(sizes, n_sizes), w = total - 2 * batch * n_out;
+    int curved = hidden == PK_TANH || hidden == PK_SIGMOID;
+    int64_t t = n_theta;
     for (int64_t layer = n_sizes - 2; layer >= 0; layer--) {
         int64_t n_in = sizes[layer], n_o = sizes[layer + 1];
         t -= n_o;
@@ -261,31 +353,24 @@ static int PK_NAME(rop)(const real *theta, const int64_t *sizes, int64_t n_sizes
         if (layer == 0)
             break;
         const real *W = theta + t;
-        real *D_prev = d_next;
+        real *D_prev = deltas + w, *G = gs + w / 2;
         /* g = delta W feeds the G'' term and the delta of the layer below, which the
-         * first hidden layer's R{dW} does not need: skipped there when G'' = 0 */
-        int need_g = !gauss_newton && (layer > 1 || hidden == PK_TANH || hidden == PK_SIGMOID);
+         * first hidden layer's R{dW} does not need: skipped there when G'' = 0; cached,
+         * the deltas (and the g of curved activations) are in work already */
+        int need_g = !gauss_newton && !cached && (layer > 1 || curved);
         PK_NAME(gemm)(PK_NO_TRANS, PK_NO_TRANS, need_g ? 2 * batch : batch, n_in, n_o, D, n_o, W,
                       n_in, 0, D_prev, n_in); /* [R delta W; g] */
         if (!gauss_newton) /* + delta V */
             PK_NAME(gemm)(PK_NO_TRANS, PK_NO_TRANS, batch, n_in, n_o, delta, n_o, v + t, n_in, 1,
                           D_prev, n_in);
-        for (int64_t i = 0; i < batch; i++)
-            for (int64_t j = 0; j < n_in; j++) {
-                int64_t k = i * n_in + j, kb = (batch + i) * n_in + j;
-                double s = pk_slope(S[k], hidden);
-                double r = D_prev[k] * s;
-                if (need_g) {
-                    real g = D_prev[kb];
-                    r += g * pk_bend(S[k], S[kb], hidden);
-                    D_prev[kb] = (real)(g * s);
-                }
-                D_prev[k] = (real)r;
-            }
-        d_next = d_cur;
-        d_cur = D_prev;
+        int mode = need_g ? (curved ? PK_KEEP_G : PK_DELTA)
+                          : (cached && curved && !gauss_newton ? PK_CACHED_G : PK_PLAIN);
+        PK_NAME(tangent_backward)(S, D_prev, G, batch, n_in, mode, hidden);
         D = D_prev;
     }
+    if (!cached)
+        PK_NAME(rop_remember)(head, copy, sizes, n_sizes, codes, theta, n_theta, X, batch, Y,
+                              state);
     return PK_OK;
 }
 
@@ -321,6 +406,8 @@ int PK_NAME(mlp_jacobian)(const real *theta, const int64_t *sizes, int64_t n_siz
     }
     int64_t base = pk_mlp_workspace_size(sizes, n_sizes, batch), span = batch * widest_all;
     int64_t n_theta = pk_mlp_theta_size(sizes, n_sizes);
+    work[0] = PK_EMPTY; /* overwrites what the R-operator kept in work */
+    work += PK_HEAD + n_sizes;
     real *fwork = work, *buf = work + base, *spare = buf + span;
     const real *z = PK_NAME(mlp_forward)(theta, sizes, n_sizes, hidden, X, batch, fwork);
     real *a = fwork + batch * widths;

@@ -45,6 +45,16 @@ static void *xmalloc(size_t bytes)
     return p;
 }
 
+static void *calloc_or_die(size_t count, size_t bytes)
+{
+    void *p = calloc(count, bytes);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
 /* Data of one case: random X, theta and targets fitting the loss. */
 typedef struct {
     int64_t sizes[4], n_sizes, batch, n_theta, n_work, n_y;
@@ -245,7 +255,7 @@ static void test_rop(void)
         int64_t n = k.n_theta, n_rop = pk_mlp_rop_workspace_size(k.sizes, k.n_sizes, 6);
         double *v = xmalloc(n * sizeof(double)), *hv = xmalloc(n * sizeof(double));
         double *gv = xmalloc(n * sizeof(double)), *up = xmalloc(n * sizeof(double));
-        double *rwork = xmalloc(n_rop * sizeof(double)), value, eps = 1e-5;
+        double *rwork = calloc_or_die(n_rop, sizeof(double)), value, eps = 1e-5;
         uint64_t seed = 99;
         for (int64_t q = 0; q < n; q++)
             v[q] = uniform(&seed);
@@ -272,6 +282,23 @@ static void test_rop(void)
         check(status == PK_OK && err <= 1e-6 * scale, "hvp vs differences of the gradient",
               detail);
         check(vgv >= 0.0, "Gauss-Newton product is PSD", detail);
+        /* theta moved since rwork was filled: the kept pass must not be reused */
+        double *fresh = calloc_or_die(n_rop, sizeof(double)), stale = 0.0;
+        status = pk_mlp_hvp_f64(k.theta, k.sizes, k.n_sizes, hidden, output, loss, k.X, 6, k.Y,
+                                v, rwork, hv, &value);
+        status |= pk_mlp_hvp_f64(k.theta, k.sizes, k.n_sizes, hidden, output, loss, k.X, 6,
+                                 k.Y, v, fresh, up, &value);
+        for (int64_t q = 0; q < n; q++)
+            stale = fmax(stale, fabs(hv[q] - up[q]));
+        check(status == PK_OK && stale == 0.0, "hvp after theta moved equals a fresh one",
+              detail);
+        status = pk_mlp_hvp_f64(k.theta, k.sizes, k.n_sizes, hidden, output, loss, k.X, 6, k.Y,
+                                v, rwork, hv, &value); /* same point: reused */
+        stale = 0.0;
+        for (int64_t q = 0; q < n; q++)
+            stale = fmax(stale, fabs(hv[q] - up[q]) / scale);
+        check(status == PK_OK && stale <= 1e-13, "hvp at the same point reuses work", detail);
+        free(fresh);
         free(v);
         free(hv);
         free(gv);
@@ -282,7 +309,8 @@ static void test_rop(void)
     /* input Jacobian of a 3-5-4-3 tanh/softmax net vs central differences of predict */
     Case k = make_case(PK_SOFTMAX, PK_CROSS_ENTROPY, 2, 5);
     int64_t n_rop = pk_mlp_rop_workspace_size(k.sizes, k.n_sizes, 2);
-    double *rwork = xmalloc(n_rop * sizeof(double)), *jac = xmalloc(2 * 3 * 3 * sizeof(double));
+    double *rwork = calloc_or_die(n_rop, sizeof(double));
+    double *jac = xmalloc(2 * 3 * 3 * sizeof(double));
     double *yp = xmalloc(6 * sizeof(double)), *ym = xmalloc(6 * sizeof(double)), err = 0.0;
     int status = pk_mlp_jacobian_f64(k.theta, k.sizes, k.n_sizes, PK_TANH, PK_SOFTMAX, k.X, 2,
                                      rwork, jac, 0);

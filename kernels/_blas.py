@@ -17,8 +17,6 @@ from numba.np.linalg import ensure_blas
 
 from ._jit import jit_inline
 
-ensure_blas()  # SciPy's BLAS, as for np.dot
-
 _CHAR = ir.IntType(8)
 _VOIDP = ir.IntType(8).as_pointer()
 
@@ -27,6 +25,7 @@ _VOIDP = ir.IntType(8).as_pointer()
 def _xxgemm(typingctx, trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
     """Column-major BLAS ``gemm`` on the data of C-contiguous float arrays; returns the
     wrapper's status (0 on success)."""
+    ensure_blas()  # SciPy's BLAS, checked when compiling, as np.dot does
     arrays = (A, B, C)
     if not all(isinstance(x, types.Array) for x in arrays):
         raise TypingError("gemm: A, B and C must be arrays")

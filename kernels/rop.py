@@ -19,12 +19,19 @@ a layer: it is J^T H J v with H the loss's Hessian w.r.t. the logits z_L for
 cross-entropy (convex in z) and w.r.t. the output a_L for the elementwise losses
 (convex in a), hence positive semi-definite.
 
-``work`` holds :func:`rop_workspace_size` entries: for every layer a (2 batch, n_l)
-block ``[a_l; R a_l]`` (``[z_L; R z_L]`` for the last; each written by its GEMMs, then
-activated in place), the output a_L and two scratches of ``2 batch max(n_l)`` entries
-for ``[R delta; delta]``.  Stacking a value over its R-derivative lets one GEMM serve both (z and
-R a W^T forward; g and R delta W backward; R delta^T a + delta^T R a for the weights'
-product); the second term of a sum is accumulated by the GEMM itself (beta = 1).
+``work`` holds :func:`rop_workspace_size` entries: a header and a copy of the (theta,
+X, Y) it was last used at, then for every layer a (2 batch, n_l) block ``[a_l; R a_l]``
+(``[z_L; R z_L]`` for the last; each written by its GEMMs, then activated in place), the
+output a_L, for every layer a block ``[R delta_l; delta_l]`` and a block g_l.  Stacking
+a value over its R-derivative lets one GEMM serve both (z and R a W^T forward; g and
+R delta W backward; R delta^T a + delta^T R a for the weights' product); the second
+term of a sum is accumulated by the GEMM itself (beta = 1).
+
+Products at the point of the previous call -- the same bits of theta, X and Y, the
+usual case in Lanczos or conjugate gradients -- reuse the a_l, delta_l and g_l kept in
+``work`` and skip every GEMM that does not involve v (z = a W^T, g = delta W): on the
+benchmark networks H v then costs about 1.7 gradients instead of 2.  ``work`` must be
+zero-filled before its first use (the header then says it holds nothing).
 """
 
 import numpy as np
@@ -40,9 +47,13 @@ from .mlp import _buffers, mlp_forward, workspace_size
 
 def rop_workspace_size(sizes, batch):
     """Entries of the ``work`` buffer of :func:`mlp_hvp` / :func:`mlp_gnvp` / Jacobians."""
-    widths = [int(n) for n in sizes[1:]]
-    rop = batch * (2 * sum(widths) + widths[-1] + 4 * max(widths))
-    jacobian = workspace_size(sizes, batch) + 2 * batch * max(int(n) for n in sizes)
+    sizes = [int(n) for n in sizes]
+    widths = sizes[1:]
+    n_theta = sum(o * (i + 1) for i, o in zip(sizes[:-1], widths))
+    head = _HEAD + len(sizes)
+    rop = (head + n_theta + batch * (sizes[0] + widths[-1])
+           + batch * (5 * sum(widths) + widths[-1]))
+    jacobian = head + workspace_size(sizes, batch) + 2 * batch * max(sizes)
     return max(rop, jacobian)
 
 
@@ -88,15 +99,72 @@ def _loss_curvature(r, code):
     return 0.0
 
 
+# the header of ``work``: [state, hidden, output, loss, batch, sizes...]; state says what
+# the rest holds for the (theta, X, Y) copied after the header
+_HEAD = 5
+_EMPTY = 0.0  # nothing (zero-filled work)
+_FORWARD = 1.0  # the forward pass: a_l, z_L (enough for G v)
+_CURVATURE = 2.0  # and the backward deltas delta_l, g_l (enough for H v)
+
+
 @jit
-def _rop_buffers(sizes, batch, work):
-    """Views of ``work``: the [a_l; R a_l] blocks, a_L and two 2-block scratches."""
-    total = 2 * batch * np.sum(sizes[1:])
+def _rop_buffers(sizes, batch, n_theta, work):
+    """Views of ``work``: header, copy of (theta, X, Y), the [a_l; R a_l] blocks, a_L,
+    the [R delta_l; delta_l] blocks and the g_l blocks (laid out like the a_l)."""
+    head = _HEAD + sizes.size
+    copy = n_theta + batch * (sizes[0] + sizes[-1])
+    total = batch * np.sum(sizes[1:])
     n_out = sizes[-1]
-    span = 2 * batch * np.max(sizes[1:])
-    a = work[total:total + batch * n_out].reshape((batch, n_out))
-    w = total + batch * n_out
-    return work[:total], a, work[w:w + span], work[w + span:w + 2 * span]
+    w = head + copy
+    stack = work[w:w + 2 * total]
+    w += 2 * total
+    a = work[w:w + batch * n_out].reshape((batch, n_out))
+    w += batch * n_out
+    return (work[:head], work[head:head + copy], stack, a, work[w:w + 2 * total],
+            work[w + 2 * total:w + 3 * total])
+
+
+@jit_inline
+def _same_words(x, y):
+    diff = np.uint64(0)
+    for i in range(x.size):
+        diff |= x[i] ^ y[i]
+    return diff == 0
+
+
+@jit
+def _same_bits(a, b):
+    """True when the float arrays a and b (1-D, contiguous, one size) hold the same bits."""
+    if a.itemsize == 8:
+        return _same_words(a.view(np.uint64), b.view(np.uint64))
+    return _same_words(a.view(np.uint32), b.view(np.uint32))
+
+
+@jit
+def _cached(head, copy, sizes, hidden, output, loss, theta, X, Y, state):
+    """True when ``work`` holds at least ``state`` for this network at (theta, X, Y)."""
+    if head[0] < state or head[1] != hidden or head[2] != output or head[3] != loss:
+        return False
+    if head[4] != X.shape[0]:
+        return False
+    for k in range(sizes.size):
+        if head[_HEAD + k] != sizes[k]:
+            return False
+    n, m = theta.size, X.size
+    return (_same_bits(copy[:n], theta) and _same_bits(copy[n:n + m], X.reshape(m))
+            and _same_bits(copy[n + m:], Y.reshape(Y.size)))
+
+
+@jit
+def _remember(head, copy, sizes, hidden, output, loss, theta, X, Y, state):
+    """Record that ``work`` holds ``state`` for this network at (theta, X, Y)."""
+    n, m = theta.size, X.size
+    copy[:n] = theta
+    copy[n:n + m] = X.reshape(m)
+    copy[n + m:] = Y.reshape(Y.size)
+    head[1], head[2], head[3], head[4] = hidden, output, loss, X.shape[0]
+    head[_HEAD:] = sizes
+    head[0] = state
 
 
 @jit_inline
@@ -112,35 +180,41 @@ def _activate(z, code):
 
 
 @jit_inline
-def _tangent_rows(block, b, c, code):
-    """In place on block = [z; R z] (2 batch, n): [G(z + b); G'(z + b) (R z + c)]."""
+def _tangent_rows(block, b, c, activate, code):
+    """In place on block = [z; R z] (2 batch, n): [G(z + b); G'(z + b) (R z + c)]; with
+    ``activate`` False the upper half already holds a = G(z + b) and is kept."""
     batch = block.shape[0] // 2
     for i in range(batch):
         z, rz = block[i], block[batch + i]
-        for j in range(z.size):
-            z[j] = _activate(z[j] + b[j], code)
-            rz[j] = (rz[j] + c[j]) * _slope(z[j], code)
+        if activate:
+            for j in range(z.size):
+                z[j] = _activate(z[j] + b[j], code)
+                rz[j] = (rz[j] + c[j]) * _slope(z[j], code)
+        else:
+            for j in range(z.size):
+                rz[j] = (rz[j] + c[j]) * _slope(z[j], code)
 
 
 @jit
-def _tangent_activation(block, b, c, code):
+def _tangent_activation(block, b, c, activate, code):
     """:func:`_tangent_rows` with the activation fixed at compile time in each branch,
-    so that its loop is free of branches on ``code`` (and vectorises)."""
+    so that its loops are free of branches on ``code`` (and vectorise)."""
     if code == RELU:
-        _tangent_rows(block, b, c, RELU)
+        _tangent_rows(block, b, c, activate, RELU)
     elif code == TANH:
-        _tangent_rows(block, b, c, TANH)
+        _tangent_rows(block, b, c, activate, TANH)
     elif code == SIGMOID:
-        _tangent_rows(block, b, c, SIGMOID)
+        _tangent_rows(block, b, c, activate, SIGMOID)
     else:
-        _tangent_rows(block, b, c, IDENTITY)
+        _tangent_rows(block, b, c, activate, IDENTITY)
 
 
 @jit
-def _rop_forward(theta, sizes, hidden, X, v, stack):
+def _rop_forward(theta, sizes, hidden, X, v, stack, cached):
     """Forward sweep and its R-operator, batched: each layer's (2 batch, n) block of
     ``stack`` is [a_l; R a_l] (hidden layers) or [z_L; R z_L] (the last), so that one
-    GEMM gives z and R a_l W^T together.  Returns the last block."""
+    GEMM gives z and R a_l W^T together; with ``cached`` the a_l (z_L) are there
+    already and only the R-derivatives are computed.  Returns the last block."""
     batch = X.shape[0]
     n_layers = sizes.size - 1
     t = 0
@@ -157,12 +231,17 @@ def _rop_forward(theta, sizes, hidden, X, v, stack):
         block = stack[w:w + 2 * batch * n_out].reshape((2 * batch, n_out))
         w += 2 * batch * n_out
         if layer == 0:  # R{a_0} = 0
-            gemm(1.0, X, False, W, True, 0.0, block[:batch])
+            if not cached:
+                gemm(1.0, X, False, W, True, 0.0, block[:batch])
             gemm(1.0, X, False, V, True, 0.0, block[batch:])
         else:
-            gemm(1.0, prev, False, W, True, 0.0, block)  # [z; R a W^T]
+            if cached:
+                gemm(1.0, prev[batch:], False, W, True, 0.0, block[batch:])  # R a W^T
+            else:
+                gemm(1.0, prev, False, W, True, 0.0, block)  # [z; R a W^T]
             gemm(1.0, prev[:batch], False, V, True, 1.0, block[batch:])  # + a V^T
-        _tangent_activation(block, b, c, IDENTITY if layer == n_layers - 1 else hidden)
+        _tangent_activation(block, b, c, not cached,
+                            IDENTITY if layer == n_layers - 1 else hidden)
         prev = block
     return prev
 
@@ -211,48 +290,66 @@ def _output_rop(z, y, out_code, loss_code, a, rz, rdelta, gauss_newton):
                     ai[j], rai[j], out_code)
 
 
+_PLAIN = 0  # R delta_l = D_r G'(z_l): no G'' term (relu, identity, Gauss-Newton)
+_DELTA = 1  # the lower half of D holds g_l: add its G'' term, delta_l = g_l G'(z_l)
+_KEEP_G = 2  # as _DELTA, and keep g_l in G for the next call at this point
+_CACHED_G = 3  # add the G'' term of the g_l kept in G
+
+
 @jit_inline
-def _tangent_backward_rows(S, D, need_g, code):
-    """D = [R delta W + delta V; g] <- [R delta_l; delta_l] through the layer's
-    activation, S = [a; R a] (the G'' term only where G'' != 0)."""
-    batch = D.shape[0] // 2
+def _tangent_backward_rows(S, D, G, mode, code):
+    """D = [R delta W + delta V; g] -> [R delta_l; delta_l] through the layer's activation,
+    S = [a; R a], G (batch, n) the kept g_l (see ``mode``)."""
+    batch = S.shape[0] // 2
     for i in range(batch):
-        a, ra, r, g = S[i], S[batch + i], D[i], D[batch + i]
-        if need_g:
+        a, ra, r = S[i], S[batch + i], D[i]
+        if mode == _DELTA or mode == _KEEP_G:
+            g = D[batch + i]
+            if mode == _KEEP_G:
+                G[i, :] = g
             for j in range(a.size):
                 s = _slope(a[j], code)
                 r[j] = r[j] * s + g[j] * _bend(a[j], ra[j], code)
                 g[j] *= s
+        elif mode == _CACHED_G:
+            g = G[i]
+            for j in range(a.size):
+                r[j] = r[j] * _slope(a[j], code) + g[j] * _bend(a[j], ra[j], code)
         else:
             for j in range(a.size):
                 r[j] *= _slope(a[j], code)
 
 
 @jit
-def _tangent_backward(S, D, need_g, code):
+def _tangent_backward(S, D, G, mode, code):
     """:func:`_tangent_backward_rows` with the activation fixed at compile time."""
     if code == RELU:
-        _tangent_backward_rows(S, D, need_g, RELU)
+        _tangent_backward_rows(S, D, G, mode, RELU)
     elif code == TANH:
-        _tangent_backward_rows(S, D, need_g, TANH)
+        _tangent_backward_rows(S, D, G, mode, TANH)
     elif code == SIGMOID:
-        _tangent_backward_rows(S, D, need_g, SIGMOID)
+        _tangent_backward_rows(S, D, G, mode, SIGMOID)
     else:
-        _tangent_backward_rows(S, D, need_g, IDENTITY)
+        _tangent_backward_rows(S, D, G, mode, IDENTITY)
 
 
 @jit
 def _rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, gauss_newton):
     """out <- H v (or G v); returns the mean loss.  See the module docstring."""
     batch = X.shape[0]
-    stack, a, d_cur, d_next = _rop_buffers(sizes, batch, work)
-    last = _rop_forward(theta, sizes, hidden, X, v, stack)
+    head, copy, stack, a, deltas, gs = _rop_buffers(sizes, batch, theta.size, work)
+    state = _FORWARD if gauss_newton else _CURVATURE
+    cached = _cached(head, copy, sizes, hidden, output, loss, theta, X, Y, state)
+    if not cached:
+        head[0] = _EMPTY
+    last = _rop_forward(theta, sizes, hidden, X, v, stack, cached)
     z, rz = last[:batch], last[batch:]
-    D = d_cur[:2 * z.size].reshape((2 * batch, z.shape[1]))  # [R delta; delta]
+    w = stack.size - last.size
+    D = deltas[w:].reshape((2 * batch, z.shape[1]))  # [R delta; delta]
     value = output_loss(z, Y, output, loss, a, D[batch:])
     _output_rop(z, Y, output, loss, a, rz, D[:batch], gauss_newton)
+    curved = hidden == TANH or hidden == SIGMOID
     t = theta.size
-    w = stack.size - last.size
     for layer in range(sizes.size - 2, -1, -1):
         n_in, n_out = sizes[layer], sizes[layer + 1]
         t -= n_out
@@ -276,11 +373,13 @@ def _rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, gauss_newton):
         if layer == 0:
             break
         W = theta[t:t + n_out * n_in].reshape((n_out, n_in))
-        D_prev = d_next[:2 * batch * n_in].reshape((2 * batch, n_in))
+        D_prev = deltas[w:w + 2 * batch * n_in].reshape((2 * batch, n_in))
+        G = gs[w // 2:w // 2 + batch * n_in].reshape((batch, n_in))
         # g = delta W feeds the G'' term and the delta of the layer below, which the
         # first hidden layer's R{dW} does not need (R{a_0} = 0): skip it there for
-        # activations with G'' = 0 -- one GEMM of the largest layer fewer
-        need_g = not gauss_newton and (layer > 1 or hidden == TANH or hidden == SIGMOID)
+        # activations with G'' = 0 -- one GEMM of the largest layer fewer; cached, the
+        # deltas (and the g of curved activations) are in ``work`` already
+        need_g = not gauss_newton and not cached and (layer > 1 or curved)
         if need_g:
             gemm(1.0, D, False, W, False, 0.0, D_prev)  # [R delta W; g]
         else:
@@ -288,15 +387,25 @@ def _rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, gauss_newton):
         if not gauss_newton:  # + delta V
             V = v[t:t + n_out * n_in].reshape((n_out, n_in))
             gemm(1.0, delta, False, V, False, 1.0, D_prev[:batch])
-        _tangent_backward(S, D_prev, need_g, hidden)
-        d_cur, d_next = d_next, d_cur
+        if need_g:
+            mode = _KEEP_G if curved else _DELTA
+        elif cached and curved and not gauss_newton:
+            mode = _CACHED_G
+        else:
+            mode = _PLAIN
+        _tangent_backward(S, D_prev, G, mode, hidden)
         D = D_prev
+    if not cached:
+        _remember(head, copy, sizes, hidden, output, loss, theta, X, Y, state)
     return value
 
 
 @jit
 def mlp_hvp(theta, sizes, hidden, output, loss, X, Y, v, work, out):
-    """out (theta.size,) <- H v, H the Hessian of the mean loss w.r.t. theta; returns the loss."""
+    """out (theta.size,) <- H v, H the Hessian of the mean loss w.r.t. theta; returns the loss.
+
+    ``work`` (zero-filled before its first use) keeps the forward and backward pass of
+    (theta, X, Y) for the next call at the same point."""
     return _rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, False)
 
 
@@ -315,6 +424,8 @@ def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):
     output activation's Jacobian at row i); a layer's block of row i is then the
     outer product delta_i a_i^T (weights) and delta_i (bias).
     """
+    work[0] = _EMPTY  # overwrites what the R-operator kept in work
+    work = work[_HEAD + sizes.size:]
     batch = X.shape[0]
     base = batch * (np.sum(sizes[1:]) + sizes[-1] + 2 * np.max(sizes[1:]))
     span = batch * np.max(sizes)  # the input layer's d_prev is (batch, n_in)

@@ -377,6 +377,13 @@ def hvp_step(case, impl, dtype=np.float64):
         return lambda: net.loss_and_grad(X, Y)[1]
     if impl in backends():
         return lambda: net.hvp(X, Y, v, backend=impl)
+    if impl == "numba-new-point":  # two thetas in turn: nothing kept can be reused
+        thetas = [net.theta.copy(), net.theta * (1 + 1e-12)]
+
+        def new_point():
+            thetas.reverse()
+            return net.hvp(X, Y, v, thetas[0])
+        return new_point
     if impl == "gnvp":
         return lambda: net.gnvp(X, Y, v)
     if impl == "central-difference":
@@ -413,13 +420,14 @@ def _torch_hvp(net, X, Y, v):
 
 
 def hvp_cases():
-    """``hvp|<net>|f64``: one loss_and_grad (the unit), net.hvp per backend, the
-    Gauss-Newton product, the central difference of two gradients, PyTorch and JAX."""
+    """``hvp|<net>|f64``: one loss_and_grad (the unit), net.hvp per backend (repeated at
+    one point, as in Lanczos or CG) and at a new theta every call, the Gauss-Newton
+    product, the central difference of two gradients, PyTorch and JAX."""
     cases = []
     for name in ("small", "large"):
         group = f"hvp|{name}|f64"
         for impl in (["loss_and_grad"] + backends()
-                     + ["gnvp", "central-difference", "torch", "jax"]):
+                     + ["numba-new-point", "gnvp", "central-difference", "torch", "jax"]):
             if name == "large" and impl == "numpy":
                 continue  # the reference is for correctness, not speed
             cases.append(Case(group, impl, _bind(hvp_step, name, impl), name != "large"))

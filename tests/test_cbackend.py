@@ -228,7 +228,7 @@ def test_sizes_match_numba():
 
 def test_rop_kernels_check_their_buffers():
     net, X, Y = make_case("tanh", "identity", "mse", np.float64, (3, 5, 2), 4)
-    work = np.empty(_cbackend.rop_workspace_size(net.sizes, 4))
+    work = np.zeros(_cbackend.rop_workspace_size(net.sizes, 4))
     v, out = np.ones(net.size), np.empty(net.size)
     args = [net.theta, net.sizes, 1, 0, 0, X, Y, v, work, out]
     assert np.isfinite(_cbackend.mlp_hvp(*args))
