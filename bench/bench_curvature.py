@@ -1,14 +1,15 @@
 """Hessian-vector products of the MLP benchmark networks, and Lanczos on a network Hessian.
 
-Group ``hvp|<net>|f64`` compares, on one thread: one ``loss_and_grad`` (the unit),
+Group ``hvp|<net>|f64`` compares, on one core: one ``loss_and_grad`` (the unit),
 ``net.hvp`` (R-operator) on every backend (``numba``, ``c``, ``numpy``: small net only)
 repeated at one point -- the network keeps the point's forward/backward pass, as in
 Lanczos or CG -- and ``numba-new-point`` at a new theta every call (nothing kept),
-``net.gnvp``, the central-difference HVP (two gradients, step 1e-5 in norm) and
-``torch.autograd.functional.hvp`` when torch is installed -- the cases of
-:func:`pykernels.benchmarks.hvp_cases`, which ``pykernels bench`` times too;
-``extra_info`` holds each result's relative difference from ``net.hvp``.  ``hessian-eigs|~1000-params`` finds the top Hessian eigenvalue by
-Lanczos; ``extra_info`` holds the products used and the relative error.
+``net.gnvp``, the central-difference HVP (two gradients, step 1e-5 in norm),
+``torch.autograd.functional.hvp`` and JAX's jitted forward-over-reverse when installed
+-- the cases of :func:`pykernels.benchmarks.hvp_cases`, which ``pykernels bench`` times
+too; ``extra_info`` holds each result's relative difference from ``net.hvp``.
+``hessian-eigs|~1000-params`` finds the top Hessian eigenvalue by Lanczos;
+``extra_info`` holds the products used and the relative error.
 
     pytest bench/bench_curvature.py --benchmark-only --benchmark-group-by=group
 """

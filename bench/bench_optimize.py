@@ -1,6 +1,6 @@
 """L-BFGS: pykernels' compiled loop (@njit fun/jac) vs scipy's L-BFGS-B (NumPy objective).
 
-Extended Rosenbrock at n = 100 and 1000, BLAS pinned to one thread on both sides.
+Extended Rosenbrock at n = 100 and 1000, one thread and one core on both sides.
 Run: ``python -m pytest bench/bench_optimize.py --benchmark-only``
 (CI smoke: ``--benchmark-disable``).  Each case also asserts both converge with
 comparable evaluation counts (not times).
@@ -10,17 +10,10 @@ import numba
 import numpy as np
 import pytest
 import scipy.optimize as so
-from threadpoolctl import threadpool_limits
 
 import pykernels as pk
 
 SIZES = [100, 1000]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    with threadpool_limits(limits=1):
-        yield
 
 
 @numba.njit

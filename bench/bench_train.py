@@ -1,24 +1,17 @@
 """pk.train epoch vs the bare loss_and_grad kernel calls it makes (bar: <= 1.2x).
 
 Run: ``python -m pytest bench/bench_train.py --benchmark-only``
-(CI smoke: ``--benchmark-disable``).  BLAS and Numba are pinned to one thread.
+(CI smoke: ``--benchmark-disable``).  One thread, one core (bench/conftest.py).
 """
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
 import pykernels as pk
 from pykernels import _backend
 
 N, BATCH = 2048, 64
 SIZES = [64, 128, 128, 10]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    with threadpool_limits(limits=1):
-        yield
 
 
 @pytest.fixture(scope="module")

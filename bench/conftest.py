@@ -1,18 +1,15 @@
-"""Benchmarks run on one thread on every side (BLAS, Numba, PyTorch)."""
+"""Benchmarks run on one thread on every side (BLAS, Numba, PyTorch) and on one core."""
 
 import pytest
+
+from pykernels.benchmarks import one_core
 
 
 @pytest.fixture(autouse=True, scope="session")
 def one_thread():
-    import numba
-    from threadpoolctl import threadpool_limits
-
-    numba.set_num_threads(1)
     try:
-        import torch
-        torch.set_num_threads(1)
+        import torch  # noqa: F401 -- imported first, so that one_core gives it one thread
     except ImportError:
         pass
-    with threadpool_limits(1):
+    with one_core():
         yield

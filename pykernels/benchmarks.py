@@ -7,9 +7,12 @@ exactly that callable.  A factory raises ``ImportError`` or
 :class:`pykernels.BackendUnavailable` when its implementation is not installed.
 """
 
+import contextlib
 import dataclasses
 import functools
 import json
+import os
+import sys
 import time
 from typing import Callable
 
@@ -459,8 +462,40 @@ def time_call(step, min_time=0.2, repeats=5):
     return float(np.median(rounds))
 
 
+@contextlib.contextmanager
+def one_core():
+    """Run on one thread on every side, and on one CPU core.
+
+    BLAS (threadpoolctl), Numba and PyTorch (when imported) get one thread; the process
+    is pinned to one core where the OS allows it, which also holds runtimes that keep
+    their own thread pools -- XLA's ignores the flags meant for it and used both cores
+    here.  Everything is restored on exit.
+    """
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_setaffinity") else None
+    torch = sys.modules.get("torch")
+    threads = numba.get_num_threads(), torch.get_num_threads() if torch else None
+    if cpus:
+        os.sched_setaffinity(0, {min(cpus)})
+    numba.set_num_threads(1)
+    if torch:
+        torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        numba.set_num_threads(threads[0])
+        if torch:
+            torch.set_num_threads(threads[1])
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
+
 def run(cases, *, min_time=0.2, out=None):
-    """Time ``cases`` on one thread; print a ratio table per group; return the rows.
+    """Time ``cases`` on one core (:func:`one_core`); print a ratio table per group;
+    return the rows.
 
     Returns
     -------
@@ -469,25 +504,15 @@ def run(cases, *, min_time=0.2, out=None):
         when the implementation is unavailable), ``ratio`` (to the group's fastest)
         and ``note``.
     """
-    import sys
-
-    import numba
-    from threadpoolctl import threadpool_limits
-
     out = out or sys.stdout
     rows = []
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        with threadpool_limits(1):
-            for case in cases:
-                try:
-                    seconds, note = time_call(case.make(), min_time), ""
-                except (ImportError, BackendUnavailable) as exc:
-                    seconds, note = None, f"unavailable: {exc}"
-                rows.append(dict(group=case.group, impl=case.impl, seconds=seconds, note=note))
-    finally:
-        numba.set_num_threads(previous)
+    with one_core():
+        for case in cases:
+            try:
+                seconds, note = time_call(case.make(), min_time), ""
+            except (ImportError, BackendUnavailable) as exc:
+                seconds, note = None, f"unavailable: {exc}"
+            rows.append(dict(group=case.group, impl=case.impl, seconds=seconds, note=note))
     for row in rows:
         times = [r["seconds"] for r in rows if r["group"] == row["group"] and r["seconds"]]
         row["ratio"] = row["seconds"] / min(times) if row["seconds"] else None

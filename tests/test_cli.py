@@ -47,3 +47,19 @@ def test_time_call_counts_rounds():
                                           (4.2e-6, "4.2 us"), (3e-9, "3 ns")])
 def test_format_seconds(seconds, text):
     assert benchmarks._format_seconds(seconds) == text
+
+
+def test_one_core_pins_and_restores():
+    import os
+
+    import numba
+
+    cpus, threads = (os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None,
+                     numba.get_num_threads())
+    with benchmarks.one_core():
+        assert numba.get_num_threads() == 1
+        if cpus is not None:
+            assert len(os.sched_getaffinity(0)) == 1
+    assert numba.get_num_threads() == threads
+    if cpus is not None:
+        assert os.sched_getaffinity(0) == cpus
