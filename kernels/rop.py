@@ -126,6 +126,8 @@ def _rop_buffers(sizes, batch, n_theta, work):
 
 @jit_inline
 def _same_words(x, y):
+    """True when the unsigned-integer arrays x and y are equal (one pass, no early exit:
+    the loop vectorises)."""
     diff = np.uint64(0)
     for i in range(x.size):
         diff |= x[i] ^ y[i]
@@ -411,7 +413,9 @@ def mlp_hvp(theta, sizes, hidden, output, loss, X, Y, v, work, out):
 
 @jit
 def mlp_gnvp(theta, sizes, hidden, output, loss, X, Y, v, work, out):
-    """out (theta.size,) <- G v, G the (PSD) Gauss-Newton matrix of the loss; returns the loss."""
+    """out (theta.size,) <- G v, G the (PSD) Gauss-Newton matrix of the loss; returns the loss.
+
+    Reuses (and keeps) a point's forward pass in ``work`` as :func:`mlp_hvp` does."""
     return _rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, True)
 
 
