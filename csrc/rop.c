@@ -128,18 +128,35 @@ static void PK_NAME(gemm)(int trans_a, int trans_b, int64_t m, int64_t n, int64_
             (pk_blasint)lda, B, (pk_blasint)ldb, beta, C, (pk_blasint)ldc);
 }
 
+/* One row of tangent_activation; inlined with a constant code, so that its loops carry
+ * no branch on it (and vectorise). */
+static inline __attribute__((always_inline)) void
+PK_NAME(tangent_row)(real *restrict z, real *restrict rz, const real *restrict b,
+                     const real *restrict c, int64_t n, int activate, int code)
+{
+    if (activate)
+        for (int64_t j = 0; j < n; j++)
+            z[j] = (real)pk_activate((real)(z[j] + b[j]), code);
+    for (int64_t j = 0; j < n; j++)
+        rz[j] = (real)((real)(rz[j] + c[j]) * pk_slope(z[j], code));
+}
+
 /* In place on block = [z; R z] (2 batch, n): [G(z + b); G'(z + b) (R z + c)]; with
  * activate 0 the upper half already holds a = G(z + b) and is kept. */
+PK_SIMD_CLONES
 static void PK_NAME(tangent_activation)(real *block, int64_t batch, int64_t n, const real *b,
                                         const real *c, int activate, int code)
 {
     for (int64_t i = 0; i < batch; i++) {
         real *z = block + i * n, *rz = block + (batch + i) * n;
-        for (int64_t j = 0; j < n; j++) {
-            if (activate)
-                z[j] = (real)pk_activate((real)(z[j] + b[j]), code);
-            rz[j] = (real)((real)(rz[j] + c[j]) * pk_slope(z[j], code));
-        }
+        if (code == PK_TANH)
+            PK_NAME(tangent_row)(z, rz, b, c, n, activate, PK_TANH);
+        else if (code == PK_RELU)
+            PK_NAME(tangent_row)(z, rz, b, c, n, activate, PK_RELU);
+        else if (code == PK_SIGMOID)
+            PK_NAME(tangent_row)(z, rz, b, c, n, activate, PK_SIGMOID);
+        else
+            PK_NAME(tangent_row)(z, rz, b, c, n, activate, PK_IDENTITY);
     }
 }
 
@@ -220,27 +237,46 @@ static real *PK_NAME(rop_forward)(const real *theta, const int64_t *sizes, int64
     return prev;
 }
 
+/* One row of tangent_backward, inlined with a constant code like tangent_row. */
+static inline __attribute__((always_inline)) void
+PK_NAME(tangent_backward_row)(const real *restrict a, const real *restrict ra,
+                              real *restrict r, real *restrict g, real *restrict kept,
+                              int64_t n, int mode, int code)
+{
+    if (mode == PK_DELTA || mode == PK_KEEP_G) {
+        if (mode == PK_KEEP_G)
+            memcpy(kept, g, (size_t)n * sizeof *g);
+        for (int64_t j = 0; j < n; j++) {
+            double s = pk_slope(a[j], code);
+            r[j] = (real)(r[j] * s + g[j] * pk_bend(a[j], ra[j], code));
+            g[j] = (real)(g[j] * s);
+        }
+    } else if (mode == PK_CACHED_G) {
+        for (int64_t j = 0; j < n; j++)
+            r[j] = (real)(r[j] * pk_slope(a[j], code) + kept[j] * pk_bend(a[j], ra[j], code));
+    } else {
+        for (int64_t j = 0; j < n; j++)
+            r[j] = (real)(r[j] * pk_slope(a[j], code));
+    }
+}
+
 /* D = [R delta W + delta V; g] -> [R delta_l; delta_l] through the layer's activation,
  * S = [a; R a], G (batch, n) the kept g_l; mode as in kernels/rop.py. */
+PK_SIMD_CLONES
 static void PK_NAME(tangent_backward)(const real *S, real *D, real *G, int64_t batch,
                                       int64_t n, int mode, int code)
 {
     for (int64_t i = 0; i < batch; i++) {
         const real *a = S + i * n, *ra = S + (batch + i) * n;
         real *r = D + i * n, *g = D + (batch + i) * n, *kept = G + i * n;
-        for (int64_t j = 0; j < n; j++) {
-            double s = pk_slope(a[j], code);
-            if (mode == PK_DELTA || mode == PK_KEEP_G) {
-                if (mode == PK_KEEP_G)
-                    kept[j] = g[j];
-                r[j] = (real)(r[j] * s + g[j] * pk_bend(a[j], ra[j], code));
-                g[j] = (real)(g[j] * s);
-            } else if (mode == PK_CACHED_G) {
-                r[j] = (real)(r[j] * s + kept[j] * pk_bend(a[j], ra[j], code));
-            } else {
-                r[j] = (real)(r[j] * s);
-            }
-        }
+        if (code == PK_TANH)
+            PK_NAME(tangent_backward_row)(a, ra, r, g, kept, n, mode, PK_TANH);
+        else if (code == PK_RELU)
+            PK_NAME(tangent_backward_row)(a, ra, r, g, kept, n, mode, PK_RELU);
+        else if (code == PK_SIGMOID)
+            PK_NAME(tangent_backward_row)(a, ra, r, g, kept, n, mode, PK_SIGMOID);
+        else
+            PK_NAME(tangent_backward_row)(a, ra, r, g, kept, n, mode, PK_IDENTITY);
     }
 }
 
