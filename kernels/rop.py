@@ -160,12 +160,14 @@ def _cached(head, copy, sizes, hidden, output, loss, theta, X, Y, state):
 @jit
 def _remember(head, copy, sizes, hidden, output, loss, theta, X, Y, state):
     """Record that ``work`` holds ``state`` for this network at (theta, X, Y)."""
-    n, m = theta.size, X.size
-    copy[:n] = theta
-    copy[n:n + m] = X.reshape(m)
-    copy[n + m:] = Y.reshape(Y.size)
+    w = 0
+    for part in (theta, X.reshape(X.size), Y.reshape(Y.size)):
+        for i in range(part.size):
+            copy[w + i] = part[i]
+        w += part.size
     head[1], head[2], head[3], head[4] = hidden, output, loss, X.shape[0]
-    head[_HEAD:] = sizes
+    for k in range(sizes.size):
+        head[_HEAD + k] = sizes[k]
     head[0] = state
 
 
@@ -181,8 +183,8 @@ def _activate(z, code):
     return z
 
 
-@jit_inline
-def _tangent_rows(block, b, c, activate, code):
+@jit
+def _tangent_activation(block, b, c, activate, code):
     """In place on block = [z; R z] (2 batch, n): [G(z + b); G'(z + b) (R z + c)]; with
     ``activate`` False the upper half already holds a = G(z + b) and is kept."""
     batch = block.shape[0] // 2
@@ -195,20 +197,6 @@ def _tangent_rows(block, b, c, activate, code):
         else:
             for j in range(z.size):
                 rz[j] = (rz[j] + c[j]) * _slope(z[j], code)
-
-
-@jit
-def _tangent_activation(block, b, c, activate, code):
-    """:func:`_tangent_rows` with the activation fixed at compile time in each branch,
-    so that its loops are free of branches on ``code`` (and vectorise)."""
-    if code == RELU:
-        _tangent_rows(block, b, c, activate, RELU)
-    elif code == TANH:
-        _tangent_rows(block, b, c, activate, TANH)
-    elif code == SIGMOID:
-        _tangent_rows(block, b, c, activate, SIGMOID)
-    else:
-        _tangent_rows(block, b, c, activate, IDENTITY)
 
 
 @jit
@@ -298,17 +286,18 @@ _KEEP_G = 2  # as _DELTA, and keep g_l in G for the next call at this point
 _CACHED_G = 3  # add the G'' term of the g_l kept in G
 
 
-@jit_inline
-def _tangent_backward_rows(S, D, G, mode, code):
+@jit
+def _tangent_backward(S, D, G, mode, code):
     """D = [R delta W + delta V; g] -> [R delta_l; delta_l] through the layer's activation,
     S = [a; R a], G (batch, n) the kept g_l (see ``mode``)."""
     batch = S.shape[0] // 2
     for i in range(batch):
         a, ra, r = S[i], S[batch + i], D[i]
         if mode == _DELTA or mode == _KEEP_G:
-            g = D[batch + i]
+            g, kept = D[batch + i], G[i]
             if mode == _KEEP_G:
-                G[i, :] = g
+                for j in range(a.size):
+                    kept[j] = g[j]
             for j in range(a.size):
                 s = _slope(a[j], code)
                 r[j] = r[j] * s + g[j] * _bend(a[j], ra[j], code)
@@ -320,19 +309,6 @@ def _tangent_backward_rows(S, D, G, mode, code):
         else:
             for j in range(a.size):
                 r[j] *= _slope(a[j], code)
-
-
-@jit
-def _tangent_backward(S, D, G, mode, code):
-    """:func:`_tangent_backward_rows` with the activation fixed at compile time."""
-    if code == RELU:
-        _tangent_backward_rows(S, D, G, mode, RELU)
-    elif code == TANH:
-        _tangent_backward_rows(S, D, G, mode, TANH)
-    elif code == SIGMOID:
-        _tangent_backward_rows(S, D, G, mode, SIGMOID)
-    else:
-        _tangent_backward_rows(S, D, G, mode, IDENTITY)
 
 
 @jit
@@ -402,16 +378,17 @@ def _rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, gauss_newton):
     return value
 
 
-@jit
 def mlp_hvp(theta, sizes, hidden, output, loss, X, Y, v, work, out):
     """out (theta.size,) <- H v, H the Hessian of the mean loss w.r.t. theta; returns the loss.
 
     ``work`` (zero-filled before its first use) keeps the forward and backward pass of
-    (theta, X, Y) for the next call at the same point."""
+    (theta, X, Y) for the next call at the same point.  A Python alias of the one
+    compiled :func:`_rop`: each compiled entry point re-optimises its whole call tree
+    when compiled, so the two products share one.
+    """
     return _rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, False)
 
 
-@jit
 def mlp_gnvp(theta, sizes, hidden, output, loss, X, Y, v, work, out):
     """out (theta.size,) <- G v, G the (PSD) Gauss-Newton matrix of the loss; returns the loss.
 
