@@ -64,12 +64,15 @@ def _xxgemm(typingctx, trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C
 def gemm(alpha, A, trans_a, B, trans_b, beta, C):
     """C (m, n) <- alpha op(A) op(B) + beta C, op(X) = X.T when ``trans_x``.
 
-    A, B, C are C-contiguous 2-D arrays of one float dtype with matching shapes (not
-    checked: kernels trust their inputs); C must not overlap A or B.  With beta = 0, C's
-    old contents are ignored (NaN included), as in BLAS.
+    A, B, C are C-contiguous 2-D arrays of one float dtype; C must not overlap A or B.
+    Mismatched shapes raise ValueError, as np.dot does (BLAS would read out of bounds).
+    With beta = 0, C's old contents are ignored (NaN included), as in BLAS.
     """
     m, n = C.shape
     k = A.shape[0] if trans_a else A.shape[1]
+    if ((A.shape[1] if trans_a else A.shape[0]) != m or (B.shape[0] if trans_b else B.shape[1]) != n
+            or (B.shape[1] if trans_b else B.shape[0]) != k):
+        raise ValueError("gemm: shapes of A, B and C do not match")
     # row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T
     status = _xxgemm(84 if trans_b else 78, 84 if trans_a else 78, n, m, k, alpha,
                      B, max(B.shape[1], 1), A, max(A.shape[1], 1), beta, C, max(n, 1))

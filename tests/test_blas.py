@@ -39,3 +39,11 @@ def test_rejects_non_contiguous_operands():
     A = np.ones((4, 4))
     with pytest.raises(numba.core.errors.TypingError, match="C-contiguous"):
         _gemm(1.0, A[:, ::2], False, A[::2], False, 0.0, np.empty((4, 4)))
+
+
+@pytest.mark.parametrize("shapes", [((2, 3), (4, 5), (2, 5)), ((2, 3), (3, 5), (2, 4)),
+                                    ((2, 3), (3, 5), (3, 5))])
+def test_mismatched_shapes_raise(shapes):
+    A, B, C = (np.ones(s) for s in shapes)
+    with pytest.raises(ValueError, match="shapes"):
+        _gemm(1.0, A, False, B, False, 0.0, C)
