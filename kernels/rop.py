@@ -30,7 +30,7 @@ term of a sum is accumulated by the GEMM itself (beta = 1).
 Products at the point of the previous call -- the same bits of theta, X and Y, the
 usual case in Lanczos or conjugate gradients -- reuse the a_l, delta_l and g_l kept in
 ``work`` and skip every GEMM that does not involve v (z = a W^T, g = delta W): on the
-benchmark networks H v then costs about 1.7 gradients instead of 2.  ``work`` must be
+benchmark networks H v then costs about 1.7 gradients instead of 2.1.  ``work`` must be
 zero-filled before its first use (the header then says it holds nothing).
 """
 
