@@ -116,3 +116,15 @@ def test_one_work_buffer_for_two_networks(backend):
     small = work[:module.rop_workspace_size(relu.sizes, 3)]
     module.mlp_hvp(relu.theta, relu.sizes, *relu._codes, X[:3], Y[:3], v, small, out)
     np.testing.assert_array_equal(out, fresh(relu, X[:3], Y[:3], v, backend))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("sizes,batch", [((3, 2), 1), ((4, 1), 3), ((2, 7, 1), 1),
+                                         ((5, 3, 3, 3, 2), 2)])
+def test_reuse_on_small_shapes(sizes, batch, backend):
+    module_of(backend)
+    net = make_net("sigmoid", "softmax" if sizes[-1] > 1 else "identity",
+                   "cross_entropy" if sizes[-1] > 1 else "huber", sizes=sizes)
+    X, Y = make_data(net, batch, seed=10)
+    for v in np.random.default_rng(11).standard_normal((3, net.size)):
+        assert_close(net.hvp(X, Y, v, backend=backend), fresh(net, X, Y, v, backend), 1e-13)
