@@ -9,9 +9,9 @@
 
 #define PK_HALF_SIZE_MAX 1073741823 /* 2 batch rows must fit a 32-bit BLAS dimension */
 
-/* work's header: [state, hidden, output, loss, batch, sizes...]; state says what the rest
- * holds for the (theta, X, Y) copied after the header (kernels/rop.py) */
-#define PK_HEAD 5
+/* work's header: [state, hidden, output, loss, batch, n_sizes, sizes...]; state says what
+ * the rest holds for the (theta, X, Y) copied after the header (kernels/rop.py) */
+#define PK_HEAD 6
 enum { PK_EMPTY = 0, PK_FORWARD = 1, PK_CURVATURE = 2 };
 
 /* How the backward sweep finishes R delta_l and delta_l (kernels/rop.py). */
@@ -160,42 +160,47 @@ static void PK_NAME(tangent_activation)(real *block, int64_t batch, int64_t n, c
     }
 }
 
-/* 1 when work holds at least `state` for this network at (theta, X, Y). */
-static int PK_NAME(rop_cached)(const real *head, const real *copy, const int64_t *sizes,
-                               int64_t n_sizes, const int *codes, const real *theta,
-                               int64_t n_theta, const real *X, int64_t batch, const real *Y,
-                               int state)
+/* 1 when the header's codes, batch and sizes are these, compared exactly (a float header
+ * holding a rounded integer never matches). */
+static int PK_NAME(header_matches)(const real *head, const int64_t *sizes, int64_t n_sizes,
+                                   const int *codes, int64_t batch)
 {
-    if (head[0] < state || (double)head[4] != (double)batch)
-        return 0;
     for (int k = 0; k < 3; k++)
         if (head[1 + k] != codes[k])
             return 0;
+    if ((double)head[4] != (double)batch || (double)head[5] != (double)n_sizes)
+        return 0;
     for (int64_t k = 0; k < n_sizes; k++)
         if ((double)head[PK_HEAD + k] != (double)sizes[k])
             return 0;
-    int64_t m = batch * sizes[0], n_y = batch * sizes[n_sizes - 1];
-    return memcmp(copy, theta, (size_t)n_theta * sizeof *copy) == 0
-           && memcmp(copy + n_theta, X, (size_t)m * sizeof *copy) == 0
-           && memcmp(copy + n_theta + m, Y, (size_t)n_y * sizeof *copy) == 0;
+    return 1;
 }
 
-/* Record that work holds `state` for this network at (theta, X, Y). */
-static void PK_NAME(rop_remember)(real *head, real *copy, const int64_t *sizes,
-                                  int64_t n_sizes, const int *codes, const real *theta,
-                                  int64_t n_theta, const real *X, int64_t batch, const real *Y,
-                                  int state)
+/* 1 when work holds a pass of this network at (theta, X, Y) (head[0] says which).  On a
+ * miss the copy is written first and the state cleared: the pass about to be computed --
+ * from the copy, not from the caller's arrays, which another thread may change meanwhile
+ * -- then always matches the copy it is kept with. */
+static int PK_NAME(rop_keep)(real *head, real *copy, const int64_t *sizes, int64_t n_sizes,
+                             const int *codes, const real *theta, int64_t n_theta,
+                             const real *X, int64_t batch, const real *Y)
 {
-    int64_t m = batch * sizes[0], n_y = batch * sizes[n_sizes - 1];
-    memcpy(copy, theta, (size_t)n_theta * sizeof *copy);
-    memcpy(copy + n_theta, X, (size_t)m * sizeof *copy);
-    memcpy(copy + n_theta + m, Y, (size_t)n_y * sizeof *copy);
+    size_t m = (size_t)(batch * sizes[0]), n_y = (size_t)(batch * sizes[n_sizes - 1]);
+    size_t n = (size_t)n_theta, bytes = sizeof *copy;
+    if (head[0] != PK_EMPTY && PK_NAME(header_matches)(head, sizes, n_sizes, codes, batch)
+        && memcmp(copy, theta, n * bytes) == 0 && memcmp(copy + n, X, m * bytes) == 0
+        && memcmp(copy + n + m, Y, n_y * bytes) == 0)
+        return 1;
+    head[0] = PK_EMPTY;
+    memcpy(copy, theta, n * bytes);
+    memcpy(copy + n, X, m * bytes);
+    memcpy(copy + n + m, Y, n_y * bytes);
     for (int k = 0; k < 3; k++)
         head[1 + k] = (real)codes[k];
     head[4] = (real)batch;
+    head[5] = (real)n_sizes;
     for (int64_t k = 0; k < n_sizes; k++)
         head[PK_HEAD + k] = (real)sizes[k];
-    head[0] = (real)state;
+    return 0;
 }
 
 /* Forward sweep and its R-operator; returns the last block [z_L; R z_L].  With cached,
@@ -349,10 +354,11 @@ static int PK_NAME(rop)(const real *theta, const int64_t *sizes, int64_t n_sizes
     real *deltas = a + batch * n_out, *gs = deltas + 2 * total;
     const int codes[3] = {hidden, output, loss};
     int state = gauss_newton ? PK_FORWARD : PK_CURVATURE;
-    int cached = PK_NAME(rop_cached)(head, copy, sizes, n_sizes, codes, theta, n_theta, X, batch,
-                                     Y, state);
-    if (!cached)
-        head[0] = PK_EMPTY;
+    int hit = PK_NAME(rop_keep)(head, copy, sizes, n_sizes, codes, theta, n_theta, X, batch, Y);
+    int cached = hit && head[0] >= state;
+    theta = copy; /* computed from the copy, see rop_keep */
+    X = copy + n_theta;
+    Y = X + batch * sizes[0];
     real *last = PK_NAME(rop_forward)(theta, sizes, n_sizes, hidden, X, batch, v, stack, cached);
     int64_t w = 2 * (total - batch * n_out);
     real *D = deltas + w; /* (2 batch, n): [R delta; delta] */
@@ -404,9 +410,8 @@ static int PK_NAME(rop)(const real *theta, const int64_t *sizes, int64_t n_sizes
         PK_NAME(tangent_backward)(S, D_prev, G, batch, n_in, mode, hidden);
         D = D_prev;
     }
-    if (!cached)
-        PK_NAME(rop_remember)(head, copy, sizes, n_sizes, codes, theta, n_theta, X, batch, Y,
-                              state);
+    if (!cached && PK_NAME(header_matches)(head, sizes, n_sizes, codes, batch))
+        head[0] = (real)state;
     return PK_OK;
 }
 

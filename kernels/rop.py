@@ -99,9 +99,9 @@ def _loss_curvature(r, code):
     return 0.0
 
 
-# the header of ``work``: [state, hidden, output, loss, batch, sizes...]; state says what
-# the rest holds for the (theta, X, Y) copied after the header
-_HEAD = 5
+# the header of ``work``: [state, hidden, output, loss, batch, n_sizes, sizes...]; state
+# says what the rest holds for the (theta, X, Y) copied after the header
+_HEAD = 6
 _EMPTY = 0.0  # nothing (zero-filled work)
 _FORWARD = 1.0  # the forward pass: a_l, z_L (enough for G v)
 _CURVATURE = 2.0  # and the backward deltas delta_l, g_l (enough for H v)
@@ -143,32 +143,63 @@ def _same_bits(a, b):
 
 
 @jit
-def _cached(head, copy, sizes, hidden, output, loss, theta, X, Y, state):
-    """True when ``work`` holds at least ``state`` for this network at (theta, X, Y)."""
-    if head[0] < state or head[1] != hidden or head[2] != output or head[3] != loss:
+def _header_matches(head, sizes, hidden, output, loss, batch):
+    """True when the header's codes, batch and sizes are these (compared exactly: a
+    float32 header holding a rounded integer never matches, see :func:`_keep`)."""
+    if head[1] != hidden or head[2] != output or head[3] != loss or head[4] != batch:
         return False
-    if head[4] != X.shape[0]:
+    if head[5] != sizes.size:
         return False
     for k in range(sizes.size):
         if head[_HEAD + k] != sizes[k]:
             return False
-    n, m = theta.size, X.size
-    return (_same_bits(copy[:n], theta) and _same_bits(copy[n:n + m], X.reshape(m))
-            and _same_bits(copy[n + m:], Y.reshape(Y.size)))
+    return True
 
 
 @jit
-def _remember(head, copy, sizes, hidden, output, loss, theta, X, Y, state):
-    """Record that ``work`` holds ``state`` for this network at (theta, X, Y)."""
-    w = 0
-    for part in (theta, X.reshape(X.size), Y.reshape(Y.size)):
-        for i in range(part.size):
-            copy[w + i] = part[i]
-        w += part.size
-    head[1], head[2], head[3], head[4] = hidden, output, loss, X.shape[0]
-    for k in range(sizes.size):
-        head[_HEAD + k] = sizes[k]
-    head[0] = state
+def _same_matrix(copy, M):
+    """True when the flat ``copy`` holds the bits of the 2-D array M (any layout)."""
+    rows, cols = M.shape
+    for i in range(rows):
+        if not _same_bits(copy[i * cols:(i + 1) * cols], np.ascontiguousarray(M[i])):
+            return False
+    return True
+
+
+@jit
+def _put_matrix(copy, M):
+    """copy (flat) <- the entries of the 2-D array M (any layout), row after row."""
+    rows, cols = M.shape
+    for i in range(rows):
+        for j in range(cols):
+            copy[i * cols + j] = M[i, j]
+
+
+@jit
+def _keep(head, copy, sizes, hidden, output, loss, theta, X, Y):
+    """Return (theta, X, Y) read back from their copy in ``work``, and whether ``work``
+    already holds a pass of this network there (``head[0]`` says which).
+
+    On a miss the copy is written first and the state cleared, so that the pass about
+    to be computed -- from the copy, not from the caller's arrays, which another thread
+    may change meanwhile -- always matches the copy it is kept with.
+    """
+    batch = X.shape[0]
+    n, m = theta.size, X.size
+    hit = (head[0] != _EMPTY and _header_matches(head, sizes, hidden, output, loss, batch)
+           and _same_bits(copy[:n], theta) and _same_matrix(copy[n:n + m], X)
+           and _same_matrix(copy[n + m:], Y))
+    if not hit:
+        head[0] = _EMPTY
+        for i in range(n):
+            copy[i] = theta[i]
+        _put_matrix(copy[n:n + m], X)
+        _put_matrix(copy[n + m:], Y)
+        head[1], head[2], head[3], head[4], head[5] = hidden, output, loss, batch, sizes.size
+        for k in range(sizes.size):
+            head[_HEAD + k] = sizes[k]
+    return (copy[:n], copy[n:n + m].reshape(X.shape), copy[n + m:].reshape(Y.shape),
+            hit)
 
 
 @jit_inline
@@ -312,14 +343,16 @@ def _tangent_backward(S, D, G, mode, code):
 
 
 @jit
-def _rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, gauss_newton):
-    """out <- H v (or G v); returns the mean loss.  See the module docstring."""
+def mlp_rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, gauss_newton):
+    """out (theta.size,) <- H v, or G v with ``gauss_newton``; returns the mean loss.
+
+    The compiled kernel behind :func:`mlp_hvp` and :func:`mlp_gnvp` (call it from
+    ``@njit`` code); see the module docstring."""
     batch = X.shape[0]
     head, copy, stack, a, deltas, gs = _rop_buffers(sizes, batch, theta.size, work)
     state = _FORWARD if gauss_newton else _CURVATURE
-    cached = _cached(head, copy, sizes, hidden, output, loss, theta, X, Y, state)
-    if not cached:
-        head[0] = _EMPTY
+    theta, X, Y, hit = _keep(head, copy, sizes, hidden, output, loss, theta, X, Y)
+    cached = hit and head[0] >= state
     last = _rop_forward(theta, sizes, hidden, X, v, stack, cached)
     z, rz = last[:batch], last[batch:]
     w = stack.size - last.size
@@ -373,8 +406,10 @@ def _rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, gauss_newton):
             mode = _PLAIN
         _tangent_backward(S, D_prev, G, mode, hidden)
         D = D_prev
-    if not cached:
-        _remember(head, copy, sizes, hidden, output, loss, theta, X, Y, state)
+    # a kept pass is only as good as its header: integers a float32 header rounds
+    # (beyond 2**24) never match, so the pass is not marked as kept
+    if not cached and _header_matches(head, sizes, hidden, output, loss, batch):
+        head[0] = state
     return value
 
 
@@ -382,18 +417,18 @@ def mlp_hvp(theta, sizes, hidden, output, loss, X, Y, v, work, out):
     """out (theta.size,) <- H v, H the Hessian of the mean loss w.r.t. theta; returns the loss.
 
     ``work`` (zero-filled before its first use) keeps the forward and backward pass of
-    (theta, X, Y) for the next call at the same point.  A Python alias of the one
-    compiled :func:`_rop`: each compiled entry point re-optimises its whole call tree
-    when compiled, so the two products share one.
+    (theta, X, Y) for the next call at the same point.  A Python alias of the
+    compiled :func:`mlp_rop` (call that one from ``@njit`` code): each compiled entry
+    point re-optimises its whole call tree when compiled, so the two products share one.
     """
-    return _rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, False)
+    return mlp_rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, False)
 
 
 def mlp_gnvp(theta, sizes, hidden, output, loss, X, Y, v, work, out):
     """out (theta.size,) <- G v, G the (PSD) Gauss-Newton matrix of the loss; returns the loss.
 
     Reuses (and keeps) a point's forward pass in ``work`` as :func:`mlp_hvp` does."""
-    return _rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, True)
+    return mlp_rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, True)
 
 
 @jit

@@ -128,3 +128,87 @@ def test_reuse_on_small_shapes(sizes, batch, backend):
     X, Y = make_data(net, batch, seed=10)
     for v in np.random.default_rng(11).standard_normal((3, net.size)):
         assert_close(net.hvp(X, Y, v, backend=backend), fresh(net, X, Y, v, backend), 1e-13)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_networks_of_different_depth_sharing_a_buffer(backend):
+    """A shallower network whose theta, X, Y are crafted from the deeper one's copy in
+    the buffer (so that every compared prefix matches) is still told apart."""
+    module = module_of(backend)
+    deep = pk.MLP([2, 3, 1], activation="tanh", output="sigmoid", loss="mse", seed=0)
+    shallow = pk.MLP([2, 3], activation="tanh", output="sigmoid", loss="mse", seed=0)
+    rng = np.random.default_rng(0)
+    theta, X = rng.standard_normal(deep.size), rng.standard_normal((1, 2))
+    Y = rng.standard_normal((1, 1))
+    n = max(module.rop_workspace_size(net.sizes, 1) for net in (deep, shallow))
+    work = np.zeros(n)
+    module.mlp_hvp(theta, deep.sizes, *deep._codes, X, Y, rng.standard_normal(deep.size), work,
+                   np.empty(deep.size))
+    t2, X2, Y2 = (np.concatenate([[1.0], theta[:8]]), theta[8:10].reshape(1, 2).copy(),
+                  theta[10:13].reshape(1, 3).copy())
+    v = rng.standard_normal(shallow.size)
+    got, want = np.empty(shallow.size), np.empty(shallow.size)
+    module.mlp_hvp(t2, shallow.sizes, *shallow._codes, X2, Y2, v, work, got)
+    module.mlp_hvp(t2, shallow.sizes, *shallow._codes, X2, Y2, v, np.zeros(n), want)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_theta_changed_by_another_thread_mid_call(backend):
+    """The pass is computed from the copy it is kept with: a theta moved during a call
+    (the kernels release the GIL) is recomputed at the next call, never mislabelled."""
+    import threading
+
+    module = module_of(backend)
+    net = pk.MLP([20, 64, 64, 5], activation="tanh", output="softmax", loss="cross_entropy",
+                 seed=0)
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((64, 20)), np.eye(5)[rng.integers(0, 5, 64)]
+    v, theta = rng.standard_normal(net.size), net.theta.copy()
+    work = np.zeros(module.rop_workspace_size(net.sizes, 64))
+    for _ in range(20):
+        theta[:] = net.theta
+        mover = threading.Thread(target=lambda: theta.__setitem__(slice(0, net.size // 2),
+                                                                  theta[:net.size // 2] + 0.05))
+        mover.start()
+        module.mlp_hvp(theta, net.sizes, *net._codes, X, Y, v, work, np.empty(net.size))
+        mover.join()
+        got, want = np.empty(net.size), np.empty(net.size)
+        module.mlp_hvp(theta, net.sizes, *net._codes, X, Y, v, work, got)
+        module.mlp_hvp(theta, net.sizes, *net._codes, X, Y, v, np.zeros_like(work), want)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_mlp_rop_is_callable_from_njit_and_takes_any_layout():
+    import numba
+
+    from pykernels.kernels import mlp_hvp, mlp_rop
+
+    @numba.njit
+    def product(theta, sizes, codes, X, Y, v, work, out):
+        return mlp_rop(theta, sizes, codes[0], codes[1], codes[2], X, Y, v, work, out, False)
+
+    net = make_net("relu", "softmax", "cross_entropy", sizes=(3, 6, 4))
+    X, Y = make_data(net, 5, seed=12)
+    v = np.random.default_rng(13).standard_normal(net.size)
+    want = fresh(net, X, Y, v, "numba")
+    work, out = np.zeros(module_of("numba").rop_workspace_size(net.sizes, 5)), np.empty(net.size)
+    product(net.theta, net.sizes, np.array(net._codes), X, Y, v, work, out)
+    assert_close(out, want, 1e-13)
+    mlp_hvp(net.theta, net.sizes, *net._codes, np.asfortranarray(X), Y, v, np.zeros_like(work),
+            out)
+    assert_close(out, want, 1e-13)
+
+
+def test_rounded_float32_header_never_matches():
+    from pykernels.kernels.rop import _HEAD, _header_matches
+
+    sizes = np.array([3, 2])
+    head = np.zeros(_HEAD + sizes.size, np.float32)
+    head[1:6] = 1, 0, 1, 2 ** 24 + 1, sizes.size  # batch 2**24 + 1 rounds to 2**24
+    head[_HEAD:] = sizes
+    # so the kernel, which checks the header it wrote before marking a pass as kept,
+    # leaves such a buffer empty: a later batch of 2**24 finds nothing to reuse
+    assert not _header_matches(head, sizes, 1, 0, 1, 2 ** 24 + 1)
+    head[4] = 7
+    assert _header_matches(head, sizes, 1, 0, 1, 7)
