@@ -381,11 +381,11 @@ def hvp_step(case, impl, dtype=np.float64):
     if impl in backends():
         return lambda: net.hvp(X, Y, v, backend=impl)
     if impl == "numba-new-point":  # two thetas in turn: nothing kept can be reused
-        thetas = [net.theta.copy(), net.theta * (1 + 1e-12)]
+        thetas = [net.theta.copy(), np.nextafter(net.theta, np.inf, dtype=net.dtype)]
 
         def new_point():
             thetas.reverse()
-            return net.hvp(X, Y, v, thetas[0])
+            return net.hvp(X, Y, v, thetas[0], backend="numba")
         return new_point
     if impl == "gnvp":
         return lambda: net.gnvp(X, Y, v)
@@ -462,14 +462,25 @@ def time_call(step, min_time=0.2, repeats=5):
     return float(np.median(rounds))
 
 
+def _set_affinity(cpus):
+    """Pin every thread of this process (``/proc/self/task``) to ``cpus``: the call
+    itself only moves the calling thread, and runtimes keep thread pools of their own."""
+    tasks = os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else ["0"]
+    for task in tasks:
+        try:
+            os.sched_setaffinity(int(task), cpus)
+        except OSError:  # the thread ended meanwhile
+            pass
+
+
 @contextlib.contextmanager
 def one_core():
     """Run on one thread on every side, and on one CPU core.
 
-    BLAS (threadpoolctl), Numba and PyTorch (when imported) get one thread; the process
-    is pinned to one core where the OS allows it, which also holds runtimes that keep
-    their own thread pools -- XLA's ignores the flags meant for it and used both cores
-    here.  Everything is restored on exit.
+    BLAS (threadpoolctl), Numba and PyTorch (when imported) get one thread; every thread
+    of the process is pinned to one core where the OS allows it, which also holds
+    runtimes that keep their own thread pools -- XLA's ignores the flags meant for it
+    and used both cores here.  Everything is restored on exit.
     """
     import numba
     from threadpoolctl import threadpool_limits
@@ -477,12 +488,12 @@ def one_core():
     cpus = os.sched_getaffinity(0) if hasattr(os, "sched_setaffinity") else None
     torch = sys.modules.get("torch")
     threads = numba.get_num_threads(), torch.get_num_threads() if torch else None
-    if cpus:
-        os.sched_setaffinity(0, {min(cpus)})
-    numba.set_num_threads(1)
-    if torch:
-        torch.set_num_threads(1)
     try:
+        if cpus:
+            _set_affinity({min(cpus)})
+        numba.set_num_threads(1)
+        if torch:
+            torch.set_num_threads(1)
         with threadpool_limits(1):
             yield
     finally:
@@ -490,7 +501,7 @@ def one_core():
         if torch:
             torch.set_num_threads(threads[1])
         if cpus:
-            os.sched_setaffinity(0, cpus)
+            _set_affinity(cpus)
 
 
 def run(cases, *, min_time=0.2, out=None):

@@ -51,15 +51,30 @@ def test_format_seconds(seconds, text):
 
 def test_one_core_pins_and_restores():
     import os
+    import threading
 
     import numba
 
     cpus, threads = (os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None,
                      numba.get_num_threads())
+    seen = {}
+
+    def record(name):
+        seen[name] = os.sched_getaffinity(0) if cpus is not None else None
+
+    started, leave = threading.Event(), threading.Event()
+    before = threading.Thread(target=lambda: (started.wait(), record("before")))
+    before.start()
     with benchmarks.one_core():
         assert numba.get_num_threads() == 1
+        started.set()  # a thread that existed before the block is pinned too
+        before.join()
+        inside = threading.Thread(target=lambda: (leave.wait(), record("inside")))
+        inside.start()
         if cpus is not None:
-            assert len(os.sched_getaffinity(0)) == 1
+            assert len(os.sched_getaffinity(0)) == 1 and len(seen["before"]) == 1
+    leave.set()  # a thread started inside the block is released too
+    inside.join()
     assert numba.get_num_threads() == threads
     if cpus is not None:
-        assert os.sched_getaffinity(0) == cpus
+        assert os.sched_getaffinity(0) == cpus and seen["inside"] == cpus
