@@ -160,12 +160,13 @@ def test_theta_changed_by_another_thread_mid_call(backend):
     import threading
 
     module = module_of(backend)
-    net = pk.MLP([20, 64, 64, 5], activation="tanh", output="softmax", loss="cross_entropy",
-                 seed=0)
+    # big enough (~2 ms a call) for the mover to land inside the call most of the time
+    net = pk.MLP([50, 200, 200, 10], activation="tanh", output="softmax",
+                 loss="cross_entropy", seed=0)
     rng = np.random.default_rng(0)
-    X, Y = rng.standard_normal((64, 20)), np.eye(5)[rng.integers(0, 5, 64)]
+    X, Y = rng.standard_normal((256, 50)), np.eye(10)[rng.integers(0, 10, 256)]
     v, theta = rng.standard_normal(net.size), net.theta.copy()
-    work = np.zeros(module.rop_workspace_size(net.sizes, 64))
+    work = np.zeros(module.rop_workspace_size(net.sizes, 256))
     for _ in range(20):
         theta[:] = net.theta
         mover = threading.Thread(target=lambda: theta.__setitem__(slice(0, net.size // 2),
@@ -207,8 +208,8 @@ def test_rounded_float32_header_never_matches():
     head = np.zeros(_HEAD + sizes.size, np.float32)
     head[1:6] = 1, 0, 1, 2 ** 24 + 1, sizes.size  # batch 2**24 + 1 rounds to 2**24
     head[_HEAD:] = sizes
-    # so the kernel, which checks the header it wrote before marking a pass as kept,
-    # leaves such a buffer empty: a later batch of 2**24 finds nothing to reuse
+    # the kernel checks the header it wrote with this before marking a pass as kept, so
+    # such a buffer stays empty (a buffer for batch 2**24 + 1 is too large to test here)
     assert not _header_matches(head, sizes, 1, 0, 1, 2 ** 24 + 1)
     head[4] = 7
     assert _header_matches(head, sizes, 1, 0, 1, 7)
