@@ -6,46 +6,23 @@ Run: ``python -m pytest bench/bench_optimize.py --benchmark-only``
 comparable evaluation counts (not times).
 """
 
-import numba
 import numpy as np
 import pytest
 import scipy.optimize as so
 
 import pykernels as pk
+from pykernels.benchmarks import (
+    rosenbrock_gradient,
+    rosenbrock_gradient_njit,
+    rosenbrock_njit,
+    rosenbrock_numpy,
+)
 
 SIZES = [100, 1000]
 
 
-@numba.njit
-def rosen_jit(x):
-    s = 0.0
-    for i in range(0, x.size, 2):
-        s += 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
-    return s
-
-
-@numba.njit
-def rosen_grad_jit(x):
-    g = np.empty_like(x)
-    for i in range(0, x.size, 2):
-        t = x[i + 1] - x[i] ** 2
-        g[i] = -400.0 * x[i] * t - 2.0 * (1.0 - x[i])
-        g[i + 1] = 200.0 * t
-    return g
-
-
-def rosen_np(x):
-    odd, even = x[0::2], x[1::2]
-    return float(np.sum(100.0 * (even - odd ** 2) ** 2 + (1.0 - odd) ** 2))
-
-
-def rosen_grad_np(x):
-    odd, even = x[0::2], x[1::2]
-    t = even - odd ** 2
-    g = np.empty_like(x)
-    g[0::2] = -400.0 * odd * t - 2.0 * (1.0 - odd)
-    g[1::2] = 200.0 * t
-    return g
+rosen_jit, rosen_grad_jit = rosenbrock_njit(), rosenbrock_gradient_njit()
+rosen_np, rosen_grad_np = rosenbrock_numpy, rosenbrock_gradient
 
 
 def _x0(n):

@@ -237,6 +237,23 @@ def rosenbrock_njit():
     return rosenbrock
 
 
+@functools.lru_cache(maxsize=None)
+def rosenbrock_gradient_njit():
+    """Exact gradient of :func:`rosenbrock_njit` as an ``@njit`` function."""
+    import numba
+
+    @numba.njit
+    def rosenbrock_gradient(x):
+        g = np.empty_like(x)
+        for k in range(0, x.size, 2):
+            t = x[k + 1] - x[k] * x[k]
+            g[k] = -400.0 * x[k] * t - 2.0 * (1.0 - x[k])
+            g[k + 1] = 200.0 * t
+        return g
+
+    return rosenbrock_gradient
+
+
 def rosenbrock_numpy(x):
     """Extended Rosenbrock, vectorised NumPy (what a scipy user writes)."""
     a = 10.0 * (x[1::2] - x[0::2] ** 2)

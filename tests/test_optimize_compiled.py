@@ -6,25 +6,10 @@ import pytest
 import scipy.optimize as so
 
 import pykernels as pk
+from pykernels.benchmarks import rosenbrock_gradient_njit, rosenbrock_njit
 from pykernels.scipy_bridge import method
 
-
-@numba.njit
-def rosen(x):
-    s = 0.0
-    for i in range(0, x.size, 2):
-        s += 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
-    return s
-
-
-@numba.njit
-def rosen_grad(x):
-    g = np.empty_like(x)
-    for i in range(0, x.size, 2):
-        t = x[i + 1] - x[i] ** 2
-        g[i] = -400.0 * x[i] * t - 2.0 * (1.0 - x[i])
-        g[i + 1] = 200.0 * t
-    return g
+rosen, rosen_grad = rosenbrock_njit(), rosenbrock_gradient_njit()
 
 
 @numba.njit
