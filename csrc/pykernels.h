@@ -32,6 +32,12 @@ enum { PK_IDENTITY = 0, PK_TANH = 1, PK_RELU = 2, PK_SIGMOID = 3, PK_SOFTMAX = 4
 /* Loss codes (kernels/losses.py). */
 enum { PK_MSE = 0, PK_L1 = 1, PK_HUBER = 2, PK_CROSS_ENTROPY = 3 };
 
+/* ---- checks.c ---------------------------------------------------------------- */
+
+/* 1 when no entry of x (n) is NaN or +-Inf, else 0 (a predicate, not a status). */
+int pk_all_finite_f64(const double *x, int64_t n);
+int pk_all_finite_f32(const float *x, int64_t n);
+
 /* ---- activations.c ---------------------------------------------------------- */
 
 /* a (n) <- G(z) for one row; a must not overlap z. */

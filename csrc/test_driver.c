@@ -437,8 +437,25 @@ static void test_optim(void)
           "Adam reaches the minimum of a quadratic", "");
 }
 
+static void test_checks(void)
+{
+    double d[37];
+    float f[37];
+    for (int i = 0; i < 37; i++) {
+        d[i] = i % 2 ? 1e308 : -4.9e-324;
+        f[i] = i % 2 ? 3.4e38f : -1e-45f;
+    }
+    check(pk_all_finite_f64(d, 37) && pk_all_finite_f32(f, 37), "all_finite: finite extremes",
+          "");
+    check(pk_all_finite_f64(d, 0) && pk_all_finite_f32(f, 0), "all_finite: empty", "");
+    d[35] = d[35] * 10.0;  /* 1e309 -> inf */
+    f[17] = f[17] - f[17] * 0.0f / 0.0f;  /* NaN */
+    check(!pk_all_finite_f64(d, 37) && !pk_all_finite_f32(f, 37), "all_finite: inf, nan", "");
+}
+
 int main(void)
 {
+    test_checks();
     test_gradients();
     test_float32_and_predict();
     test_elementary_functions();

@@ -1,14 +1,11 @@
 """pykernels: compiled CPU kernels for neural networks, derivatives and optimizers.
 
-Backends (``pk.backends()``): ``"numba"`` (default), ``"c"`` (when built), and the
-pure-NumPy reference ``"numpy"``.
+Backends (``pk.backends()``): ``"numba"``, ``"c"`` (when built), and the pure-NumPy
+reference ``"numpy"``.  The default is ``"c"`` when it is built, else ``"numba"``;
+Numba itself is imported only when something first needs it.
 """
 
 from ._backend import BackendUnavailable, backends, get_backend, set_backend, use_backend
-# The default backend's kernels load with the package: importing them imports Numba
-# (~0.2 s) but compiles nothing; each kernel compiles (or loads from the on-disk
-# cache) at its first call.
-from . import kernels  # noqa: F401
 from .derivatives import check_grad, gradient, hessian, hvp, jacobian
 from .network import MLP
 from .curvature import LipschitzEstimate, hessian_eigs, lipschitz, stationary_points

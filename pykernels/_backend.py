@@ -3,6 +3,12 @@
 Every backend module exposes the same kernel functions (same names, same argument
 order, outputs last), so a call site asks :func:`kernel` for a function by name and
 never branches on the backend.  Adding a backend is one entry in ``_MODULES``.
+
+The default backend is ``"c"`` when the C extension is built -- it was compiled at
+install, so a fresh process answers its first call without compiling anything and
+without importing Numba -- else ``"numba"``.  ``PYKERNELS_BACKEND``,
+:func:`set_backend`, :func:`use_backend` and ``backend=`` always mean exactly the
+backend they name.
 """
 
 import contextlib
@@ -62,6 +68,16 @@ def backends():
     return [name for name in _MODULES if _load(name) is not None]
 
 
+def automatic_backend():
+    """The backend chosen when nothing names one: ``"c"`` when built, else ``"numba"``.
+
+    Returns
+    -------
+    str
+    """
+    return "c" if _load("c") is not None else "numba"
+
+
 def _require(name):
     module = _loaded.get(name)
     if module is not None:
@@ -87,13 +103,14 @@ def get_backend():
     str
         Set by :func:`set_backend` / :func:`use_backend`, otherwise by the
         environment variable ``PYKERNELS_BACKEND`` (read once, at the first
-        call), otherwise ``"numba"``.
+        call), otherwise :func:`automatic_backend`: ``"c"`` when the C extension is
+        built, else ``"numba"``.
     """
     global _global_default
     name = _current.get()
     if name is None:
         if _global_default is None:
-            name = os.environ.get("PYKERNELS_BACKEND", "numba")
+            name = os.environ.get("PYKERNELS_BACKEND") or automatic_backend()
             _check_name(name)
             _global_default = name
         name = _global_default

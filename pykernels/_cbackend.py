@@ -21,6 +21,7 @@ import numpy as np
 __all__ = [
     "adagrad_update",
     "adam_update",
+    "all_finite",
     "available",
     "fd_drivers",
     "fd_steps",
@@ -128,6 +129,17 @@ def _shape(sizes, batch):
             _shapes.clear()
         _shapes[key] = shape
     return shape
+
+
+def all_finite(x):
+    """True when no entry of the contiguous 1-D float array x is NaN or +-Inf.
+
+    The caller passes a float32 or float64 C-contiguous array (``float_array`` made
+    it so); anything else is a TypeError from cffi, never a read out of bounds.
+    """
+    if x.dtype.itemsize == 4:
+        return bool(lib.pk_all_finite_f32(ffi.from_buffer("float[]", x), x.size))
+    return bool(lib.pk_all_finite_f64(ffi.from_buffer("double[]", x), x.size))
 
 
 def workspace_size(sizes, batch):

@@ -22,10 +22,15 @@ _all_finite_kernel = None
 
 
 def all_finite(a):
-    """True when every entry of the contiguous float array ``a`` is finite."""
+    """True when every entry of the contiguous float array ``a`` is finite.
+
+    Runs the C backend's check when it is built, else the Numba kernel: checking
+    input never imports Numba in a process the C backend serves.
+    """
     global _all_finite_kernel
-    if _all_finite_kernel is None:  # imported on first use: numba loads lazily
-        from .kernels.checks import all_finite as _all_finite_kernel
+    if _all_finite_kernel is None:
+        from . import _backend
+        _all_finite_kernel = _backend.kernel("all_finite", _backend.automatic_backend())
     return _all_finite_kernel(a.reshape(-1))
 
 

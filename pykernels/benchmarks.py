@@ -30,6 +30,9 @@ class Case:
     impl: str
     make: Callable[[], Callable[[], object]]
     quick: bool = True
+    #: None: timed by :func:`time_call`; else that many single calls, each after the
+    #: untimed ``prepare()`` of the callable (start-up cases: one process per call)
+    rounds: int | None = None
 
     @property
     def id(self):
@@ -456,7 +459,20 @@ def hvp_cases():
 
 def all_cases():
     """Every benchmark case, in group order."""
-    return mlp_cases() + derivative_cases() + hvp_cases()
+    from .startup import startup_cases
+
+    return mlp_cases() + derivative_cases() + hvp_cases() + startup_cases()
+
+
+def time_rounds(step, rounds):
+    """Median seconds of ``rounds`` single calls of ``step``, each after ``step.prepare()``."""
+    times = []
+    for _ in range(rounds):
+        step.prepare()
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
 
 
 def time_call(step, min_time=0.2, repeats=5):
@@ -537,7 +553,10 @@ def run(cases, *, min_time=0.2, out=None):
     with one_core():
         for case in cases:
             try:
-                seconds, note = time_call(case.make(), min_time), ""
+                step = case.make()
+                seconds = (time_call(step, min_time) if case.rounds is None
+                           else time_rounds(step, case.rounds))
+                note = ""
             except (ImportError, BackendUnavailable) as exc:
                 seconds, note = None, f"unavailable: {exc}"
             rows.append(dict(group=case.group, impl=case.impl, seconds=seconds, note=note))

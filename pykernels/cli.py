@@ -1,6 +1,7 @@
-"""The ``pykernels`` command: ``info``, ``demo`` and ``bench``."""
+"""The ``pykernels`` command: ``info``, ``demo``, ``bench`` and ``warmup``."""
 
 import argparse
+import os
 import sys
 
 
@@ -17,25 +18,35 @@ def _blas_info():
 
 
 def info(out=None):
-    """Print versions, backends, BLAS and the Numba cache location."""
+    """Print versions, backends, BLAS and the Numba cache: where it is, how warm."""
     out = out or sys.stdout
-    import os
 
     import numba
     import numpy as np
 
     import pykernels
-    from pykernels import _backend, kernels
+    from pykernels import _backend, warmup
 
-    cache = numba.config.CACHE_DIR or os.path.join(os.path.dirname(kernels.__file__),
-                                                   "__pycache__")
+    try:
+        cache, warm, total = warmup.cache_state()
+        state = (f"warm ({warm} of {total} kernels cached for this CPU and Numba)"
+                 if warm == total else
+                 f"{'cold' if warm == 0 else 'partly warm'} ({warm} of {total} kernels "
+                 f"cached for this CPU and Numba; 'pykernels warmup' compiles the rest)")
+    except Exception as exc:  # Numba internals moved: say so rather than fail
+        cache, state = warmup.cache_directory(), f"unknown ({type(exc).__name__}: {exc})"
+    default = pykernels.get_backend()
+    why = ("PYKERNELS_BACKEND" if os.environ.get("PYKERNELS_BACKEND") else
+           "the C extension is built: nothing to compile at run time"
+           if default == "c" else "no C extension: Numba kernels compile at first use")
     rows = [
         ("pykernels", pykernels.__version__),
         ("numpy", np.__version__),
         ("numba", f"{numba.__version__} ({numba.config.NUMBA_NUM_THREADS} threads)"),
         ("backends", ", ".join(pykernels.backends())),
-        ("default backend", pykernels.get_backend()),
+        ("default backend", f"{default} ({why})"),
         ("numba cache", cache),
+        ("numba cache state", state),
     ]
     rows += [("blas", line) for line in _blas_info()]
     rows += [(f"{name} unavailable", why) for name, why in _backend._errors.items()]
@@ -48,7 +59,9 @@ def main(argv=None):
     """Entry point of the ``pykernels`` command."""
     parser = argparse.ArgumentParser(prog="pykernels", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("info", help="versions, backends, BLAS, Numba cache location")
+    sub.add_parser("info", help="versions, backends, BLAS, Numba cache location and state")
+    warm = sub.add_parser("warmup", help="compile every Numba kernel into the cache")
+    warm.add_argument("--quiet", action="store_true", help="no progress bar")
     demo = sub.add_parser("demo", help="the lecture's story, with pictures")
     demo.add_argument("--out", default="pykernels-demo", metavar="DIR",
                       help="folder for the pictures (default: ./pykernels-demo)")
@@ -62,6 +75,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "info":
         info()
+    elif args.command == "warmup":
+        from .warmup import warmup
+        return 0 if warmup(progress=not args.quiet)["ok"] else 1
     elif args.command == "bench":
         from . import benchmarks
         cases = [c for c in benchmarks.all_cases()

@@ -17,19 +17,27 @@ def test_backends_in_preference_order():
     assert set(names) <= {"numba", "c", "numpy"}
 
 
+def test_default_is_c_when_built_else_numba():
+    from pykernels import _backend
+
+    assert _backend.automatic_backend() == ("c" if "c" in pk.backends() else "numba")
+    if "PYKERNELS_BACKEND" not in os.environ:
+        assert pk.get_backend() == _backend.automatic_backend()
+
+
 def test_set_and_use_backend():
-    assert pk.get_backend() == "numba"
+    default = pk.get_backend()
     with pk.use_backend("numpy"):
         assert pk.get_backend() == "numpy"
         with pk.use_backend("numba"):
             assert pk.get_backend() == "numba"
         assert pk.get_backend() == "numpy"
-    assert pk.get_backend() == "numba"
+    assert pk.get_backend() == default
     pk.set_backend("numpy")
     try:
         assert pk.get_backend() == "numpy"
     finally:
-        pk.set_backend("numba")
+        pk.set_backend(default)
 
 
 def test_use_backend_is_per_thread():
@@ -38,7 +46,7 @@ def test_use_backend_is_per_thread():
         worker = threading.Thread(target=lambda: seen.append(pk.get_backend()))
         worker.start()
         worker.join()
-    assert seen == ["numba"]
+    assert seen == [pk.get_backend()] and seen != ["numpy"]
 
 
 def test_use_backend_routes_calls(monkeypatch):
@@ -85,8 +93,9 @@ def _python(code, **env):
 
 
 def test_environment_variable_sets_default():
-    run = _python("import pykernels as pk; print(pk.get_backend())", PYKERNELS_BACKEND="numpy")
-    assert run.stdout.strip() == "numpy", run.stderr
+    for name in ("numpy", "numba"):
+        run = _python("import pykernels as pk; print(pk.get_backend())", PYKERNELS_BACKEND=name)
+        assert run.stdout.strip() == name, run.stderr
     run = _python("import pykernels as pk; pk.get_backend()", PYKERNELS_BACKEND="fortran")
     assert run.returncode != 0 and "backend must be one of" in run.stderr
 

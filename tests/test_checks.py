@@ -1,14 +1,21 @@
-"""The input-check kernel: finds every NaN/Inf, never flags a finite value."""
+"""The input-check kernel of every backend: finds every NaN/Inf, never flags a finite
+value."""
 
 import numpy as np
 import pytest
 
-from pykernels.kernels.checks import all_finite
+import pykernels as pk
+from pykernels import _backend
+
+
+@pytest.fixture(params=pk.backends())
+def all_finite(request):
+    return _backend.kernel("all_finite", request.param)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_finds_a_bad_value_anywhere(dtype, bad):
+def test_finds_a_bad_value_anywhere(all_finite, dtype, bad):
     for n in (1, 2, 7, 33, 1000):
         for where in {0, n // 2, n - 1}:
             x = np.ones(n, dtype)
@@ -17,7 +24,7 @@ def test_finds_a_bad_value_anywhere(dtype, bad):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_finite_extremes_pass(dtype):
+def test_finite_extremes_pass(all_finite, dtype):
     info = np.finfo(dtype)
     x = np.array([info.max, -info.max, info.tiny, info.smallest_subnormal, 0.0, -0.0] * 50,
                  dtype)

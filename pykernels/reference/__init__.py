@@ -5,6 +5,8 @@ tested against.  Each function has the signature of its compiled twin in
 :mod:`pykernels.kernels` (workspace arguments are accepted and ignored).
 """
 
+import numpy as np
+
 from .fd import fd_drivers, fd_steps
 from .mlp import mlp_loss, mlp_loss_and_grad, mlp_predict, workspace_size
 from .optim import (adagrad_update, adam_update, momentum_update, nesterov_update,
@@ -15,4 +17,9 @@ __all__ = ["mlp_loss", "mlp_loss_and_grad", "mlp_predict", "workspace_size",
            "sgd_update", "momentum_update", "nesterov_update", "adagrad_update",
            "rmsprop_update", "adam_update",
            "mlp_hvp", "mlp_gnvp", "mlp_jacobian", "rop_workspace_size",
-           "fd_drivers", "fd_steps"]
+           "fd_drivers", "fd_steps", "all_finite"]
+
+
+def all_finite(x):
+    """True when no entry of the 1-D array x is NaN or +-Inf."""
+    return bool(np.isfinite(x).all())
