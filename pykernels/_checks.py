@@ -1,4 +1,12 @@
-"""Input checking shared by the public API: every error names the argument."""
+"""Input checking shared by the public API: every error names the argument and says
+what was expected.
+
+One validator per kind of argument -- arrays (:func:`float_array`), names
+(:func:`choice`), integers (:func:`positive_int`), real numbers (:func:`real`),
+callables (:func:`function`), option dicts (:func:`mapping`), seeds (:func:`seed`),
+layer widths (:func:`int_sequence`) and what a user's function returned
+(:func:`returned_scalar`) -- so every public function rejects bad input the same way.
+"""
 
 import numbers
 
@@ -46,7 +54,7 @@ def float_array(x, name, *, dtype=None, ndim=None, finite=True, allow_int=False)
     allow_int : bool
         Accept integer and bool input (converted to ``dtype`` or float64).
     """
-    arr = x if type(x) is np.ndarray else np.asarray(x)
+    arr = x if type(x) is np.ndarray else as_array(x, name)
     if arr.dtype.kind in "iub" and allow_int:
         arr = arr.astype(dtype or np.float64)
     elif arr.dtype not in FLOAT_DTYPES:
@@ -80,3 +88,109 @@ def positive_int(value, name, minimum=1):
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
+
+
+def as_array(x, name):
+    """``numpy.asarray(x)``; a ragged nested sequence is a ValueError naming ``name``."""
+    try:
+        return np.asarray(x)
+    except ValueError as exc:
+        if "inhomogeneous" not in str(exc) and "sequence" not in str(exc):
+            raise
+        raise ValueError(f"{name} must be a rectangular array (nested sequences of equal "
+                         "lengths), got a ragged sequence") from None
+
+
+def _show(value):
+    text = repr(value)
+    return type(value).__name__ + (" " + text if len(text) <= 60 else "")
+
+
+def real(value, name, *, low=None, high=None, low_open=False, high_open=False,
+         finite=True):
+    """``value`` as a float: a real number (not a bool), finite unless ``finite=False``,
+    within ``[low, high]`` (``low_open``/``high_open`` exclude an end); else a
+    TypeError/ValueError naming ``name`` and the range expected."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {_show(value)}")
+    value = float(value)
+    below = low is not None and (value <= low if low_open else value < low)
+    above = high is not None and (value >= high if high_open else value > high)
+    if np.isnan(value) or (finite and np.isinf(value)) or below or above:
+        if low is not None and high is not None:
+            where = f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        elif low is not None:
+            where = f" {'>' if low_open else '>='} {low:g}"
+        elif high is not None:
+            where = f" {'<' if high_open else '<='} {high:g}"
+        else:
+            where = ""
+        raise ValueError(f"{name} must be a {'finite ' if finite else ''}number{where}, "
+                         f"got {value!r}")
+    return value
+
+
+def function(value, name, *, optional=False):
+    """``value`` if it is callable (or None with ``optional``), else a TypeError."""
+    if callable(value) or (optional and value is None):
+        return value
+    raise TypeError(f"{name} must be callable{' or None' if optional else ''}, "
+                    f"got {_show(value)}")
+
+
+def mapping(value, name):
+    """``value`` (a dict-like, or None meaning empty) as a new dict, else a TypeError."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) and not (hasattr(value, "keys")
+                                            and hasattr(value, "__getitem__")):
+        raise TypeError(f"{name} must be a dict of name -> value, got {_show(value)}")
+    return dict(value)
+
+
+def seed(value, name="seed"):
+    """A seed for ``numpy.random.default_rng``: None, an int >= 0, a ``SeedSequence``
+    or a ``Generator``/``BitGenerator``; else a TypeError/ValueError naming ``name``."""
+    if value is None or isinstance(value, (np.random.SeedSequence, np.random.Generator,
+                                           np.random.BitGenerator)):
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be None, an integer >= 0 or a "
+                        f"numpy.random.SeedSequence, got {_show(value)}")
+    if value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value}")
+    return int(value)
+
+
+def int_sequence(value, name, *, min_len=1, minimum=1):
+    """A list, tuple or 1-D integer array as a list of ints >= ``minimum`` with at
+    least ``min_len`` entries; else a TypeError/ValueError naming ``name`` (or
+    ``name[i]`` for a bad entry).  Sets and dicts are refused: their order is not
+    the caller's."""
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1:
+            raise ValueError(f"{name} must be 1-D, got shape {value.shape}")
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list or tuple of integers, got {_show(value)}")
+    if len(value) < min_len:
+        raise ValueError(f"{name} must have at least {min_len} entries, got {list(value)}")
+    return [positive_int(v, f"{name}[{i}]", minimum) for i, v in enumerate(value)]
+
+
+def returned_scalar(value, name):
+    """What a user's function ``name`` returned, as a float: a real number or an array
+    of one real entry; else a TypeError (None, str, complex, ...) or a ValueError
+    (an array of another size) that names the function."""
+    if isinstance(value, float):
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        return float(value)
+    if isinstance(value, (np.ndarray, list, tuple)):
+        arr = as_array(value, f"the value returned by {name}")
+        if arr.dtype.kind in "fiu":
+            if arr.size != 1:
+                raise ValueError(f"{name} must return a scalar, got an array of shape "
+                                 f"{arr.shape}")
+            return float(arr.reshape(()))
+    raise TypeError(f"{name} must return a real number, got {_show(value)}")

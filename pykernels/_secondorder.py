@@ -66,16 +66,19 @@ def _descend(run, x, f, g, d):
 
 def newton(run, x):
     """Newton's method on the dense Hessian, modified to descend, with Armijo backtracking."""
-    f, g = run.fg(x)
+    f, g = run.start(x)
     while True:
         x, f, g = _descend(run, x, f, g, _newton_direction(run.hess(x), g))
         run.iterate(x, f, g)
 
 
 def newton_cg(run, x, *, cg_maxiter=None):
-    """Truncated Newton: CG on Hessian-vector products, stopped on negative curvature."""
-    maxiter = cg_maxiter or 2 * x.size
-    f, g = run.fg(x)
+    """Truncated Newton: CG on Hessian-vector products, stopped on negative curvature.
+
+    ``cg_maxiter`` (default ``2 n``) caps the CG iterations of each Newton step.
+    """
+    maxiter = 2 * x.size if cg_maxiter is None else cg_maxiter
+    f, g = run.start(x)
     while True:
         xk = x
         d = _truncated_cg(lambda v: run.hvp(xk, v), g, maxiter)
