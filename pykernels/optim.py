@@ -16,22 +16,16 @@ options={"lr": 1e-3})``.  The work is one compiled update kernel per step
 import numpy as np
 
 from . import _backend
-from ._checks import float_array
+from ._checks import float_array, positive_int, real
 
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "OPTIMIZERS"]
 
 
 def _rate(value, name, *, upper=None):
-    """A finite float > 0 (and < ``upper`` when given), else a ValueError naming it."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
-    if not np.isfinite(value) or value < 0 or (upper is None and value == 0) or (
-            upper is not None and value >= upper):
-        bound = f"in [0, {upper})" if upper is not None else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
-    return value
+    """A finite float > 0, or in [0, ``upper``) when ``upper`` is given."""
+    if upper is None:
+        return real(value, name, low=0.0, low_open=True)
+    return real(value, name, low=0.0, high=upper, high_open=True)
 
 
 class _Optimizer:
@@ -88,6 +82,13 @@ class _Optimizer:
         Returns
         -------
         theta, state
+
+        Raises
+        ------
+        TypeError, ValueError
+            On a ``theta``, ``grad``, ``state`` or ``lr`` that does not fit (see
+            :meth:`check_state`); every backend checks the same way, before any
+            update.
         """
         if not (isinstance(theta, np.ndarray) and theta.ndim == 1 and theta.flags.c_contiguous
                 and theta.flags.writeable and theta.dtype in (np.float32, np.float64)):
@@ -96,13 +97,47 @@ class _Optimizer:
         grad = float_array(grad, "grad", dtype=theta.dtype, ndim=1, finite=False)
         if grad.shape != theta.shape:
             raise ValueError(f"grad must have shape {theta.shape} like theta, got {grad.shape}")
-        for slot in self._slots:
-            if not isinstance(state.get(slot), np.ndarray) or state[slot].shape != theta.shape:
-                raise ValueError(f"state[{slot!r}] must be an array shaped like theta; "
-                                 "make the state with opt.init(theta)")
+        self.check_state(state, theta)
         lr = self.lr if lr is None else _rate(lr, "lr")
         self._apply(_backend.resolve(self.backend), theta, grad, state, lr)
         return theta, state
+
+    def check_state(self, state, theta):
+        """Raise unless ``state`` is what :meth:`init` makes for ``theta``.
+
+        Parameters
+        ----------
+        state : dict
+        theta : ndarray, shape (n,)
+
+        Raises
+        ------
+        TypeError
+            ``state`` not a dict, ``state["step"]`` not an integer, a slot not an
+            array of theta's dtype.
+        ValueError
+            A missing entry, a negative step, a slot of another shape, or one that is
+            read-only or not C-contiguous (the update writes it in place).
+        """
+        hint = f"; make the state with {type(self).__name__}.init(theta)"
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be the dict made by init(theta), got "
+                            f"{type(state).__name__}")
+        for key in ("step",) + self._slots:
+            if key not in state:
+                raise ValueError(f"state[{key!r}] is missing{hint}")
+        positive_int(state["step"], "state['step']", 0)
+        for slot in self._slots:
+            value = state[slot]
+            if not isinstance(value, np.ndarray) or value.dtype != theta.dtype:
+                raise TypeError(f"state[{slot!r}] must be a {theta.dtype} array like theta, "
+                                f"got {getattr(value, 'dtype', type(value).__name__)}{hint}")
+            if value.shape != theta.shape:
+                raise ValueError(f"state[{slot!r}] must have shape {theta.shape} like theta, "
+                                 f"got {value.shape}{hint}")
+            if not (value.flags.c_contiguous and value.flags.writeable):
+                raise ValueError(f"state[{slot!r}] must be a writeable, C-contiguous array "
+                                 f"(it is updated in place){hint}")
 
     def _apply(self, module, theta, grad, state, lr):
         """The unchecked update (for the training and minimize loops)."""
