@@ -37,6 +37,7 @@ class _Optimizer:
     """
 
     _slots = ()
+    _nonnegative = ()  # slots that only ever hold values >= 0 (sums of squares)
     _kernel = ""
 
     def __init__(self, lr, backend=None):
@@ -210,6 +211,7 @@ class AdaGrad(_Optimizer):
     """
 
     _slots = ("accum",)
+    _nonnegative = ("accum",)
     _kernel = "adagrad_update"
 
     def __init__(self, lr=1e-1, eps=1e-8, *, backend=None):
@@ -235,6 +237,7 @@ class RMSProp(_Optimizer):
     """
 
     _slots = ("accum",)
+    _nonnegative = ("accum",)
     _kernel = "rmsprop_update"
 
     def __init__(self, lr=1e-3, rho=0.9, eps=1e-8, *, backend=None):
@@ -272,6 +275,7 @@ class Adam(_Optimizer):
     """
 
     _slots = ("m", "v")
+    _nonnegative = ("v",)
     _kernel = "adam_update"
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, *, backend=None):
