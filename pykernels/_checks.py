@@ -16,7 +16,22 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def float_dtype(dtype, name="dtype"):
-    """``dtype`` as float32 or float64, else a TypeError."""
+    """``dtype`` as float32 or float64.
+
+    Parameters
+    ----------
+    dtype : dtype-like
+    name : str
+
+    Returns
+    -------
+    numpy.dtype
+
+    Raises
+    ------
+    TypeError
+        For any other dtype.
+    """
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -75,14 +90,48 @@ def float_array(x, name, *, dtype=None, ndim=None, finite=True, allow_int=False)
 
 
 def choice(value, name, options):
-    """``value`` if it is one of ``options`` (a dict or sequence), else a ValueError."""
+    """``value`` if it is one of ``options``.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+    options : dict or sequence of str
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not one of them, listing them.
+    """
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"{name} must be one of {list(options)}, got {value!r}")
     return value
 
 
 def positive_int(value, name, minimum=1):
-    """``value`` as an int >= ``minimum``, else a TypeError/ValueError."""
+    """``value`` as an int >= ``minimum``.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+    minimum : int
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an integer (bools and floats are not).
+    ValueError
+        If it is < ``minimum``.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     if value < minimum:
@@ -91,7 +140,23 @@ def positive_int(value, name, minimum=1):
 
 
 def as_array(x, name):
-    """``numpy.asarray(x)``; a ragged nested sequence is a ValueError naming ``name``."""
+    """``numpy.asarray(x)``, with a clear error for ragged nested sequences.
+
+    Parameters
+    ----------
+    x : array_like
+    name : str
+
+    Returns
+    -------
+    ndarray
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is a ragged nested sequence (naming ``name``, not numpy's
+        "inhomogeneous shape").
+    """
     try:
         return np.asarray(x)
     except ValueError as exc:
@@ -109,8 +174,31 @@ def _show(value):
 def real(value, name, *, low=None, high=None, low_open=False, high_open=False,
          finite=True):
     """``value`` as a float: a real number (not a bool), finite unless ``finite=False``,
-    within ``[low, high]`` (``low_open``/``high_open`` exclude an end); else a
-    TypeError/ValueError naming ``name`` and the range expected."""
+    within ``[low, high]``.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+    low, high : float, optional
+        Bounds of the range (None: open on that side).
+    low_open, high_open : bool
+        Exclude that end.
+    finite : bool
+        Refuse +-Inf (NaN is always refused).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a real number.
+    ValueError
+        If it is NaN, infinite (with ``finite``) or out of range; the message names
+        ``name`` and the range expected.
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {_show(value)}")
     value = float(value)
@@ -131,7 +219,23 @@ def real(value, name, *, low=None, high=None, low_open=False, high_open=False,
 
 
 def function(value, name, *, optional=False):
-    """``value`` if it is callable (or None with ``optional``), else a TypeError."""
+    """``value`` if it is callable (or None with ``optional``).
+
+    Parameters
+    ----------
+    value : object
+    name : str
+    optional : bool
+
+    Returns
+    -------
+    callable or None
+
+    Raises
+    ------
+    TypeError
+        Otherwise, naming ``name`` and the type given.
+    """
     if callable(value) or (optional and value is None):
         return value
     raise TypeError(f"{name} must be callable{' or None' if optional else ''}, "
@@ -139,7 +243,22 @@ def function(value, name, *, optional=False):
 
 
 def mapping(value, name):
-    """``value`` (a dict-like, or None meaning empty) as a new dict, else a TypeError."""
+    """``value`` (a dict-like, or None meaning empty) as a new dict.
+
+    Parameters
+    ----------
+    value : dict-like or None
+    name : str
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a dict-like (e.g. a list of names).
+    """
     if value is None:
         return {}
     if not isinstance(value, dict) and not (hasattr(value, "keys")
@@ -149,8 +268,25 @@ def mapping(value, name):
 
 
 def seed(value, name="seed"):
-    """A seed for ``numpy.random.default_rng``: None, an int >= 0, a ``SeedSequence``
-    or a ``Generator``/``BitGenerator``; else a TypeError/ValueError naming ``name``."""
+    """A seed for ``numpy.random.default_rng``.
+
+    Parameters
+    ----------
+    value : None, int >= 0, SeedSequence, Generator or BitGenerator
+    name : str
+
+    Returns
+    -------
+    object
+        ``value`` (an int as a Python int).
+
+    Raises
+    ------
+    TypeError
+        For any other kind of value.
+    ValueError
+        For a negative integer.
+    """
     if value is None or isinstance(value, (np.random.SeedSequence, np.random.Generator,
                                            np.random.BitGenerator)):
         return value
@@ -163,10 +299,30 @@ def seed(value, name="seed"):
 
 
 def int_sequence(value, name, *, min_len=1, minimum=1):
-    """A list, tuple or 1-D integer array as a list of ints >= ``minimum`` with at
-    least ``min_len`` entries; else a TypeError/ValueError naming ``name`` (or
-    ``name[i]`` for a bad entry).  Sets and dicts are refused: their order is not
-    the caller's."""
+    """A list, tuple or 1-D integer array as a list of ints.
+
+    Sets and dicts are refused: their order is not the caller's.
+
+    Parameters
+    ----------
+    value : list, tuple or 1-D ndarray of int
+    name : str
+    min_len : int
+        Fewest entries.
+    minimum : int
+        Smallest entry.
+
+    Returns
+    -------
+    list of int
+
+    Raises
+    ------
+    TypeError
+        Not a list/tuple/1-D array, or an entry not an integer (``name[i]``).
+    ValueError
+        Too few entries, or an entry < ``minimum`` (``name[i]``).
+    """
     if isinstance(value, np.ndarray):
         if value.ndim != 1:
             raise ValueError(f"{name} must be 1-D, got shape {value.shape}")
@@ -179,9 +335,26 @@ def int_sequence(value, name, *, min_len=1, minimum=1):
 
 
 def returned_scalar(value, name):
-    """What a user's function ``name`` returned, as a float: a real number or an array
-    of one real entry; else a TypeError (None, str, complex, ...) or a ValueError
-    (an array of another size) that names the function."""
+    """What a user's function ``name`` returned, as a float.
+
+    Parameters
+    ----------
+    value : object
+        A real number, or an array (or nested sequence) of one real entry.
+    name : str
+        The function, e.g. ``"fun"``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        For None, a string, a complex number or another kind of object.
+    ValueError
+        For an array of another size (or a ragged sequence).
+    """
     if isinstance(value, float):
         return value
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):

@@ -53,6 +53,22 @@ def first_order(run, x, *, opt, linesearch=False, grow=2.0):
     ``x, state = opt.step(x, g(x), state)`` (then projected onto the bounds).  With
     ``linesearch=True`` the learning rate backtracks from ``grow`` times the last
     accepted rate until the step decreases f enough (Armijo).
+
+    Parameters
+    ----------
+    run : pykernels._runner.Run
+        Evaluations, budgets and the stopping rule.
+    x : ndarray, shape (n,)
+        Starting point.
+    opt : pk.optim optimizer
+    linesearch : bool
+    grow : float
+        Growth of the learning rate after an accepted step (with ``linesearch``).
+
+    Raises
+    ------
+    Stop
+        Always: the run ends by a criterion of ``run`` (or a failed line search).
     """
     module = _backend.resolve(opt.backend)
     x = x.copy()
@@ -73,7 +89,22 @@ def first_order(run, x, *, opt, linesearch=False, grow=2.0):
 
 
 def lbfgs(run, x, *, memory=10):
-    """Limited-memory BFGS with a strong-Wolfe line search (Nocedal & Wright, Alg. 7.5)."""
+    """Limited-memory BFGS with a strong-Wolfe line search (Nocedal & Wright, Alg. 7.5).
+
+    Parameters
+    ----------
+    run : pykernels._runner.Run
+        Evaluations, budgets and the stopping rule.
+    x : ndarray, shape (n,)
+        Starting point.
+    memory : int
+        Number of (s, y) pairs kept.
+
+    Raises
+    ------
+    Stop
+        Always: the run ends by a criterion of ``run`` (or a failed line search).
+    """
     n = x.size
     S, Y = np.zeros((memory, n)), np.zeros((memory, n))
     rho, alpha, d = np.zeros(memory), np.zeros(memory), np.empty(n)
@@ -123,9 +154,27 @@ def compiled_run(fun, jac, x0, method, options, budget, project, opt=None):
     """The run compiled end to end when ``fun`` and ``jac`` are ``@njit`` functions:
     ``lbfgs``, or a ``pk.optim`` rule ``opt`` with a fixed step (numba backend).
 
-    Returns the result fields, or None when the Python loop is needed: another
-    method, plain callables, a line search, bounds, a callback, a progress bar or a
-    time budget (those need Python between iterations).
+    Parameters
+    ----------
+    fun, jac : callable
+        The user's objective and gradient.
+    x0 : ndarray, shape (n,)
+    method : str
+    options : dict
+        The method's options (``memory`` for lbfgs).
+    budget : dict
+        ``maxiter``, ``maxfev``, ``patience``, ``gtol``, ``ftol``, ``xtol``,
+        ``maxtime``, ``callback``, ``progress`` as ``pk.minimize`` resolved them.
+    project : callable or None
+    opt : pk.optim optimizer or None
+
+    Returns
+    -------
+    dict or None
+        The result fields, or None when the Python loop is needed: another method,
+        plain callables (Numba not even imported), a line search, bounds, a
+        callback, a progress bar or a time budget (those need Python between
+        iterations).
     """
     if "numba" not in sys.modules:  # then fun cannot be an @njit function
         return None

@@ -73,7 +73,16 @@ class OptimizeResult(dict):
 
 
 class Stop(Exception):
-    """Ends a run: ``status`` (codes in :class:`OptimizeResult`), ``message``, ``success``."""
+    """Ends a run (raised by :class:`Run`, caught by ``pk.minimize``).
+
+    Parameters
+    ----------
+    status : int
+        The codes of :class:`OptimizeResult`.
+    message : str
+        Which criterion fired.
+    success : bool
+    """
 
     def __init__(self, status, message, success=False):
         super().__init__(message)
@@ -175,7 +184,23 @@ class Run:
         return returned_scalar(value[0], "fun (with jac=True, its first value)"), value[1]
 
     def f(self, x):
-        """f(x), counted; tracks the best finite value."""
+        """f(x), counted; tracks the best finite value.
+
+        Parameters
+        ----------
+        x : ndarray, shape (n,)
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        Stop
+            When ``maxfev`` or ``maxtime`` is used up.
+        TypeError, ValueError
+            When ``fun`` returns something that is not a real scalar.
+        """
         self._budget()
         value = returned_scalar(self._fun(x), "fun")
         self.nfev += 1
@@ -183,9 +208,27 @@ class Run:
         return value
 
     def fg(self, x):
-        """(f(x), grad f(x)), counted.  Where f is NaN/Inf the gradient is not
-        evaluated (a line search rejects the point, an iteration ends the run): it is
-        returned as NaN."""
+        """(f(x), grad f(x)), counted.
+
+        Where f is NaN/Inf the gradient is not evaluated (a line search rejects the
+        point, an iteration ends the run): it is returned as NaN.
+
+        Parameters
+        ----------
+        x : ndarray, shape (n,)
+
+        Returns
+        -------
+        f : float
+        g : ndarray, shape (n,)
+
+        Raises
+        ------
+        Stop
+            When a budget is used up.
+        TypeError, ValueError
+            When ``fun``/``jac`` return values of the wrong kind or shape.
+        """
         self._budget()
         if self._fun_and_grad is not None:
             value, g = self._pair(self._fun_and_grad(x))
@@ -204,7 +247,22 @@ class Run:
         return value, g
 
     def start(self, x):
-        """(f(x0), grad f(x0)); a NaN/Inf there ends the run at once."""
+        """(f(x0), grad f(x0)), as :meth:`fg`; a NaN/Inf there ends the run at once.
+
+        Parameters
+        ----------
+        x : ndarray, shape (n,)
+
+        Returns
+        -------
+        f : float
+        g : ndarray, shape (n,)
+
+        Raises
+        ------
+        Stop
+            Status 6 on a NaN/Inf value or gradient at x0.
+        """
         value, g = self.fg(x)
         if not np.isfinite(value):
             raise Stop(6, f"objective is NaN/Inf ({value}) at x0; there is no finite point "
@@ -219,7 +277,21 @@ class Run:
                 else "the gradient (jac)")
 
     def grad(self, x):
-        """grad f(x) alone, counted (uses fun_and_grad when that is all there is)."""
+        """grad f(x) alone, counted (uses fun_and_grad when that is all there is).
+
+        Parameters
+        ----------
+        x : ndarray, shape (n,)
+
+        Returns
+        -------
+        ndarray, shape (n,)
+
+        Raises
+        ------
+        Stop
+            When a budget is used up.
+        """
         self._budget()
         if self._grad is None:
             value, g = self._pair(self._fun_and_grad(x))
@@ -239,19 +311,62 @@ class Run:
         return value
 
     def hvp(self, x, v):
-        """Hessian-vector product H(x) v, counted in nhev; NaN/Inf ends the run."""
+        """Hessian-vector product H(x) v, counted in nhev.
+
+        Parameters
+        ----------
+        x, v : ndarray, shape (n,)
+
+        Returns
+        -------
+        ndarray, shape (n,)
+
+        Raises
+        ------
+        Stop
+            When a budget is used up, or (status 6) on a NaN/Inf product.
+        """
         self._budget()
         self.nhev += 1
         return self._finite(self._vector(self._hessp(x, v), "hessp"), "hessp")
 
     def hess(self, x):
-        """Dense Hessian H(x), counted in nhev; NaN/Inf ends the run."""
+        """Dense Hessian H(x), counted in nhev.
+
+        Parameters
+        ----------
+        x : ndarray, shape (n,)
+
+        Returns
+        -------
+        ndarray, shape (n, n)
+
+        Raises
+        ------
+        Stop
+            When a budget is used up, or (status 6) on a NaN/Inf entry.
+        """
         self._budget()
         self.nhev += 1
         return self._finite(self._vector(self._hess(x), "hess", (x.size, x.size)), "hess")
 
     def f_many(self, P, evaluate):
-        """Values of the rows of ``P`` through ``evaluate(P) -> (pop,)``, counted."""
+        """Values of the rows of ``P`` through ``evaluate(P) -> (pop,)``, counted.
+
+        Parameters
+        ----------
+        P : ndarray, shape (pop, n)
+        evaluate : callable
+
+        Returns
+        -------
+        ndarray, shape (pop,)
+
+        Raises
+        ------
+        Stop
+            When a budget is used up, or (status 6) on a NaN/Inf value.
+        """
         self._budget(len(P))
         values = self._vector(evaluate(P), f"fun (for a population of {len(P)})",
                               (len(P),))
@@ -267,13 +382,36 @@ class Run:
     # -- the stopping rule --------------------------------------------------------
 
     def gnorm(self, x, g):
-        """Max-norm of the (projected) gradient: the first-order optimality measure."""
+        """Max-norm of the (projected) gradient: the first-order optimality measure.
+
+        Parameters
+        ----------
+        x, g : ndarray, shape (n,)
+
+        Returns
+        -------
+        float
+        """
         if self.project is None:
             return float(np.max(np.abs(g))) if g.size else 0.0
         return float(np.max(np.abs(self.project(x - g) - x)))
 
     def iterate(self, x, f, g=None):
-        """End of one iteration at (x, f, g): record, call back, test every criterion."""
+        """End of one iteration at (x, f, g): record, call back, test every criterion.
+
+        Parameters
+        ----------
+        x : ndarray, shape (n,)
+        f : float
+        g : ndarray, shape (n,), optional
+            The gradient (None for zero-order methods).
+
+        Raises
+        ------
+        Stop
+            Whenever a criterion fires: NaN/Inf, the callback's StopIteration, gtol,
+            ftol, xtol, patience, maxiter, maxfev, maxtime (tested in that order).
+        """
         self.nit += 1
         self.history.append(f)
         if self._bar is not None:

@@ -65,7 +65,20 @@ def _descend(run, x, f, g, d):
 
 
 def newton(run, x):
-    """Newton's method on the dense Hessian, modified to descend, with Armijo backtracking."""
+    """Newton's method on the dense Hessian, modified to descend, with Armijo backtracking.
+
+    Parameters
+    ----------
+    run : pykernels._runner.Run
+        Evaluations, budgets and the stopping rule.
+    x : ndarray, shape (n,)
+        Starting point.
+
+    Raises
+    ------
+    Stop
+        Always: the run ends by a criterion of ``run`` (or a failed line search).
+    """
     f, g = run.start(x)
     while True:
         x, f, g = _descend(run, x, f, g, _newton_direction(run.hess(x), g))
@@ -75,7 +88,19 @@ def newton(run, x):
 def newton_cg(run, x, *, cg_maxiter=None):
     """Truncated Newton: CG on Hessian-vector products, stopped on negative curvature.
 
-    ``cg_maxiter`` (default ``2 n``) caps the CG iterations of each Newton step.
+    Parameters
+    ----------
+    run : pykernels._runner.Run
+        Evaluations, budgets and the stopping rule.
+    x : ndarray, shape (n,)
+        Starting point.
+    cg_maxiter : int, optional
+        Cap on the CG iterations of each Newton step (default ``2 n``).
+
+    Raises
+    ------
+    Stop
+        Always: the run ends by a criterion of ``run`` (or a failed line search).
     """
     maxiter = 2 * x.size if cg_maxiter is None else cg_maxiter
     f, g = run.start(x)

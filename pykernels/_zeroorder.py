@@ -155,7 +155,24 @@ def _popsize(value, default):
 
 def random_search(run, x0, *, fun, args, bounds, seed, executor, popsize=None, sigma=None,
                   vectorized=False):
-    """Adaptive-step random search with restarts (see the module docstring)."""
+    """Adaptive-step random search with restarts (see the module docstring).
+
+    Parameters
+    ----------
+    run : pykernels._runner.Run
+    x0 : ndarray, shape (n,)
+    fun, args, bounds, seed, executor
+        As ``pk.minimize`` resolved them (``bounds`` a pair of arrays or None).
+    popsize, sigma, vectorized
+        The options of the module docstring.
+
+    Raises
+    ------
+    Stop
+        Always: the run ends by a budget, a NaN, ``patience`` or the callback.
+    ValueError, TypeError
+        On a bad option, naming it.
+    """
     evaluate, rng, space = _setup(run, x0, fun, args, bounds, seed, executor, vectorized, sigma)
     popsize = _popsize(popsize, 20)
     x, f = x0, run.f_many(x0[None, :], evaluate)[0]
@@ -178,7 +195,24 @@ def random_search(run, x0, *, fun, args, bounds, seed, executor, popsize=None, s
 
 def simulated_annealing(run, x0, *, fun, args, bounds, seed, executor, popsize=None,
                         sigma=None, vectorized=False, T0=None, cooling=None):
-    """Simulated annealing: ``popsize`` independent Metropolis chains, one population."""
+    """Simulated annealing: ``popsize`` independent Metropolis chains, one population.
+
+    Parameters
+    ----------
+    run : pykernels._runner.Run
+    x0 : ndarray, shape (n,)
+    fun, args, bounds, seed, executor
+        As ``pk.minimize`` resolved them (``bounds`` a pair of arrays or None).
+    popsize, sigma, vectorized, T0, cooling
+        The options of the module docstring.
+
+    Raises
+    ------
+    Stop
+        Always: the run ends by a budget, a NaN, ``patience`` or the callback.
+    ValueError, TypeError
+        On a bad option, naming it.
+    """
     evaluate, rng, space = _setup(run, x0, fun, args, bounds, seed, executor, vectorized, sigma)
     popsize = _popsize(popsize, 20)
     if cooling is None:          # anneal from T0 to _T_END T0 over the iteration budget
@@ -213,7 +247,24 @@ def simulated_annealing(run, x0, *, fun, args, bounds, seed, executor, popsize=N
 
 def genetic(run, x0, *, fun, args, bounds, seed, executor, popsize=None, sigma=None,
             vectorized=False, tournament=3, mutation=0.2, elite=2):
-    """Genetic algorithm: tournament selection, blend crossover, mutation, elitism."""
+    """Genetic algorithm: tournament selection, blend crossover, mutation, elitism.
+
+    Parameters
+    ----------
+    run : pykernels._runner.Run
+    x0 : ndarray, shape (n,)
+    fun, args, bounds, seed, executor
+        As ``pk.minimize`` resolved them (``bounds`` a pair of arrays or None).
+    popsize, sigma, vectorized, tournament, mutation, elite
+        The options of the module docstring.
+
+    Raises
+    ------
+    Stop
+        Always: the run ends by a budget, a NaN, ``patience`` or the callback.
+    ValueError, TypeError
+        On a bad option, naming it.
+    """
     evaluate, rng, space = _setup(run, x0, fun, args, bounds, seed, executor, vectorized, sigma)
     popsize = _popsize(popsize, 50)
     elite = positive_int(elite, "options['elite']", 0)

@@ -159,6 +159,11 @@ class SGD(_Optimizer):
         Learning rate.
     backend : str, optional
         Kernel backend; None uses the current default.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a hyper-parameter that is not a finite number in its range, naming it.
     """
 
     _kernel = "sgd_update"
@@ -175,6 +180,11 @@ class Momentum(_Optimizer):
     lr : float
     beta : float in [0, 1)
     backend : str, optional
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a hyper-parameter that is not a finite number in its range, naming it.
     """
 
     _slots = ("velocity",)
@@ -194,7 +204,15 @@ class Momentum(_Optimizer):
 class Nesterov(Momentum):
     """Nesterov momentum: ``v = beta v + g; theta -= lr (g + beta v)``.
 
-    Parameters are those of :class:`Momentum`.
+    Parameters
+    ----------
+    lr, beta, backend
+        As for :class:`Momentum`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a hyper-parameter that is not a finite number in its range, naming it.
     """
 
     _kernel = "nesterov_update"
@@ -208,6 +226,11 @@ class AdaGrad(_Optimizer):
     lr : float
     eps : float
     backend : str, optional
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a hyper-parameter that is not a finite number in its range, naming it.
     """
 
     _slots = ("accum",)
@@ -234,6 +257,11 @@ class RMSProp(_Optimizer):
     rho : float in [0, 1)
     eps : float
     backend : str, optional
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a hyper-parameter that is not a finite number in its range, naming it.
     """
 
     _slots = ("accum",)
@@ -262,6 +290,11 @@ class Adam(_Optimizer):
         Decay rates of the first and second moment estimates.
     eps : float
     backend : str, optional
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a hyper-parameter that is not a finite number in its range, naming it.
 
     Examples
     --------

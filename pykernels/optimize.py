@@ -160,12 +160,12 @@ def _option(options, key, default, kind=float):
     return real(value, f"options[{key!r}]", low=0.0, finite=key != "maxtime")
 
 
-class NonFiniteValue(Exception):
+class _NonFiniteValue(Exception):
     """Raised through the finite-difference engine when ``fun`` is NaN/Inf at a point."""
 
 
-class FiniteValues:
-    """``func`` that raises :class:`NonFiniteValue` instead of returning NaN/Inf (a
+class _FiniteValues:
+    """``func`` that raises :class:`_NonFiniteValue` instead of returning NaN/Inf (a
     module-level class, so that executors can pickle it with ``func``)."""
 
     def __init__(self, func):
@@ -178,7 +178,7 @@ class FiniteValues:
         except TypeError:  # not numbers: the derivative engine says what is wrong
             return value
         if not finite:
-            raise NonFiniteValue
+            raise _NonFiniteValue
         return value
 
 
@@ -189,7 +189,7 @@ def _nan_where_not_finite(func, shape):
     def wrapped(x, *args):
         try:
             return func(x, *args)
-        except NonFiniteValue:
+        except _NonFiniteValue:
             return np.full(shape(x), np.nan)
     return wrapped
 
@@ -204,7 +204,7 @@ def _finite_differences(run, f_raw, grad, fun_and_grad, hessp, hess, need, execu
         from . import derivatives
         return derivatives
 
-    f_finite = FiniteValues(f_raw)
+    f_finite = _FiniteValues(f_raw)
 
     def counted(x):
         run._budget()  # maxfev / maxtime hold inside the differences too
@@ -221,7 +221,7 @@ def _finite_differences(run, f_raw, grad, fun_and_grad, hessp, hess, need, execu
         run.fd_gradient = True
         grad = spread if executor is not None else lambda x: engine().gradient(counted, x)
         grad = _nan_where_not_finite(grad, vector)
-    exact = FiniteValues(grad or (lambda x: fun_and_grad(x)[1]))
+    exact = _FiniteValues(grad or (lambda x: fun_and_grad(x)[1]))
     if hessp is None and hess is not None and "hessp" in need:
         hessp = lambda x, v: hess(x) @ v  # noqa: E731
     if hessp is None and "hessp" in need:
@@ -515,6 +515,11 @@ def compare_methods(net, X, Y, budget_seconds,
         reach the first method's final loss; None if it never did) and ``ratio``
         (the first method's evaluations / ``evals_to_reference``), and ``trace``, the
         list of ``(nfev, best loss)`` after every iteration.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`minimize` and :meth:`pk.MLP.loss` on bad methods or data.
     """
     objective = net.objective(X, Y)
     Xc = net._check_X(X)
