@@ -160,7 +160,7 @@ class Run:
         if self.first_f is None:
             self.first_f = f
         if np.isfinite(f) and f < self.best_f:
-            if g is not None and not np.all(np.isfinite(g)):
+            if g is not None and not np.isfinite(g).all():
                 g = None
             self.best_x, self.best_f, self.best_g = np.array(x, dtype=float), f, g
 
@@ -267,7 +267,7 @@ class Run:
         if not np.isfinite(value):
             raise Stop(6, f"objective is NaN/Inf ({value}) at x0; there is no finite point "
                           "to return")
-        if not np.all(np.isfinite(g)):
+        if not np.isfinite(g).all():
             raise Stop(6, f"{self._gradient_name} is NaN/Inf at x0")
         return value, g
 
@@ -300,12 +300,12 @@ class Run:
             g = self._grad(x)
         self.njev += 1
         g = self._vector(g, "jac")
-        if self.best_g is None and np.array_equal(x, self.best_x) and np.all(np.isfinite(g)):
+        if self.best_g is None and np.array_equal(x, self.best_x) and np.isfinite(g).all():
             self.best_g = g
         return g
 
     def _finite(self, value, name):
-        if not np.all(np.isfinite(value)):
+        if not np.isfinite(value).all():
             raise Stop(6, f"{name} returned NaN/Inf at iteration {self.nit}; returning the "
                           "best finite point")
         return value
@@ -373,7 +373,7 @@ class Run:
         self.nfev += len(P)
         k = int(np.argmin(np.where(np.isnan(values), np.inf, values)))
         self._record(P[k], values[k])
-        if not np.all(np.isfinite(values)):
+        if not np.isfinite(values).all():
             bad = int(np.flatnonzero(~np.isfinite(values))[0])
             raise Stop(6, f"objective is {values[bad]} at x = {P[bad]}; returning the best "
                           "finite point")
@@ -420,7 +420,7 @@ class Run:
         if not np.isfinite(f):
             raise Stop(6, f"objective is NaN/Inf ({f}) at iteration {self.nit}; returning "
                           "the best finite point")
-        if g is not None and not np.all(np.isfinite(g)):
+        if g is not None and not np.isfinite(g).all():
             raise Stop(6, f"{self._gradient_name} is NaN/Inf at iteration {self.nit}; "
                           "returning the best finite point")
         if self.callback is not None:

@@ -91,7 +91,8 @@ def test_compiled_loops_share_the_budget_and_the_stagnation_stop(method, fun, ja
                            options=options)
         assert fast.nit <= default_maxiter(method, 2)
         assert (fast.status, fast.nit, fast.nfev) == (slow.status, slow.nit, slow.nfev)
-        np.testing.assert_allclose(fast.history, slow.history, rtol=1e-12)
+        # lbfgs: NumPy twins in the Python loop, equal up to the rounding of the sums
+        np.testing.assert_allclose(fast.history, slow.history, rtol=1e-9, atol=1e-15)
         assert fast.status == 8 or method == "lbfgs" or fun is linear_njit
         if fast.status == 8:
             assert fast.message == slow.message and not fast.success

@@ -1,5 +1,7 @@
 """NumPy references of the optimizer update kernels (see :mod:`pykernels.kernels.optim`)."""
 
+import math
+
 import numpy as np
 
 
@@ -53,7 +55,7 @@ def lbfgs_push(S, Y, rho, newest, x_new, x, g_new, g):
     new newest slot, or ``newest`` when the pair is skipped (curvature s.y <= 0)."""
     s, y = x_new - x, g_new - g
     sy = float(s @ y)
-    if not sy > 1e-12 * np.sqrt(float(s @ s) * float(y @ y)):
+    if not sy > 1e-12 * math.sqrt(float(s @ s) * float(y @ y)):
         return newest
     slot = (newest + 1) % S.shape[0]
     S[slot], Y[slot], rho[slot] = s, y, 1.0 / sy
@@ -61,19 +63,19 @@ def lbfgs_push(S, Y, rho, newest, x_new, x, g_new, g):
 
 
 def lbfgs_direction(g, S, Y, rho, newest, count, alpha, d):
-    """d = -H g, H the inverse Hessian of the ``count`` newest pairs (two-loop
-    recursion, Nocedal & Wright Algorithm 7.4, H0 = (s.y / y.y) I of the newest)."""
+    """d = -H g, H the inverse Hessian of the ``count`` newest pairs: the two-loop
+    recursion (Nocedal & Wright, Algorithm 7.4, H0 = (s.y / y.y) I of the newest),
+    in the kernel's order of operations."""
     slots = [(newest - j) % S.shape[0] for j in range(count)]  # newest first
-    q = -g
+    r = rho.tolist()
+    np.negative(g, out=d)
     for i in slots:
-        alpha[i] = rho[i] * float(S[i] @ q)
-        q = q - alpha[i] * Y[i]
+        alpha[i] = a = r[i] * float(S[i] @ d)
+        d -= a * Y[i]
     if count:
-        q = q / (rho[newest] * float(Y[newest] @ Y[newest]))
+        d *= 1.0 / (r[newest] * float(Y[newest] @ Y[newest]))
     for i in reversed(slots):
-        q = q + (alpha[i] - rho[i] * float(Y[i] @ q)) * S[i]
-    d[...] = q
-
+        d += (alpha[i] - r[i] * float(Y[i] @ d)) * S[i]
 
 WOLFE_DONE = -1.0
 WOLFE_FAIL = -2.0
@@ -92,24 +94,25 @@ def _cubic_step(lo, flo, dlo, hi, fhi, dhi):
     """Minimiser of the cubic through both ends, kept 10 % inside [lo, hi]."""
     width = hi - lo
     t = lo + 0.5 * width
-    if np.isfinite(fhi) and np.isfinite(dhi):
+    if math.isfinite(fhi) and math.isfinite(dhi):
         d1 = dlo + dhi - 3.0 * (flo - fhi) / (lo - hi)
         disc = d1 * d1 - dlo * dhi
         if disc >= 0.0:
-            d2 = np.copysign(np.sqrt(disc), width)
+            d2 = math.copysign(math.sqrt(disc), width)
             cubic = hi - width * (dhi + d2 - d1) / (dhi - dlo + 2.0 * d2)
-            if np.isfinite(cubic):
+            if math.isfinite(cubic):
                 t = cubic
-    inner = sorted((lo + 0.1 * width, hi - 0.1 * width))
-    return float(np.clip(t, *inner))
+    a, b = lo + 0.1 * width, hi - 0.1 * width
+    return min(max(t, min(a, b)), max(a, b))
 
 
 def wolfe_next(state, a, fa, da):
     """Next trial step after f(a) = fa, f'(a) = da; WOLFE_DONE accepts ``a``,
     WOLFE_FAIL gives up (Nocedal & Wright, Algorithms 3.5/3.6; NaN/Inf is "too far")."""
-    f0, d0, c1, c2, lo, flo, dlo, hi, fhi, dhi, bracketed, trials = state
+    f0, d0, c1, c2, lo, flo, dlo, hi, fhi, dhi, bracketed, trials = state.tolist()
+    a, fa, da = float(a), float(fa), float(da)
     state[11] = trials = trials + 1.0
-    armijo = bool(np.isfinite(fa) and np.isfinite(da) and fa <= f0 + c1 * a * d0)
+    armijo = math.isfinite(fa) and math.isfinite(da) and fa <= f0 + c1 * a * d0
     if armijo and abs(da) <= -c2 * d0:
         return WOLFE_DONE
     if trials >= WOLFE_MAXTRIALS:
