@@ -281,3 +281,12 @@ print("numba" in sys.modules)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+def test_nan_inside_differences_spread_over_an_executor():
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        res = pk.minimize(_nan_near_the_edge, [1.0, 0.5], method="lbfgs", executor=pool)
+    assert not res.success and res.status in (6, 7)
+    assert np.isfinite(res.fun) and res.fun == _nan_near_the_edge(res.x)
