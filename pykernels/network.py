@@ -3,7 +3,6 @@
 import os
 import tempfile
 import threading
-import zipfile
 
 import numpy as np
 

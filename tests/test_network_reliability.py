@@ -151,8 +151,8 @@ def test_a_member_declaring_more_than_it_holds_is_refused_before_reading(tmp_pat
     assert peak < 2**20
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_damaged_files_raise_value_error_and_allocate_little(tmp_path, data):
     """Any bytes damaged anywhere: a ValueError naming the file (or a network when the
