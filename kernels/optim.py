@@ -324,20 +324,30 @@ def evaluate_rows(fun, P, out):
 @jit
 def _take_if_better(x, f, g, best_x, best, best_g):
     if np.isfinite(f) and f < best[0]:
-        best_x[:] = x
-        best_g[:] = g
+        for k in range(x.size):
+            best_x[k] = x[k]
+            best_g[k] = g[k]
         best[0] = f
 
 
-@jit_signature((SCALAR_FUN, VECTOR_FUN, _ARR, _I64, _I64, _I64, _F64, _F64, _F64, _ARR))
-def lbfgs_loop(fun, jac, x0, memory, maxiter, maxfev, gtol, ftol, xtol, history):
+@jit
+def _stalled(best, best_seen, stalled):
+    """(best value so far, iterations without a decrease of it) after one iteration."""
+    if best < best_seen:
+        return best, 0
+    return best_seen, stalled + 1
+
+
+@jit_signature((SCALAR_FUN, VECTOR_FUN, _ARR, _I64, _I64, _I64, _I64, _F64, _F64, _F64, _ARR))
+def lbfgs_loop(fun, jac, x0, memory, maxiter, maxfev, patience, gtol, ftol, xtol, history):
     """L-BFGS with the strong-Wolfe search of this module, no Python per iteration.
 
-    Same algorithm as ``pykernels._firstorder.lbfgs`` (both drive ``wolfe_next``,
-    ``lbfgs_push``, ``lbfgs_direction``).  ``history`` (length >= maxiter) receives f
-    per iteration.  Returns ``(best_x, best_f, best_g, nit, nfev, status)``; status
-    codes as ``pk.minimize``: 0 gtol, 1 maxiter, 2 maxfev, 4 ftol, 5 xtol, 6 NaN/Inf,
-    7 line search failed.
+    Same algorithm as ``pykernels._firstorder.lbfgs`` (which drives the NumPy twins of
+    ``wolfe_next``, ``lbfgs_push``, ``lbfgs_direction``).  ``history`` (length >=
+    maxiter) receives f per iteration.  Returns ``(best_x, best_f, best_g, nit, nfev,
+    status)``; status codes as ``pk.minimize``: 0 gtol, 1 maxiter, 2 maxfev, 4 ftol,
+    5 xtol, 6 NaN/Inf, 7 line search failed, 8 no decrease of the best value in
+    ``patience`` iterations.
     """
     n = x0.size
     x = x0.copy()
@@ -351,6 +361,7 @@ def lbfgs_loop(fun, jac, x0, memory, maxiter, maxfev, gtol, ftol, xtol, history)
     state = np.empty(WOLFE_STATE_SIZE)
     xt = np.empty(n)
     newest, count, nit, status = memory - 1, 0, 0, -1
+    best_seen, stalled = np.inf, 0
     if not (np.isfinite(f) and np.isfinite(_maxabs(g))):
         return best_x, best[0], best_g, nit, nfev, 6
     while status < 0:
@@ -358,7 +369,8 @@ def lbfgs_loop(fun, jac, x0, memory, maxiter, maxfev, gtol, ftol, xtol, history)
         slope = np.dot(g, d)
         if not slope < 0.0:
             count = 0
-            d[:] = -g
+            for k in range(n):
+                d[k] = -g[k]
             slope = np.dot(g, d)
         t = 1.0 if count else min(1.0, 1.0 / max(_maxabs(g), 1e-300))
         wolfe_init(state, f, slope, 1e-4, 0.9)
@@ -414,19 +426,23 @@ def lbfgs_loop(fun, jac, x0, memory, maxiter, maxfev, gtol, ftol, xtol, history)
             status = 4
         elif step <= (xtol * max(1.0, _maxabs(x)) if xtol > 0.0 else 0.0):
             status = 5
-        elif nit >= maxiter:
-            status = 1
-        elif nfev >= maxfev:
-            status = 2
+        else:
+            best_seen, stalled = _stalled(best[0], best_seen, stalled)
+            if stalled >= patience:
+                status = 8
+            elif nit >= maxiter:
+                status = 1
+            elif nfev >= maxfev:
+                status = 2
     return best_x, best[0], best_g, nit, nfev, status
 
 
 # -- pk.optim rules with a fixed step, compiled end to end --------------------------
 
-@jit_signature((SCALAR_FUN, VECTOR_FUN, _ARR, _I64, _F64, _F64, _F64, _F64, _I64, _I64, _F64,
-                _F64, _F64, _ARR))
-def first_order_loop(fun, jac, x0, kind, lr, a, b, eps, maxiter, maxfev, gtol, ftol, xtol,
-                     history):
+@jit_signature((SCALAR_FUN, VECTOR_FUN, _ARR, _I64, _F64, _F64, _F64, _F64, _I64, _I64, _I64,
+                _F64, _F64, _F64, _ARR))
+def first_order_loop(fun, jac, x0, kind, lr, a, b, eps, maxiter, maxfev, patience, gtol, ftol,
+                     xtol, history):
     """x <- update(x, jac(x)) with one of the update kernels above, no Python per step.
 
     ``kind``: 0 sgd, 1 momentum (a = beta), 2 nesterov (a = beta), 3 adagrad,
@@ -443,6 +459,7 @@ def first_order_loop(fun, jac, x0, kind, lr, a, b, eps, maxiter, maxfev, gtol, f
     _take_if_better(x, f, g, best_x, best, best_g)
     s1, s2, x_prev = np.zeros(n), np.zeros(n), np.empty(n)
     f_prev, have_prev, steps, nit, status = 0.0, False, 0, 0, -1
+    best_seen, stalled = np.inf, 0
     if not (np.isfinite(f) and np.isfinite(_maxabs(g))):
         return best_x, best[0], best_g, nit, nfev, 6
     while status < 0:
@@ -477,8 +494,13 @@ def first_order_loop(fun, jac, x0, kind, lr, a, b, eps, maxiter, maxfev, gtol, f
             status = 4
         elif have_prev and _maxabs(x - x_prev) <= xtol * max(1.0, _maxabs(x)):
             status = 5
-        elif nit >= maxiter:
-            status = 1
+        else:
+            best_seen, stalled = _stalled(best[0], best_seen, stalled)
+            if stalled >= patience:
+                status = 8
+            elif nit >= maxiter:
+                status = 1
         f_prev, have_prev = f, True
-        x_prev[:] = x
+        for k in range(n):
+            x_prev[k] = x[k]
     return best_x, best[0], best_g, nit, nfev, status

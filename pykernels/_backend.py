@@ -79,7 +79,10 @@ def automatic_backend():
 
 
 def _require(name):
-    module = _loaded.get(name)
+    try:
+        module = _loaded.get(name)
+    except TypeError:  # unhashable, e.g. backend=["c"]: not a name (_check_name says so)
+        module = None
     if module is not None:
         return module
     _check_name(name)

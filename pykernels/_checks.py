@@ -1,4 +1,12 @@
-"""Input checking shared by the public API: every error names the argument."""
+"""Input checking shared by the public API: every error names the argument and says
+what was expected.
+
+One validator per kind of argument -- arrays (:func:`float_array`), names
+(:func:`choice`), integers (:func:`positive_int`), real numbers (:func:`real`),
+callables (:func:`function`), option dicts (:func:`mapping`), seeds (:func:`seed`),
+layer widths (:func:`int_sequence`) and what a user's function returned
+(:func:`returned_scalar`) -- so every public function rejects bad input the same way.
+"""
 
 import numbers
 
@@ -8,7 +16,22 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def float_dtype(dtype, name="dtype"):
-    """``dtype`` as float32 or float64, else a TypeError."""
+    """``dtype`` as float32 or float64.
+
+    Parameters
+    ----------
+    dtype : dtype-like
+    name : str
+
+    Returns
+    -------
+    numpy.dtype
+
+    Raises
+    ------
+    TypeError
+        For any other dtype.
+    """
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -51,7 +74,7 @@ def float_array(x, name, *, dtype=None, ndim=None, finite=True, allow_int=False)
     allow_int : bool
         Accept integer and bool input (converted to ``dtype`` or float64).
     """
-    arr = x if type(x) is np.ndarray else np.asarray(x)
+    arr = x if type(x) is np.ndarray else as_array(x, name)
     if arr.dtype.kind in "iub" and allow_int:
         arr = arr.astype(dtype or np.float64)
     elif arr.dtype not in FLOAT_DTYPES:
@@ -72,16 +95,280 @@ def float_array(x, name, *, dtype=None, ndim=None, finite=True, allow_int=False)
 
 
 def choice(value, name, options):
-    """``value`` if it is one of ``options`` (a dict or sequence), else a ValueError."""
+    """``value`` if it is one of ``options``.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+    options : dict or sequence of str
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not one of them, listing them.
+    """
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"{name} must be one of {list(options)}, got {value!r}")
     return value
 
 
 def positive_int(value, name, minimum=1):
-    """``value`` as an int >= ``minimum``, else a TypeError/ValueError."""
+    """``value`` as an int >= ``minimum``.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+    minimum : int
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an integer (bools and floats are not).
+    ValueError
+        If it is < ``minimum``.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
+
+
+def as_array(x, name):
+    """``numpy.asarray(x)``, with a clear error for ragged nested sequences.
+
+    Parameters
+    ----------
+    x : array_like
+    name : str
+
+    Returns
+    -------
+    ndarray
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is a ragged nested sequence (naming ``name``, not numpy's
+        "inhomogeneous shape").
+    """
+    try:
+        return np.asarray(x)
+    except ValueError as exc:
+        if "inhomogeneous" not in str(exc) and "sequence" not in str(exc):
+            raise
+        raise ValueError(f"{name} must be a rectangular array (nested sequences of equal "
+                         "lengths), got a ragged sequence") from None
+
+
+def _show(value):
+    text = repr(value)
+    return type(value).__name__ + (" " + text if len(text) <= 60 else "")
+
+
+def real(value, name, *, low=None, high=None, low_open=False, high_open=False,
+         finite=True):
+    """``value`` as a float: a real number (not a bool), finite unless ``finite=False``,
+    within ``[low, high]``.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+    low, high : float, optional
+        Bounds of the range (None: open on that side).
+    low_open, high_open : bool
+        Exclude that end.
+    finite : bool
+        Refuse +-Inf (NaN is always refused).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a real number.
+    ValueError
+        If it is NaN, infinite (with ``finite``) or out of range; the message names
+        ``name`` and the range expected.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {_show(value)}")
+    value = float(value)
+    below = low is not None and (value <= low if low_open else value < low)
+    above = high is not None and (value >= high if high_open else value > high)
+    if np.isnan(value) or (finite and np.isinf(value)) or below or above:
+        if low is not None and high is not None:
+            where = f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        elif low is not None:
+            where = f" {'>' if low_open else '>='} {low:g}"
+        elif high is not None:
+            where = f" {'<' if high_open else '<='} {high:g}"
+        else:
+            where = ""
+        raise ValueError(f"{name} must be a {'finite ' if finite else ''}number{where}, "
+                         f"got {value!r}")
+    return value
+
+
+def function(value, name, *, optional=False):
+    """``value`` if it is callable (or None with ``optional``).
+
+    Parameters
+    ----------
+    value : object
+    name : str
+    optional : bool
+
+    Returns
+    -------
+    callable or None
+
+    Raises
+    ------
+    TypeError
+        Otherwise, naming ``name`` and the type given.
+    """
+    if callable(value) or (optional and value is None):
+        return value
+    raise TypeError(f"{name} must be callable{' or None' if optional else ''}, "
+                    f"got {_show(value)}")
+
+
+def mapping(value, name):
+    """``value`` (a dict-like, or None meaning empty) as a new dict.
+
+    Parameters
+    ----------
+    value : dict-like or None
+    name : str
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a dict-like (e.g. a list of names).
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, dict) and not (hasattr(value, "keys")
+                                            and hasattr(value, "__getitem__")):
+        raise TypeError(f"{name} must be a dict of name -> value, got {_show(value)}")
+    return dict(value)
+
+
+def seed(value, name="seed"):
+    """A seed for ``numpy.random.default_rng``.
+
+    Parameters
+    ----------
+    value : None, int >= 0, SeedSequence, Generator or BitGenerator
+    name : str
+
+    Returns
+    -------
+    object
+        ``value`` (an int as a Python int).
+
+    Raises
+    ------
+    TypeError
+        For any other kind of value.
+    ValueError
+        For a negative integer.
+    """
+    if value is None or isinstance(value, (np.random.SeedSequence, np.random.Generator,
+                                           np.random.BitGenerator)):
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be None, an integer >= 0 or a "
+                        f"numpy.random.SeedSequence, got {_show(value)}")
+    if value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value}")
+    return int(value)
+
+
+def int_sequence(value, name, *, min_len=1, minimum=1):
+    """A list, tuple or 1-D integer array as a list of ints.
+
+    Sets and dicts are refused: their order is not the caller's.
+
+    Parameters
+    ----------
+    value : list, tuple or 1-D ndarray of int
+    name : str
+    min_len : int
+        Fewest entries.
+    minimum : int
+        Smallest entry.
+
+    Returns
+    -------
+    list of int
+
+    Raises
+    ------
+    TypeError
+        Not a list/tuple/1-D array, or an entry not an integer (``name[i]``).
+    ValueError
+        Too few entries, or an entry < ``minimum`` (``name[i]``).
+    """
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1:
+            raise ValueError(f"{name} must be 1-D, got shape {value.shape}")
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list or tuple of integers, got {_show(value)}")
+    if len(value) < min_len:
+        raise ValueError(f"{name} must have at least {min_len} entries, got {list(value)}")
+    return [positive_int(v, f"{name}[{i}]", minimum) for i, v in enumerate(value)]
+
+
+def returned_scalar(value, name):
+    """What a user's function ``name`` returned, as a float.
+
+    Parameters
+    ----------
+    value : object
+        A real number, or an array (or nested sequence) of one real entry.
+    name : str
+        The function, e.g. ``"fun"``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        For None, a string, a complex number or another kind of object.
+    ValueError
+        For an array of another size (or a ragged sequence).
+    """
+    if isinstance(value, float):
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        return float(value)
+    if isinstance(value, (np.ndarray, list, tuple)):
+        arr = as_array(value, f"the value returned by {name}")
+        if arr.dtype.kind in "fiu":
+            if arr.size != 1:
+                raise ValueError(f"{name} must return a scalar, got an array of shape "
+                                 f"{arr.shape}")
+            return float(arr.reshape(()))
+    raise TypeError(f"{name} must return a real number, got {_show(value)}")

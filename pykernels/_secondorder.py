@@ -65,17 +65,45 @@ def _descend(run, x, f, g, d):
 
 
 def newton(run, x):
-    """Newton's method on the dense Hessian, modified to descend, with Armijo backtracking."""
-    f, g = run.fg(x)
+    """Newton's method on the dense Hessian, modified to descend, with Armijo backtracking.
+
+    Parameters
+    ----------
+    run : pykernels._runner.Run
+        Evaluations, budgets and the stopping rule.
+    x : ndarray, shape (n,)
+        Starting point.
+
+    Raises
+    ------
+    Stop
+        Always: the run ends by a criterion of ``run`` (or a failed line search).
+    """
+    f, g = run.start(x)
     while True:
         x, f, g = _descend(run, x, f, g, _newton_direction(run.hess(x), g))
         run.iterate(x, f, g)
 
 
 def newton_cg(run, x, *, cg_maxiter=None):
-    """Truncated Newton: CG on Hessian-vector products, stopped on negative curvature."""
-    maxiter = cg_maxiter or 2 * x.size
-    f, g = run.fg(x)
+    """Truncated Newton: CG on Hessian-vector products, stopped on negative curvature.
+
+    Parameters
+    ----------
+    run : pykernels._runner.Run
+        Evaluations, budgets and the stopping rule.
+    x : ndarray, shape (n,)
+        Starting point.
+    cg_maxiter : int, optional
+        Cap on the CG iterations of each Newton step (default ``2 n``).
+
+    Raises
+    ------
+    Stop
+        Always: the run ends by a criterion of ``run`` (or a failed line search).
+    """
+    maxiter = 2 * x.size if cg_maxiter is None else cg_maxiter
+    f, g = run.start(x)
     while True:
         xk = x
         d = _truncated_cg(lambda v: run.hvp(xk, v), g, maxiter)

@@ -31,7 +31,11 @@ Options (``pk.minimize(..., options={...})``)
 - all: ``vectorized`` (False), ``sigma``.
 """
 
+import sys
+
 import numpy as np
+
+from ._checks import positive_int, real
 
 __all__ = ["random_search", "simulated_annealing", "genetic", "population_evaluator",
            "OPTIONS"]
@@ -41,7 +45,8 @@ OPTIONS = {
     "simulated-annealing": ("popsize", "sigma", "vectorized", "T0", "cooling"),
     "genetic": ("popsize", "sigma", "vectorized", "tournament", "mutation", "elite"),
 }
-_DEFAULT_MAXITER = 100
+#: generations when the caller gives no budget (see ``pk.optimize.default_maxiter``)
+DEFAULT_MAXITER = 100
 # simulated annealing: T falls geometrically to 1e-8 T0 over the budget (so the final
 # chains resolve the minimum to ~1e-8 T0 in f); each chain's step follows its own
 # acceptance (x1.2 on accept, x0.9 on reject: ~35 % accepted, Corana et al. 1987).
@@ -55,7 +60,21 @@ def _eval_rows(fun, rows, args):
 
 
 def population_evaluator(fun, args=(), *, vectorized=False, executor=None):
-    """A function ``P (pop, n) -> values (pop,)`` for ``fun`` (see the module docstring)."""
+    """A function ``P (pop, n) -> values (pop,)`` for ``fun`` (see the module docstring).
+
+    Parameters
+    ----------
+    fun : callable
+        Scalar ``fun(x, *args)``, or ``fun(P, *args) -> (pop,)`` with ``vectorized``.
+    args : tuple
+    vectorized : bool
+    executor : concurrent.futures.Executor, optional
+        Spreads the rows over at most 16 tasks.
+
+    Returns
+    -------
+    callable
+    """
     if vectorized:
         return lambda P: fun(P, *args)
     if executor is not None:
@@ -65,8 +84,11 @@ def population_evaluator(fun, args=(), *, vectorized=False, executor=None):
                        for i in range(0, len(P), size)]
             return np.concatenate([f.result() for f in futures])
         return evaluate
-    from numba.core.dispatcher import Dispatcher
-    if isinstance(fun, Dispatcher) and not args:
+    compiled = False
+    if "numba" in sys.modules:  # else fun cannot be an @njit function
+        from numba.core.dispatcher import Dispatcher
+        compiled = isinstance(fun, Dispatcher) and not args
+    if compiled:
         from .kernels.optim import SCALAR_FUN, as_function, evaluate_rows
         pointer = as_function(fun, SCALAR_FUN)
 
@@ -106,8 +128,6 @@ class _Space:
 
 
 def _setup(run, x0, fun, args, bounds, seed, executor, vectorized, sigma):
-    if run.maxiter == np.inf and run.maxfev == np.inf and run.maxtime == np.inf:
-        run.maxiter = _DEFAULT_MAXITER
     evaluate = population_evaluator(fun, args, vectorized=bool(vectorized), executor=executor)
     rng = np.random.default_rng(seed)
     return evaluate, rng, _Space(x0, bounds, sigma)
@@ -115,28 +135,44 @@ def _setup(run, x0, fun, args, bounds, seed, executor, vectorized, sigma):
 
 def _positive(value, name, shape=()):
     """options[name] as positive finite float(s) of ``shape`` (a scalar broadcasts)."""
+    name = f"options[{name!r}]"
+    if np.ndim(value) == 0:
+        return np.full(shape, real(value, name, low=0.0, low_open=True)) if shape \
+            else real(value, name, low=0.0, low_open=True)
     try:
-        array = np.asarray(value, dtype=float)
-        array = np.broadcast_to(array, shape).copy() if array.ndim else np.full(shape, array)
+        array = np.broadcast_to(np.asarray(value, dtype=float), shape).copy()
     except (TypeError, ValueError):
-        raise ValueError(f"options[{name!r}] must be a positive number"
-                         f"{' or an array of shape ' + str(shape) if shape else ''}, "
+        raise ValueError(f"{name} must be a positive number or an array of shape {shape}, "
                          f"got {value!r}") from None
     if not (np.all(np.isfinite(array)) and np.all(array > 0)):
-        raise ValueError(f"options[{name!r}] must be positive and finite, got {value!r}")
-    return array if shape else float(array)
+        raise ValueError(f"{name} must be positive and finite, got {value!r}")
+    return array
 
 
 def _popsize(value, default):
-    value = default if value is None else value
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 2:
-        raise ValueError(f"options['popsize'] must be an integer >= 2, got {value!r}")
-    return int(value)
+    return positive_int(default if value is None else value, "options['popsize']", 2)
 
 
 def random_search(run, x0, *, fun, args, bounds, seed, executor, popsize=None, sigma=None,
                   vectorized=False):
-    """Adaptive-step random search with restarts (see the module docstring)."""
+    """Adaptive-step random search with restarts (see the module docstring).
+
+    Parameters
+    ----------
+    run : pykernels._runner.Run
+    x0 : ndarray, shape (n,)
+    fun, args, bounds, seed, executor
+        As ``pk.minimize`` resolved them (``bounds`` a pair of arrays or None).
+    popsize, sigma, vectorized
+        The options of the module docstring.
+
+    Raises
+    ------
+    Stop
+        Always: the run ends by a budget, a NaN, ``patience`` or the callback.
+    ValueError, TypeError
+        On a bad option, naming it.
+    """
     evaluate, rng, space = _setup(run, x0, fun, args, bounds, seed, executor, vectorized, sigma)
     popsize = _popsize(popsize, 20)
     x, f = x0, run.f_many(x0[None, :], evaluate)[0]
@@ -159,14 +195,31 @@ def random_search(run, x0, *, fun, args, bounds, seed, executor, popsize=None, s
 
 def simulated_annealing(run, x0, *, fun, args, bounds, seed, executor, popsize=None,
                         sigma=None, vectorized=False, T0=None, cooling=None):
-    """Simulated annealing: ``popsize`` independent Metropolis chains, one population."""
+    """Simulated annealing: ``popsize`` independent Metropolis chains, one population.
+
+    Parameters
+    ----------
+    run : pykernels._runner.Run
+    x0 : ndarray, shape (n,)
+    fun, args, bounds, seed, executor
+        As ``pk.minimize`` resolved them (``bounds`` a pair of arrays or None).
+    popsize, sigma, vectorized, T0, cooling
+        The options of the module docstring.
+
+    Raises
+    ------
+    Stop
+        Always: the run ends by a budget, a NaN, ``patience`` or the callback.
+    ValueError, TypeError
+        On a bad option, naming it.
+    """
     evaluate, rng, space = _setup(run, x0, fun, args, bounds, seed, executor, vectorized, sigma)
     popsize = _popsize(popsize, 20)
     if cooling is None:          # anneal from T0 to _T_END T0 over the iteration budget
         budget = min(run.maxiter, (run.maxfev - popsize) / popsize)
-        cooling = _T_END ** (1.0 / (budget if np.isfinite(budget) else _DEFAULT_MAXITER))
-    if not 0 < cooling < 1:
-        raise ValueError(f"options['cooling'] must lie in (0, 1), got {cooling!r}")
+        cooling = _T_END ** (1.0 / (budget if np.isfinite(budget) else DEFAULT_MAXITER))
+    cooling = real(cooling, "options['cooling']", low=0.0, high=1.0, low_open=True,
+                   high_open=True)
     if T0 is not None:
         T0 = _positive(T0, "T0")
     X = space.sample(rng, popsize)
@@ -194,17 +247,31 @@ def simulated_annealing(run, x0, *, fun, args, bounds, seed, executor, popsize=N
 
 def genetic(run, x0, *, fun, args, bounds, seed, executor, popsize=None, sigma=None,
             vectorized=False, tournament=3, mutation=0.2, elite=2):
-    """Genetic algorithm: tournament selection, blend crossover, mutation, elitism."""
+    """Genetic algorithm: tournament selection, blend crossover, mutation, elitism.
+
+    Parameters
+    ----------
+    run : pykernels._runner.Run
+    x0 : ndarray, shape (n,)
+    fun, args, bounds, seed, executor
+        As ``pk.minimize`` resolved them (``bounds`` a pair of arrays or None).
+    popsize, sigma, vectorized, tournament, mutation, elite
+        The options of the module docstring.
+
+    Raises
+    ------
+    Stop
+        Always: the run ends by a budget, a NaN, ``patience`` or the callback.
+    ValueError, TypeError
+        On a bad option, naming it.
+    """
     evaluate, rng, space = _setup(run, x0, fun, args, bounds, seed, executor, vectorized, sigma)
     popsize = _popsize(popsize, 50)
-    if isinstance(elite, bool) or not isinstance(elite, (int, np.integer)) \
-            or not 0 <= elite < popsize:
-        raise ValueError(f"options['elite'] must be an integer in [0, popsize), got {elite!r}")
-    if isinstance(tournament, bool) or not isinstance(tournament, (int, np.integer)) \
-            or tournament < 1:
-        raise ValueError(f"options['tournament'] must be an integer >= 1, got {tournament!r}")
-    if not isinstance(mutation, (int, float, np.number)) or not 0 <= mutation <= 1:
-        raise ValueError(f"options['mutation'] must lie in [0, 1], got {mutation!r}")
+    elite = positive_int(elite, "options['elite']", 0)
+    if elite >= popsize:
+        raise ValueError(f"options['elite'] must be < popsize = {popsize}, got {elite}")
+    tournament = positive_int(tournament, "options['tournament']")
+    mutation = real(mutation, "options['mutation']", low=0.0, high=1.0)
     n = x0.size
     P = space.sample(rng, popsize)
     P[0] = x0

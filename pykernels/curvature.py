@@ -4,12 +4,11 @@ stationary points of 1-D functions.
 scipy is imported inside the functions that need it, so ``import pykernels`` stays light.
 """
 
-import math
 from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import choice, float_array, positive_int
+from ._checks import choice, float_array, function, positive_int, real
 
 __all__ = ["HessianEigs", "LipschitzEstimate", "StationaryPoint", "StationaryPoints",
            "hessian_eigs", "lipschitz", "stationary_points"]
@@ -17,48 +16,52 @@ __all__ = ["HessianEigs", "LipschitzEstimate", "StationaryPoint", "StationaryPoi
 _EPS = np.finfo(np.float64).eps
 
 
-def _callable(f, name):
-    if not callable(f):
-        raise TypeError(f"{name} must be callable, got {type(f).__name__}")
-    return f
-
-
-def _positive_float(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
-            or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
-
-
-def _finite_float(value, name):
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {value!r}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
-
-
 # -- Hessian spectra -----------------------------------------------------------
 
 class HessianEigs(NamedTuple):
-    """Result of :func:`hessian_eigs`."""
+    """Result of :func:`hessian_eigs`.
 
-    values: np.ndarray      #: eigenvalues found, ascending
-    vectors: np.ndarray     #: (n, len(values)) unit eigenvectors, column j for values[j]
-    residuals: np.ndarray   #: ||H y - theta y|| of each pair: |theta - lambda| <= residual
-    nprod: int              #: operator products used
-    converged: bool         #: all wanted values found, each residual <= tol * max|theta|
+    Attributes
+    ----------
+    values : ndarray, shape (k,)
+        The eigenvalues found (Ritz values), ascending.
+    vectors : ndarray, shape (n, k)
+        Unit eigenvectors (Ritz vectors), column j for ``values[j]``.
+    residuals : ndarray, shape (k,)
+        ``||H y - theta y||`` of each pair; some eigenvalue of H lies within it of
+        ``theta``.
+    nprod : int
+        Operator products used.
+    converged : bool
+        All wanted values found, each residual <= ``tol * max|theta|``.
+    """
+
+    values: np.ndarray
+    vectors: np.ndarray
+    residuals: np.ndarray
+    nprod: int
+    converged: bool
 
 
-def _apply(hvp, q, n):
+def _apply(hvp, q, n, exponent):
+    """2**-exponent H q, checked (scaling by a power of two is exact)."""
     w = np.asarray(hvp(q), dtype=np.float64)
     if w.shape != (n,):
         raise ValueError(f"hvp must return an array of shape ({n},), got shape {w.shape}")
     if not np.isfinite(w).all():
-        raise ValueError("hvp returned NaN or Inf")
-    return w.copy()
+        raise ValueError("hvp returned NaN or Inf (for a unit vector v)")
+    return np.ldexp(w, -exponent)
+
+
+def _exponent(w):
+    """The power of two of max|w| (0 for w = 0): 2**-e w has entries of order 1."""
+    return int(np.frexp(np.max(np.abs(w)))[1]) if w.size else 0
+
+
+def _norm(w):
+    """||w||_2 without squaring entries that could underflow or overflow."""
+    e = _exponent(w)
+    return float(np.ldexp(np.linalg.norm(np.ldexp(w, -e)), e))
 
 
 def _wanted(m, k, which):
@@ -107,6 +110,11 @@ def hessian_eigs(hvp, n, k=1, which="largest", *, tol=1e-10, maxiter=None, seed=
 
     Notes
     -----
+    The iteration is scale-invariant: the operator is divided by the power of two
+    nearest the size of its first product, exactly, so that ``c H`` gives ``c`` times
+    the eigenvalues and residuals of ``H`` for any finite scale (bit for bit when c is
+    a power of two), with no norm squared into underflow or overflow.
+
     Lanczos with full re-orthogonalisation (classical Gram-Schmidt, twice): after j
     products :math:`H Q_j = Q_j T_j + \\beta_j q_{j+1} e_j^T` with :math:`T_j`
     tridiagonal; its eigenpairs :math:`(\\theta, s)` give Ritz pairs
@@ -126,28 +134,32 @@ def hessian_eigs(hvp, n, k=1, which="largest", *, tol=1e-10, maxiter=None, seed=
     """
     from scipy.linalg import eigh_tridiagonal
 
-    _callable(hvp, "hvp")
+    function(hvp, "hvp")
     n = positive_int(n, "n")
     k = positive_int(k, "k")
     if k > n:
         raise ValueError(f"k must be <= n = {n}, got {k}")
     choice(which, "which", ("largest", "smallest", "both"))
-    tol = _positive_float(tol, "tol")
+    tol = real(tol, "tol", low=0.0, low_open=True)
     m_max = min(n, 300) if maxiter is None else min(positive_int(maxiter, "maxiter"), n)
     rng = np.random.default_rng(seed)
     Q = np.empty((m_max, n))  # Lanczos vectors as rows: only the used rows are touched
     alpha, beta = np.empty(m_max), np.empty(m_max)
     q = rng.standard_normal(n)
     q /= np.linalg.norm(q)
+    w = _apply(hvp, q, n, 0)
+    exponent = _exponent(w)  # H / 2**exponent has products of order 1
+    w = np.ldexp(w, -exponent)
     at_last_restart = None
     for j in range(m_max):
         Q[j] = q
-        w = _apply(hvp, q, n)
+        if j:
+            w = _apply(hvp, q, n, exponent)
         alpha[j] = q @ w
         basis = Q[:j + 1]
         for _ in range(2):
             w -= (basis @ w) @ basis
-        b = np.linalg.norm(w)
+        b = _norm(w)
         theta, S = eigh_tridiagonal(alpha[:j + 1], beta[:j]) if j else (alpha[:1], np.ones((1, 1)))
         idx = _wanted(j + 1, k, which)
         scale = max(np.abs(theta).max(), np.finfo(float).tiny)
@@ -174,12 +186,23 @@ def hessian_eigs(hvp, n, k=1, which="largest", *, tol=1e-10, maxiter=None, seed=
         beta[j] = b
         q = w
     vectors = (S[:, idx].T @ Q[:j + 1]).T
-    return HessianEigs(theta[idx], vectors, residuals, j + 1,
+    return HessianEigs(np.ldexp(theta[idx], exponent), vectors,
+                       np.ldexp(residuals, exponent), j + 1,
                        bool(enough and np.all(residuals <= tol * scale)))
 
 
 def spectral_norm_bound(W):
-    """An upper bound on ``||W||_2``: Lanczos on W^T W (or W W^T), plus the residual."""
+    """An upper bound on ``||W||_2``: Lanczos on W^T W (or W W^T), plus the residual.
+
+    Parameters
+    ----------
+    W : array_like, shape (m, n)
+
+    Returns
+    -------
+    float
+        ``sqrt(theta + residual)`` for the largest Ritz value theta of the Gram matrix.
+    """
     W = np.asarray(W, dtype=np.float64)
     gram = W.T @ W if W.shape[1] <= W.shape[0] else W @ W.T
     result = hessian_eigs(lambda v: gram @ v, gram.shape[0], tol=1e-12)
@@ -189,12 +212,34 @@ def spectral_norm_bound(W):
 # -- Lipschitz constants -------------------------------------------------------
 
 class LipschitzEstimate(NamedTuple):
-    """Result of :func:`lipschitz`: ``|f(x) - f(y)| / |x - y| == value`` at the witnesses."""
+    """Result of :func:`lipschitz`: a certified lower bound and the pair that shows it.
+
+    Attributes
+    ----------
+    value : float
+        ``||f(x) - f(y)|| / ||x - y||`` (2-norms) computed from the two evaluations at
+        the witnesses ``x`` and ``y``: the Lipschitz constant of f on the box is at
+        least this.
+    x, y : float or ndarray, shape (n,)
+        The witnesses, two distinct points of the box (floats when ``lo`` and ``hi``
+        were scalars).
+    method : str
+        What found them: ``"pairs"`` (the best of the randomly sampled pairs) or
+        ``"gradient"`` (a pair straddling a maximiser of the local slope
+        ``||J_f(x)||_2``, found by L-BFGS-B from the best close pairs).
+
+    Examples
+    --------
+    >>> import numpy as np, pykernels as pk
+    >>> est = pk.lipschitz(np.sin, 0.0, 3.0)
+    >>> est.method in ("pairs", "gradient"), 0.99 < est.value <= 1.0
+    (True, True)
+    """
 
     value: float
     x: object
     y: object
-    method: str  #: "pairs" (sampled pairs) or "gradient" (local slope maximisation)
+    method: str
 
 
 def lipschitz(f, lo, hi, *, grad=None, samples=1000, seed=0):
@@ -240,9 +285,9 @@ def lipschitz(f, lo, hi, *, grad=None, samples=1000, seed=0):
 
     from .derivatives import jacobian
 
-    _callable(f, "f")
+    function(f, "f")
     if grad is not None:
-        _callable(grad, "grad")
+        function(grad, "grad")
     samples = positive_int(samples, "samples")
     scalar = np.ndim(lo) == 0 and np.ndim(hi) == 0
     lo = float_array(np.atleast_1d(np.asarray(lo, dtype=np.float64)), "lo", ndim=1)
@@ -301,15 +346,37 @@ def lipschitz(f, lo, hi, *, grad=None, samples=1000, seed=0):
 # -- stationary points -------------------------------------------------------
 
 class StationaryPoint(NamedTuple):
-    """One stationary point: where, and what kind."""
+    """One stationary point of :func:`stationary_points`: where, and what kind.
+
+    Attributes
+    ----------
+    x : float
+        Where f'(x) = 0.
+    kind : str
+        ``"minimum"``, ``"maximum"`` or ``"inflection"``.
+    """
 
     x: float
-    kind: str  #: "minimum", "maximum" or "inflection"
+    kind: str
 
 
 class StationaryPoints(list):
     """The :class:`StationaryPoint` list of :func:`stationary_points`, ascending in x;
-    ``values[i]`` = f(x_i), ``curvatures[i]`` = f''(x_i); ``str()`` is a table."""
+    ``str()`` is a table.
+
+    Parameters
+    ----------
+    points : iterable of StationaryPoint
+    values, curvatures : iterable of float
+        f and f'' at each point.
+
+    Attributes
+    ----------
+    values : list of float
+        ``values[i]`` = f(x_i).
+    curvatures : list of float
+        ``curvatures[i]`` = f''(x_i).
+    """
 
     def __init__(self, points, values, curvatures):
         super().__init__(points)
@@ -379,15 +446,15 @@ def stationary_points(f, lo, hi, *, fprime=None, fsecond=None, num=2001, xtol=1e
 
     from .derivatives import gradient
 
-    _callable(f, "f")
+    function(f, "f")
     for g, name in ((fprime, "fprime"), (fsecond, "fsecond")):
         if g is not None:
-            _callable(g, name)
-    lo, hi = _finite_float(lo, "lo"), _finite_float(hi, "hi")
+            function(g, name)
+    lo, hi = real(lo, "lo"), real(hi, "hi")
     if lo >= hi:
         raise ValueError(f"lo must be < hi, got lo={lo}, hi={hi}")
     num = positive_int(num, "num", minimum=3)
-    xtol = _positive_float(xtol, "xtol")
+    xtol = real(xtol, "xtol", low=0.0, low_open=True)
 
     def derivative(g, x):
         return float(gradient(lambda t: g(t[0]), np.array([x]), method="richardson",

@@ -3,12 +3,12 @@
 import os
 import tempfile
 import threading
-import zipfile
 
 import numpy as np
 
 from . import _backend
-from ._checks import choice, float_array, float_dtype, positive_int
+from ._checks import as_array, choice, float_array, float_dtype, int_sequence
+from ._checks import seed as check_seed
 
 __all__ = ["MLP"]
 
@@ -20,13 +20,45 @@ _FILE_VERSION = 1
 _FILE_KEYS = {"format", "version", "sizes", "activation", "output", "loss", "theta"}
 
 
+#: The most parameters a network may have: BLAS takes 32-bit sizes (scipy-openblas32).
+MAX_PARAMETERS = 2**31 - 1
+
+
+def _physical_memory():
+    """Bytes of memory of this machine, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _parameter_count(sizes, dtype):
+    """Entries of theta for the layer widths ``sizes`` (a list of ints >= 1); a
+    ValueError naming ``sizes`` when they cannot fit (see :class:`MLP`)."""
+    count = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    if max(sizes) > MAX_PARAMETERS or count > MAX_PARAMETERS:
+        raise ValueError(f"sizes {sizes} give {count} parameters; a network has at most "
+                         f"2**31 - 1 = {MAX_PARAMETERS} and layers at most that wide (BLAS "
+                         "takes 32-bit sizes)")
+    memory = _physical_memory()
+    if memory is not None and count * np.dtype(dtype).itemsize > memory:
+        raise ValueError(f"sizes {sizes} give {count} parameters: "
+                         f"{count * np.dtype(dtype).itemsize / 2**30:.1f} GiB of "
+                         f"{np.dtype(dtype).name}, more than this machine's "
+                         f"{memory / 2**30:.1f} GiB of memory")
+    return count
+
+
 class MLP:
     """A multilayer perceptron y = G_L(W_L ... G(W_1 x + b_1) ... + b_L).
 
     Parameters
     ----------
-    sizes : sequence of int
-        Layer widths ``[n_in, n_hidden..., n_out]`` (at least two entries).
+    sizes : list or tuple of int
+        Layer widths ``[n_in, n_hidden..., n_out]`` (at least two entries, each >= 1).
+        The network may have at most :data:`MAX_PARAMETERS` = 2**31 - 1 parameters
+        (BLAS takes 32-bit sizes), and theta must fit in the machine's physical
+        memory.
     activation : {"tanh", "relu", "sigmoid", "identity"}
         Activation G of the hidden layers.
     output : {"identity", "sigmoid", "softmax", "tanh"}
@@ -41,6 +73,16 @@ class MLP:
     seed : int or None
         Seed of the initialisation: Glorot-uniform weights for tanh/sigmoid/identity
         layers, He-normal for relu layers, zero biases.
+
+    Raises
+    ------
+    TypeError
+        ``sizes`` not a list/tuple of integers (a set has no order), a ``dtype``
+        other than float32/float64, a ``seed`` that is not an integer.
+    ValueError
+        Fewer than two sizes, a size < 1, more parameters than fit (see ``sizes``),
+        an unknown ``activation``/``output``/``loss`` or a cross-entropy loss without
+        a softmax or sigmoid output, a negative ``seed``.
 
     Attributes
     ----------
@@ -64,20 +106,20 @@ class MLP:
 
     def __init__(self, sizes, activation="tanh", output="identity", loss="mse",
                  dtype=np.float64, seed=0):
-        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
-            raise ValueError(f"sizes must be a sequence of at least two layer widths, got {sizes!r}")
-        self.sizes = np.array([positive_int(n, "sizes[%d]" % i) for i, n in enumerate(sizes)],
-                              dtype=np.int64)
+        self.dtype = float_dtype(dtype)
+        sizes = int_sequence(sizes, "sizes", min_len=2)
+        n_theta = _parameter_count(sizes, self.dtype)
+        self.sizes = np.array(sizes, dtype=np.int64)
         self.activation = choice(activation, "activation", ACTIVATIONS)
         self.output = choice(output, "output", OUTPUTS)
         self.loss_name = choice(loss, "loss", LOSSES)
         if loss == "cross_entropy" and output not in ("softmax", "sigmoid"):
             raise ValueError("loss='cross_entropy' needs output='softmax' (categorical) or "
                              f"output='sigmoid' (binary), got output={output!r}")
-        self.dtype = float_dtype(dtype)
+        seed = check_seed(seed)
         self._codes = (ACTIVATIONS[activation], OUTPUTS[output], LOSSES[loss])
         widths = list(zip(self.sizes[:-1], self.sizes[1:]))
-        self._theta = np.zeros(sum(int(o * (i + 1)) for i, o in widths), dtype=self.dtype)
+        self._theta = np.zeros(n_theta, dtype=self.dtype)
         self.layers = []
         t = 0
         for n_in, n_out in widths:
@@ -161,7 +203,7 @@ class MLP:
 
     def _check_Y(self, Y, batch):
         """Targets as a (batch, n_out) float array; integer class labels are one-hot encoded."""
-        Y = np.asarray(Y)
+        Y = as_array(Y, "Y")
         if Y.dtype.kind in "iu" and self.output == "softmax" and self.loss_name == "cross_entropy":
             if Y.shape != (batch,):
                 raise ValueError(f"Y (integer class labels) must have shape ({batch},), got {Y.shape}")
@@ -182,13 +224,17 @@ class MLP:
         return Y
 
     def _work(self, backend, batch):
-        """This thread's workspace for (backend, batch): reused, never shared."""
-        cache = self._local.__dict__.setdefault("work", {})
-        key = (backend.__name__, batch)
-        work = cache.get(key)
-        if work is None:
-            work = cache[key] = np.empty(backend.workspace_size(self.sizes, batch), self.dtype)
-        return work
+        """This thread's workspace of ``backend`` for ``batch`` rows: reused, never shared.
+
+        One buffer per backend and thread, grown to the largest batch seen; smaller
+        batches use its start (the kernels take a buffer at least that long), so
+        memory stays bounded whatever sequence of batch sizes comes.
+        """
+        held = self._local.__dict__.get(backend.__name__)
+        if held is None or held[0] < batch:
+            held = self._local.__dict__[backend.__name__] = (
+                batch, np.empty(backend.workspace_size(self.sizes, batch), self.dtype))
+        return held[1]
 
     # -- evaluation --------------------------------------------------------
 
@@ -261,15 +307,16 @@ class MLP:
     # -- curvature (R-operator) -------------------------------------------------
 
     def _rop_work(self, module, batch):
-        """This thread's workspace of the R-operator kernels (larger than :meth:`_work`'s)."""
-        cache = self._local.__dict__.setdefault("work", {})
-        key = ("rop", module.__name__, batch)
-        work = cache.get(key)
-        if work is None:
-            # zero-filled: the kernels keep a point's pass here (its header says "none")
-            work = cache[key] = np.zeros(module.rop_workspace_size(self.sizes, batch),
-                                         self.dtype)
-        return work
+        """This thread's workspace of the R-operator kernels (larger than :meth:`_work`'s),
+        grown like it.  A new buffer is zero-filled: its header then says it keeps no
+        pass.  A kept pass records its batch in the header, so a call with another
+        batch never takes it for its own."""
+        key = ("rop", module.__name__)
+        held = self._local.__dict__.get(key)
+        if held is None or held[0] < batch:
+            held = self._local.__dict__[key] = (
+                batch, np.zeros(module.rop_workspace_size(self.sizes, batch), self.dtype))
+        return held[1]
 
     def _rop_kernel(self, name, backend):
         module = _backend.resolve(backend)
@@ -485,78 +532,245 @@ class MLP:
         """Write the network to ``path`` (``.npz``, no pickle), atomically.
 
         The file is written beside ``path`` under a temporary name and renamed
-        over it, so an interrupted write never leaves a truncated file.
+        over it, so an interrupted write never leaves a truncated file (see
+        :func:`atomic_savez`).
 
         Parameters
         ----------
         path : str or os.PathLike
             Destination, written as given (no suffix is added).
+
+        Raises
+        ------
+        FileNotFoundError, IsADirectoryError, PermissionError
+            When ``path``'s directory does not exist, ``path`` is a directory, or the
+            directory is not writable; the message names ``path``.
         """
         arrays = dict(format=np.array(_FILE_FORMAT), version=np.array(_FILE_VERSION),
                       sizes=self.sizes, activation=np.array(self.activation),
                       output=np.array(self.output), loss=np.array(self.loss_name),
                       theta=self._theta)
-        atomic_savez(path, arrays)
+        atomic_savez(path, arrays, "path")
 
     @classmethod
     def load(cls, path):
         """Read a network written by :meth:`save`, validating every field.
 
+        Nothing larger than the file's own consistent contents is allocated: each
+        field's declared shape is checked against the bytes it holds, and theta's
+        length against ``sizes``, before any array is read or the network built.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+
+        Returns
+        -------
+        MLP
+
         Raises
         ------
+        FileNotFoundError
+            If ``path`` does not exist.
         ValueError
-            If the file is not a complete, consistent pykernels network file.
+            If the file is not a complete, consistent pykernels network file; the
+            message names the file and the field.
         """
         fields = _read_npz(path, _FILE_KEYS)
-        if str(fields["format"]) != _FILE_FORMAT or int(fields["version"]) != _FILE_VERSION:
-            raise ValueError(f"{path!r} is not a version-{_FILE_VERSION} pykernels network file")
+        if str(fields["format"]) != _FILE_FORMAT or fields["version"].dtype.kind not in "iu" \
+                or fields["version"].shape != () or int(fields["version"]) != _FILE_VERSION:
+            raise ValueError(f"{os.fspath(path)!r} is not a version-{_FILE_VERSION} pykernels "
+                             "network file (fields 'format', 'version')")
         sizes, theta = fields["sizes"], fields["theta"]
         if sizes.dtype.kind not in "iu" or sizes.ndim != 1:
-            raise ValueError(f"{path!r}: field 'sizes' must be a 1-D integer array")
+            raise ValueError(f"{os.fspath(path)!r}: field 'sizes' must be a 1-D integer array")
         try:
-            net = cls(sizes.tolist(), str(fields["activation"]), str(fields["output"]),
+            widths = int_sequence(sizes.tolist(), "sizes", min_len=2)
+            count = _parameter_count(widths, theta.dtype if theta.dtype.kind == "f" else "f8")
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{os.fspath(path)!r}: field 'sizes' is not a network: {exc}"
+                             ) from None
+        if theta.shape != (count,):
+            raise ValueError(f"{os.fspath(path)!r}: field 'theta' must have shape ({count},) "
+                             f"for sizes {widths}, got {theta.shape}")
+        try:
+            net = cls(widths, str(fields["activation"]), str(fields["output"]),
                       str(fields["loss"]), dtype=theta.dtype, seed=None)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"{path!r}: inconsistent network description: {exc}") from exc
-        if theta.shape != (net.size,):
-            raise ValueError(f"{path!r}: field 'theta' must have shape ({net.size},) "
-                             f"for sizes {sizes.tolist()}, got {theta.shape}")
+            raise ValueError(f"{os.fspath(path)!r}: inconsistent network description "
+                             f"(fields 'activation', 'output', 'loss', 'theta'): {exc}") from None
         if not np.isfinite(theta).all():
-            raise ValueError(f"{path!r}: field 'theta' holds non-finite values")
+            raise ValueError(f"{os.fspath(path)!r}: field 'theta' holds non-finite values")
         net.theta = theta
         return net
 
 
-def _read_npz(path, keys):
-    """The arrays ``keys`` of the ``.npz`` file ``path`` (exactly those, no pickles)."""
+#: Largest ratio of a zip member's size to its compressed size (deflate stays below 1032:1).
+_MAX_ZIP_RATIO = 1100
+
+
+def _member_header(archive, info):
+    """(shape, dtype) an ``.npy`` member declares, checked against the bytes it holds,
+    so that reading it allocates no more than the file consistently contains."""
+    if info.file_size > _MAX_ZIP_RATIO * info.compress_size + 1024:
+        raise ValueError(f"declares {info.file_size} bytes compressed into "
+                         f"{info.compress_size}: not a ratio deflate makes")
+    with archive.open(info) as fh:
+        version = np.lib.format.read_magic(fh)
+        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read(fh)
+        header = fh.tell()
+    if dtype.hasobject:
+        raise ValueError("holds Python objects (pickles are never loaded)")
+    count = 1
+    for n in shape:
+        count *= n
+    if header + count * dtype.itemsize != info.file_size:
+        raise ValueError(f"declares shape {shape} of {dtype} ({count * dtype.itemsize} bytes) "
+                         f"but holds {info.file_size - header} bytes")
+    return shape, dtype
+
+
+def _read_npz(path, keys=None, *, max_fields=64):
+    """The arrays of the ``.npz`` file ``path``: exactly ``keys`` when given (else any
+    names, at most ``max_fields``), each a plain numeric or text array, no pickles.
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError, PermissionError
+        As ``open`` does.
+    ValueError
+        For anything damaged, naming the file and, where it is one field, the field.
+    """
+    name = os.fspath(path)
     try:
         data = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path!r} is not a readable pykernels file: {exc}") from exc
+    except Exception as exc:  # zipfile/numpy raise many kinds on damaged files
+        raise ValueError(f"{name!r} is not a readable pykernels file: "
+                         f"{type(exc).__name__}: {exc}") from None
     if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path!r} is not a readable pykernels file: not an .npz archive")
+        raise ValueError(f"{name!r} is not a readable pykernels file: not an .npz archive")
     with data:
-        if set(data.files) != set(keys):
-            raise ValueError(f"{path!r} is not a valid pykernels file: expected the fields "
-                             f"{sorted(keys)}, found {sorted(data.files)}")
+        found = data.files
+        if keys is not None and set(found) != set(keys):
+            raise ValueError(f"{name!r} is not a valid pykernels file: expected the fields "
+                             f"{sorted(keys)}, found {sorted(found)}")
+        if len(found) > max_fields or len(set(found)) != len(found):
+            raise ValueError(f"{name!r} is not a valid pykernels file: {len(found)} fields")
         fields = {}
-        for key in keys:
+        for key in found:
             try:
+                _member_header(data.zip, data.zip.getinfo(key + ".npy"))
                 fields[key] = data[key]
-            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-                raise ValueError(f"{path!r}: field {key!r} is unreadable: {exc}") from exc
-            if not isinstance(fields[key], np.ndarray) or fields[key].dtype.hasobject:
-                raise ValueError(f"{path!r}: field {key!r} is not a plain numeric/text array")
+            except Exception as exc:
+                raise ValueError(f"{name!r}: field {key!r} is unreadable: "
+                                 f"{type(exc).__name__}: {exc}") from None
+            if not isinstance(fields[key], np.ndarray) or fields[key].dtype.kind not in "biufU":
+                raise ValueError(f"{name!r}: field {key!r} is not a plain numeric/text array")
     return fields
 
 
-def atomic_savez(path, arrays):
-    """``numpy.savez`` to a temporary file beside ``path``, then rename it over ``path``."""
+def check_writable(path, name):
+    """Raise unless a file can be written at ``path``: its directory exists and is
+    writable, and ``path`` is not a directory.  The errors name ``name`` and ``path``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    name : str
+        The argument that gave ``path`` (e.g. ``"checkpoint"``).
+
+    Returns
+    -------
+    str
+        ``path`` as a string.
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError, PermissionError
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{name}={path!r}: the directory {folder!r} does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{name}={path!r} is a directory, not a file path")
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"{name}={path!r}: the directory {folder!r} is not writable")
+    return path
+
+
+def _host_tag():
+    """8 hex digits naming this machine in temporary file names (several machines may
+    write into one shared directory)."""
+    import hashlib
+    import socket
+
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _temporary_prefix(path, pid):
+    return f".tmp-{_host_tag()}-{pid}-{os.path.basename(path)[:64]}-"
+
+
+def _remove_stale_temporaries(path):
+    """Delete the temporary files of earlier writes to ``path`` whose writer process
+    is gone (killed mid-write).  Only files this machine's processes wrote are judged,
+    never this process's own (another thread may be writing), and a live writer's
+    file is never touched."""
+    if os.name != "posix":  # os.kill(pid, 0) probes a process only on POSIX
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    host = f".tmp-{_host_tag()}-"
+    tail = f"-{os.path.basename(path)[:64]}-"
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for entry in names:
+        pid, sep, rest = entry[len(host):].partition("-")
+        if not (entry.startswith(host) and entry.endswith(".npz") and sep and pid.isdigit()
+                and ("-" + rest).startswith(tail)) or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue                          # the writer lives: its file is in use
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError, OSError):
+            continue                          # alive (another user's) or unknowable
+        try:
+            os.unlink(os.path.join(folder, entry))
+        except OSError:
+            pass
+
+
+def atomic_savez(path, arrays, name="path"):
+    """``numpy.savez`` to a temporary file beside ``path``, then rename it over ``path``.
+
+    An interrupted write leaves ``path`` as it was; a killed process may leave its
+    temporary file (``.tmp-<host>-<pid>-<name>-*.npz``) behind, which the next
+    successful save to ``path`` removes once that process is gone.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    arrays : dict of str -> ndarray
+    name : str
+        The argument that gave ``path``, named in errors.
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError, PermissionError
+        From :func:`check_writable`, before anything is written.
+    """
+    path = check_writable(path, name)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=_temporary_prefix(path, os.getpid()),
+                               suffix=".npz")
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)
@@ -566,3 +780,4 @@ def atomic_savez(path, arrays):
     except BaseException:
         os.unlink(tmp)
         raise
+    _remove_stale_temporaries(path)

@@ -16,22 +16,16 @@ options={"lr": 1e-3})``.  The work is one compiled update kernel per step
 import numpy as np
 
 from . import _backend
-from ._checks import float_array
+from ._checks import float_array, positive_int, real
 
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "OPTIMIZERS"]
 
 
 def _rate(value, name, *, upper=None):
-    """A finite float > 0 (and < ``upper`` when given), else a ValueError naming it."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
-    if not np.isfinite(value) or value < 0 or (upper is None and value == 0) or (
-            upper is not None and value >= upper):
-        bound = f"in [0, {upper})" if upper is not None else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
-    return value
+    """A finite float > 0, or in [0, ``upper``) when ``upper`` is given."""
+    if upper is None:
+        return real(value, name, low=0.0, low_open=True)
+    return real(value, name, low=0.0, high=upper, high_open=True)
 
 
 class _Optimizer:
@@ -43,6 +37,7 @@ class _Optimizer:
     """
 
     _slots = ()
+    _nonnegative = ()  # slots that only ever hold values >= 0 (sums of squares)
     _kernel = ""
 
     def __init__(self, lr, backend=None):
@@ -88,6 +83,13 @@ class _Optimizer:
         Returns
         -------
         theta, state
+
+        Raises
+        ------
+        TypeError, ValueError
+            On a ``theta``, ``grad``, ``state`` or ``lr`` that does not fit (see
+            :meth:`check_state`); every backend checks the same way, before any
+            update.
         """
         if not (isinstance(theta, np.ndarray) and theta.ndim == 1 and theta.flags.c_contiguous
                 and theta.flags.writeable and theta.dtype in (np.float32, np.float64)):
@@ -96,13 +98,47 @@ class _Optimizer:
         grad = float_array(grad, "grad", dtype=theta.dtype, ndim=1, finite=False)
         if grad.shape != theta.shape:
             raise ValueError(f"grad must have shape {theta.shape} like theta, got {grad.shape}")
-        for slot in self._slots:
-            if not isinstance(state.get(slot), np.ndarray) or state[slot].shape != theta.shape:
-                raise ValueError(f"state[{slot!r}] must be an array shaped like theta; "
-                                 "make the state with opt.init(theta)")
+        self.check_state(state, theta)
         lr = self.lr if lr is None else _rate(lr, "lr")
         self._apply(_backend.resolve(self.backend), theta, grad, state, lr)
         return theta, state
+
+    def check_state(self, state, theta):
+        """Raise unless ``state`` is what :meth:`init` makes for ``theta``.
+
+        Parameters
+        ----------
+        state : dict
+        theta : ndarray, shape (n,)
+
+        Raises
+        ------
+        TypeError
+            ``state`` not a dict, ``state["step"]`` not an integer, a slot not an
+            array of theta's dtype.
+        ValueError
+            A missing entry, a negative step, a slot of another shape, or one that is
+            read-only or not C-contiguous (the update writes it in place).
+        """
+        hint = f"; make the state with {type(self).__name__}.init(theta)"
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be the dict made by init(theta), got "
+                            f"{type(state).__name__}")
+        for key in ("step",) + self._slots:
+            if key not in state:
+                raise ValueError(f"state[{key!r}] is missing{hint}")
+        positive_int(state["step"], "state['step']", 0)
+        for slot in self._slots:
+            value = state[slot]
+            if not isinstance(value, np.ndarray) or value.dtype != theta.dtype:
+                raise TypeError(f"state[{slot!r}] must be a {theta.dtype} array like theta, "
+                                f"got {getattr(value, 'dtype', type(value).__name__)}{hint}")
+            if value.shape != theta.shape:
+                raise ValueError(f"state[{slot!r}] must have shape {theta.shape} like theta, "
+                                 f"got {value.shape}{hint}")
+            if not (value.flags.c_contiguous and value.flags.writeable):
+                raise ValueError(f"state[{slot!r}] must be a writeable, C-contiguous array "
+                                 f"(it is updated in place){hint}")
 
     def _apply(self, module, theta, grad, state, lr):
         """The unchecked update (for the training and minimize loops)."""
@@ -123,6 +159,11 @@ class SGD(_Optimizer):
         Learning rate.
     backend : str, optional
         Kernel backend; None uses the current default.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a hyper-parameter that is not a finite number in its range, naming it.
     """
 
     _kernel = "sgd_update"
@@ -139,6 +180,11 @@ class Momentum(_Optimizer):
     lr : float
     beta : float in [0, 1)
     backend : str, optional
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a hyper-parameter that is not a finite number in its range, naming it.
     """
 
     _slots = ("velocity",)
@@ -158,7 +204,15 @@ class Momentum(_Optimizer):
 class Nesterov(Momentum):
     """Nesterov momentum: ``v = beta v + g; theta -= lr (g + beta v)``.
 
-    Parameters are those of :class:`Momentum`.
+    Parameters
+    ----------
+    lr, beta, backend
+        As for :class:`Momentum`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a hyper-parameter that is not a finite number in its range, naming it.
     """
 
     _kernel = "nesterov_update"
@@ -172,9 +226,15 @@ class AdaGrad(_Optimizer):
     lr : float
     eps : float
     backend : str, optional
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a hyper-parameter that is not a finite number in its range, naming it.
     """
 
     _slots = ("accum",)
+    _nonnegative = ("accum",)
     _kernel = "adagrad_update"
 
     def __init__(self, lr=1e-1, eps=1e-8, *, backend=None):
@@ -197,9 +257,15 @@ class RMSProp(_Optimizer):
     rho : float in [0, 1)
     eps : float
     backend : str, optional
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a hyper-parameter that is not a finite number in its range, naming it.
     """
 
     _slots = ("accum",)
+    _nonnegative = ("accum",)
     _kernel = "rmsprop_update"
 
     def __init__(self, lr=1e-3, rho=0.9, eps=1e-8, *, backend=None):
@@ -225,6 +291,11 @@ class Adam(_Optimizer):
     eps : float
     backend : str, optional
 
+    Raises
+    ------
+    TypeError, ValueError
+        On a hyper-parameter that is not a finite number in its range, naming it.
+
     Examples
     --------
     >>> import numpy as np, pykernels as pk
@@ -237,6 +308,7 @@ class Adam(_Optimizer):
     """
 
     _slots = ("m", "v")
+    _nonnegative = ("v",)
     _kernel = "adam_update"
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, *, backend=None):

@@ -6,61 +6,13 @@ import time
 import numpy as np
 
 from . import _firstorder, _secondorder, _zeroorder
-from ._checks import choice, float_array
-from ._runner import Run, Stop
+from ._checks import choice, float_array, function, mapping, positive_int, real
+from ._checks import seed as check_seed
+from ._runner import OptimizeResult, Run, Stop
 from .optim import OPTIMIZERS
 
-__all__ = ["minimize", "OptimizeResult", "Objective", "METHODS", "compare_methods"]
-
-
-class OptimizeResult(dict):
-    """Result of :func:`minimize`: a dict whose keys are also attributes (as scipy's).
-
-    Attributes
-    ----------
-    x : ndarray
-        The best point found.
-    fun : float
-        ``f(x)``, the best finite value seen.
-    jac : ndarray or None
-        Gradient at ``x`` when it was evaluated there.
-    nit, nfev, njev, nhev : int
-        Iterations; evaluations of f, of the gradient, of Hessians and
-        Hessian-vector products (finite-difference evaluations of f count in ``nfev``).
-    success : bool
-        True only when the optimality test fired (gradient max-norm <= gtol); for
-        zero-order methods, when the run used its budget without error.
-    status : int
-        0 gtol, 1 maxiter, 2 maxfev, 3 maxtime, 4 ftol, 5 xtol, 6 NaN/Inf,
-        7 line search failed, 99 callback raised StopIteration.
-    message : str
-        Which criterion ended the run.
-    history : ndarray
-        Objective value at the end of each iteration.
-    time : float
-        Wall time in seconds.
-    """
-
-    def __getattr__(self, name):
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    __setattr__ = dict.__setitem__
-    __delattr__ = dict.__delitem__
-
-    def __repr__(self):
-        width = max(map(len, self)) + 1 if self else 0
-        lines = []
-        for key, value in self.items():
-            text = np.array2string(value, threshold=8) if isinstance(value, np.ndarray) \
-                else repr(value)
-            lines.append(f"{key.rjust(width)}: {text}")
-        return "\n".join(lines)
-
-    def __dir__(self):
-        return list(self.keys())
+__all__ = ["minimize", "OptimizeResult", "Objective", "METHODS", "compare_methods",
+           "default_maxiter"]
 
 
 class Objective:
@@ -76,6 +28,11 @@ class Objective:
         Value and gradient in one call (e.g. one backpropagation); used whenever
         both are needed.
 
+    Raises
+    ------
+    TypeError
+        If ``fun`` is not callable, or a derivative is neither callable nor None.
+
     Examples
     --------
     >>> import numpy as np, pykernels as pk
@@ -86,14 +43,11 @@ class Objective:
     """
 
     def __init__(self, fun, grad=None, hvp=None, hess=None, *, fun_and_grad=None):
-        for name, value in (("fun", fun), ("grad", grad), ("hvp", hvp), ("hess", hess),
-                            ("fun_and_grad", fun_and_grad)):
-            if value is not None and not callable(value):
-                raise TypeError(f"{name} must be callable or None, got {type(value).__name__}")
-        if fun is None:
-            raise TypeError("fun must be callable, got None")
-        self.fun, self.grad, self.hvp, self.hess = fun, grad, hvp, hess
-        self.fun_and_grad = fun_and_grad
+        self.fun = function(fun, "fun")
+        self.grad = function(grad, "grad", optional=True)
+        self.hvp = function(hvp, "hvp", optional=True)
+        self.hess = function(hess, "hess", optional=True)
+        self.fun_and_grad = function(fun_and_grad, "fun_and_grad", optional=True)
 
     def __call__(self, x):
         return self.fun(x)
@@ -107,7 +61,8 @@ ZERO_ORDER = {"random-search": _zeroorder.random_search,
               "simulated-annealing": _zeroorder.simulated_annealing,
               "genetic": _zeroorder.genetic}
 FIRST_ORDER = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
-#: Every method name -> (family, supports bounds, the options it accepts).
+
+
 def _hyper_parameters(optimizer):
     """The keyword parameters of a ``pk.optim`` class (lr, beta, ...), but not backend."""
     import inspect
@@ -115,6 +70,7 @@ def _hyper_parameters(optimizer):
     return tuple(name for name in inspect.signature(optimizer).parameters if name != "backend")
 
 
+#: Every method name -> (family, supports bounds, the options it accepts).
 METHODS = {
     **{m: ("zero", True, _zeroorder.OPTIONS[m]) for m in ZERO_ORDER},
     **{m: ("first", True, ("linesearch",) + _hyper_parameters(OPTIMIZERS[m])
@@ -124,9 +80,37 @@ METHODS = {
     "newton": ("second", False, ()),
     "newton-cg": ("second", False, ("cg_maxiter",)),
 }
-_COMMON_OPTIONS = ("gtol", "ftol", "xtol", "maxfev", "maxtime")
+_COMMON_OPTIONS = ("gtol", "ftol", "xtol", "maxfev", "maxtime", "patience")
 _DEFAULT_LR = {"gd": 1e-3, "momentum": 1e-3, "nesterov": 1e-3, "adagrad": 1e-1,
                "rmsprop": 1e-3, "adam": 1e-3}
+#: Iterations without a decrease of the best value that end a run (options["patience"]).
+DEFAULT_PATIENCE = 1000
+
+
+def default_maxiter(method, n):
+    """The iteration budget of ``method`` on ``n`` variables when the caller sets none.
+
+    Parameters
+    ----------
+    method : str
+        A method of :func:`minimize`.
+    n : int
+        Number of variables.
+
+    Returns
+    -------
+    int
+        100 generations for the zero-order methods, 10000 iterations for the
+        ``pk.optim`` rules (``gd`` ... ``adam``), 15000 for ``lbfgs`` (scipy's
+        L-BFGS-B default) and ``200 n`` for ``newton`` and ``newton-cg`` (scipy's
+        Newton-CG default).
+    """
+    family = METHODS[choice(method, "method", METHODS)][0]
+    if family == "zero":
+        return _zeroorder.DEFAULT_MAXITER
+    if method in FIRST_ORDER:
+        return 10_000
+    return 15_000 if method == "lbfgs" else 200 * n
 
 
 def _bounds(bounds, n):
@@ -145,12 +129,16 @@ def _bounds(bounds, n):
                          f"a scipy.optimize.Bounds, got {bounds!r}")
     lo_hi = []
     for side, value, fill in (("lower", pair[0], -np.inf), ("upper", pair[1], np.inf)):
+        arr = np.array(value, dtype=object)
+        if not all(v is None or (isinstance(v, numbers.Real) and not isinstance(v, bool))
+                   for v in arr.reshape(-1)):
+            raise TypeError(f"bounds ({side}) must hold real numbers or None, got {value!r}")
+        arr = np.where(arr == None, fill, arr).astype(float)  # noqa: E711  (None = open)
         try:
-            arr = np.array(value, dtype=object)
-            arr = np.where(arr == None, fill, arr).astype(float)  # noqa: E711  (None = open)
             arr = np.broadcast_to(arr, (n,)).copy()
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"bounds ({side}) must broadcast to shape ({n},): {exc}") from None
+        except ValueError:
+            raise ValueError(f"bounds ({side}) must be a scalar or of shape ({n},), got "
+                             f"shape {arr.shape}") from None
         if np.isnan(arr).any():
             raise ValueError(f"bounds ({side}) must not contain NaN")
         lo_hi.append(arr)
@@ -161,43 +149,87 @@ def _bounds(bounds, n):
     return lo, hi
 
 
-def _number(options, key, default, kind=float):
+def _option(options, key, default, kind=float):
+    """``options[key]`` (or ``default``) as a number >= 0 (an int >= 1 for
+    ``kind=int``); None stays None."""
     value = options.get(key, default)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"options[{key!r}] must be a number >= 0, got {value!r}")
-    return kind(value)
+    if kind is int:
+        return positive_int(value, f"options[{key!r}]")
+    return real(value, f"options[{key!r}]", low=0.0, finite=key != "maxtime")
+
+
+class _NonFiniteValue(Exception):
+    """Raised through the finite-difference engine when ``fun`` is NaN/Inf at a point."""
+
+
+class _FiniteValues:
+    """``func`` that raises :class:`_NonFiniteValue` instead of returning NaN/Inf (a
+    module-level class, so that executors can pickle it with ``func``)."""
+
+    def __init__(self, func):
+        self.func = func
+
+    def __call__(self, *args):
+        value = self.func(*args)
+        try:
+            finite = bool(np.all(np.isfinite(value)))
+        except TypeError:  # not numbers: the derivative engine says what is wrong
+            return value
+        if not finite:
+            raise _NonFiniteValue
+        return value
+
+
+def _nan_where_not_finite(func, shape):
+    """``func`` returning a NaN array of ``shape(x)`` where it meets a NaN/Inf value:
+    like a user's ``jac`` that returns NaN there (a line search then shrinks, an
+    iteration ends the run with the best finite point)."""
+    def wrapped(x, *args):
+        try:
+            return func(x, *args)
+        except _NonFiniteValue:
+            return np.full(shape(x), np.nan)
+    return wrapped
 
 
 def _finite_differences(run, f_raw, grad, fun_and_grad, hessp, hess, need, executor=None):
     """Fill the missing derivatives with ``pk.gradient``/``pk.hvp``/``pk.hessian``;
     their evaluations of f are counted in ``run.nfev``.  With ``executor`` the
-    gradient's points are evaluated there, counted by the central scheme's cost (2n)."""
+    gradient's points are evaluated there, counted by the central scheme's cost (2n).
+    A NaN/Inf value of f (or of the gradient the differences use) makes the missing
+    derivative NaN, as if the user's own derivative had returned NaN there."""
     def engine():
         from . import derivatives
         return derivatives
 
+    f_finite = _FiniteValues(f_raw)
+
     def counted(x):
         run._budget()  # maxfev / maxtime hold inside the differences too
         run.nfev += 1
-        return f_raw(x)
+        return f_finite(x)
 
     def spread(x):
         run._budget(2 * x.size)
-        g = engine().gradient(f_raw, x, executor=executor)
         run.nfev += 2 * x.size
-        return g
+        return engine().gradient(f_finite, x, executor=executor)
 
+    vector = lambda x: x.shape  # noqa: E731
     if grad is None and fun_and_grad is None:
+        run.fd_gradient = True
         grad = spread if executor is not None else lambda x: engine().gradient(counted, x)
-    exact = grad or (lambda x: fun_and_grad(x)[1])
+        grad = _nan_where_not_finite(grad, vector)
+    exact = _FiniteValues(grad or (lambda x: fun_and_grad(x)[1]))
     if hessp is None and hess is not None and "hessp" in need:
         hessp = lambda x, v: hess(x) @ v  # noqa: E731
     if hessp is None and "hessp" in need:
-        hessp = lambda x, v: engine().hvp(counted, x, v, grad=exact)  # noqa: E731
+        hessp = _nan_where_not_finite(
+            lambda x, v: engine().hvp(counted, x, v, grad=exact), vector)
     if hess is None and "hess" in need:
-        hess = lambda x: engine().hessian(counted, x, grad=exact)  # noqa: E731
+        hess = _nan_where_not_finite(lambda x: engine().hessian(counted, x, grad=exact),
+                                     lambda x: (x.size, x.size))
     return grad, hessp, hess
 
 
@@ -249,8 +281,11 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
         Box constraints: projection for the ``pk.optim`` first-order methods,
         clipping for zero-order ones.  ``lbfgs``, ``newton``, ``newton-cg`` reject them.
     maxiter : int, optional
-        Maximum number of iterations (generations for zero-order methods; their
-        default is 100).
+        Maximum number of iterations (generations for zero-order methods).  When
+        neither ``maxiter`` nor ``options["maxfev"]``/``options["maxtime"]`` is given,
+        the method's default budget applies (:func:`default_maxiter`: 100 generations
+        for zero-order methods, 10000 iterations for ``gd`` ... ``adam``, 15000 for
+        ``lbfgs``, ``200 n`` for ``newton`` and ``newton-cg``), so every run ends.
     tol : float, optional
         Shorthand for ``options["gtol"]``.
     callback : callable, optional
@@ -265,7 +300,10 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
         gradient is <= gtol -- the only criterion that reports success for
         derivative-based methods), ``ftol`` and ``xtol`` (stop, unsuccessfully,
         when the relative change of f or the step falls to or below them; default
-        0: only when nothing changes), ``maxfev``, ``maxtime`` (seconds).
+        0: only when nothing changes), ``maxfev``, ``maxtime`` (seconds),
+        ``patience`` (default 1000; stop, with status 8, when the best value has not
+        decreased in that many iterations -- unsuccessfully for derivative-based
+        methods, whose gradient test did not pass; None: never).
         ``pk.optim`` methods: ``lr``, ``linesearch`` (default True for ``gd``,
         False for the others) and the optimizer's hyper-parameters.  ``gd`` and
         ``momentum`` also take ``step="auto"``: ``lr = 1/L`` with L the largest
@@ -290,12 +328,23 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
     ------
     ValueError
         Unknown method or option, ``x0`` not 1-D or not finite, malformed bounds,
-        bounds for a method that does not support them.
+        bounds for a method that does not support them, a negative ``seed``, an
+        option out of range; ``fun``/``jac``/``hessp``/``hess`` returning an array
+        of the wrong shape.
     TypeError
-        ``fun``, ``jac``, ``hessp``, ``hess`` or ``callback`` of the wrong kind.
+        ``fun``, ``jac``, ``hessp``, ``hess`` or ``callback`` of the wrong kind,
+        ``options`` not a dict, ``fun`` returning something that is not a real
+        number (None, a string, a complex), ``fun`` not returning a pair ``(f, g)``
+        with ``jac=True``.
 
     Notes
     -----
+    A NaN/Inf value of ``fun``, of its gradient or of ``hess``/``hessp`` at an
+    iterate ends the run with ``success=False`` (status 6) and the best finite point;
+    with ``jac=None`` this holds too when f is NaN/Inf at a point of the finite
+    differences (the gradient there counts as NaN).  Inside a line search a NaN/Inf
+    trial value only shortens the step.
+
     When ``fun`` and ``jac`` are ``@njit`` functions and there is no callback,
     progress bar, bounds or time budget, ``lbfgs`` and the ``pk.optim`` methods run
     compiled end to end (see :mod:`pykernels.kernels.optim`).
@@ -317,10 +366,10 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
     x0 = float_array(x0, "x0", dtype=np.float64, ndim=(0, 1), allow_int=True).reshape(-1).copy()
     if x0.size == 0:
         raise ValueError("x0 must have at least one entry, got shape (0,)")
-    options = dict(options or {})
+    options = mapping(options, "options")
     unknown = set(options) - set(_COMMON_OPTIONS) - set(method_options)
     if unknown:
-        raise ValueError(f"options {sorted(unknown)} are not understood by method "
+        raise ValueError(f"options {sorted(unknown, key=str)} are not understood by method "
                          f"{method!r}; it takes {sorted(_COMMON_OPTIONS + method_options)}")
     objective = fun if isinstance(fun, Objective) else None
     if objective is not None:
@@ -330,10 +379,10 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
     if not (jac is None or jac is True or callable(jac)):
         raise TypeError(f"jac must be callable, True or None, got {jac!r}")
     for name, value in (("hessp", hessp), ("hess", hess), ("callback", callback)):
-        if value is not None and not callable(value):
-            raise TypeError(f"{name} must be callable or None, got {type(value).__name__}")
+        function(value, name, optional=True)
     if not isinstance(args, tuple):
         args = (args,)
+    seed = check_seed(seed)
     project = None
     if bounds is not None:
         if not bounded:
@@ -342,20 +391,21 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
         lo, hi = _bounds(bounds, x0.size)
         project = lambda x: np.clip(x, lo, hi)  # noqa: E731
         x0 = project(x0)
-    if maxiter is not None and (isinstance(maxiter, bool)
-                                or not isinstance(maxiter, numbers.Integral) or maxiter < 1):
-        raise ValueError(f"maxiter must be a positive integer or None, got {maxiter!r}")
+    if maxiter is not None:
+        maxiter = positive_int(maxiter, "maxiter")
     if executor is not None and family != "zero" and (jac is not None or (
             objective is not None and (objective.grad or objective.fun_and_grad))):
         raise ValueError("executor= evaluates zero-order populations and finite-difference "
                          f"gradients (jac=None); method {method!r} has a gradient")
 
-    gtol = _number(options, "gtol", 1e-5 if tol is None else tol)
-    budget = dict(gtol=gtol, ftol=_number(options, "ftol", 0.0),
-                  xtol=_number(options, "xtol", 0.0),
-                  maxfev=_number(options, "maxfev", None, int),
-                  maxtime=_number(options, "maxtime", None), maxiter=maxiter,
+    budget = dict(gtol=_option(options, "gtol", 1e-5 if tol is None else tol),
+                  ftol=_option(options, "ftol", 0.0), xtol=_option(options, "xtol", 0.0),
+                  maxfev=_option(options, "maxfev", None, int),
+                  maxtime=_option(options, "maxtime", None), maxiter=maxiter,
+                  patience=_option(options, "patience", DEFAULT_PATIENCE, int),
                   callback=callback, progress=progress)
+    if maxiter is None and budget["maxfev"] is None and budget["maxtime"] is None:
+        budget["maxiter"] = default_maxiter(method, x0.size)
     for key in _COMMON_OPTIONS:
         options.pop(key, None)
 
@@ -387,6 +437,10 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
     if method in FIRST_ORDER:
         linesearch = bool(options.pop("linesearch", method == "gd" and not auto_step))
         opt = OPTIMIZERS[method](options.pop("lr", _DEFAULT_LR[method]), **options)
+    elif method == "lbfgs":
+        options["memory"] = positive_int(options.get("memory", 10), "options['memory']")
+    elif method == "newton-cg" and options.get("cg_maxiter") is not None:
+        options["cg_maxiter"] = positive_int(options["cg_maxiter"], "options['cg_maxiter']")
     compiled = None if args or auto_step else _firstorder.compiled_run(
         fun, jac, x0, method, options, budget, project, None if linesearch else opt)
     if compiled is not None:
@@ -400,8 +454,6 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
         grad, hessp, hess = _finite_differences(run, f_raw, grad, fun_and_grad, hessp, hess,
                                                 need, executor)
     run._grad, run._fun_and_grad, run._hessp, run._hess = grad, fun_and_grad, hessp, hess
-    if auto_step:
-        opt.lr = _curvature_step(run, x0, opt.lr)
     if method == "lbfgs":
         solve = lambda: _firstorder.lbfgs(run, x0, **options)  # noqa: E731
     elif method == "newton":
@@ -409,7 +461,10 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
     elif method == "newton-cg":
         solve = lambda: _secondorder.newton_cg(run, x0, **options)  # noqa: E731
     else:
-        solve = lambda: _firstorder.first_order(run, x0, opt=opt, linesearch=linesearch)  # noqa
+        def solve():
+            if auto_step:  # inside the run: its products are counted and budgeted
+                opt.lr = _curvature_step(run, x0, opt.lr)
+            _firstorder.first_order(run, x0, opt=opt, linesearch=linesearch)
     return _finish(run, solve, method, start)
 
 
@@ -422,10 +477,12 @@ def _finish(run, solve, method, start):
         status, message, success = stop.status, stop.message, stop.success
     finally:
         run.close()
-    if not np.isfinite(run.best_f):
+    fun = run.best_f
+    if not np.isfinite(fun):
         success = False
+        fun = np.nan if run.first_f is None else run.first_f
     return OptimizeResult(
-        x=run.best_x, fun=run.best_f, jac=run.best_g, nit=run.nit, nfev=run.nfev,
+        x=run.best_x, fun=fun, jac=run.best_g, nit=run.nit, nfev=run.nfev,
         njev=run.njev, nhev=run.nhev, success=bool(success), status=status, message=message,
         history=np.array(run.history), time=time.perf_counter() - start, method=method)
 
@@ -458,6 +515,11 @@ def compare_methods(net, X, Y, budget_seconds,
         reach the first method's final loss; None if it never did) and ``ratio``
         (the first method's evaluations / ``evals_to_reference``), and ``trace``, the
         list of ``(nfev, best loss)`` after every iteration.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`minimize` and :meth:`pk.MLP.loss` on bad methods or data.
     """
     objective = net.objective(X, Y)
     Xc = net._check_X(X)

@@ -47,6 +47,12 @@ def method(name):
         ``maxiter``, ``tol``, ``seed`` and anything :func:`pykernels.minimize` takes in
         ``options``.  Finite-difference ``jac`` strings (``"2-point"`` ...) mean
         "no gradient given".  Returns a ``scipy.optimize.OptimizeResult``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a method of :func:`pykernels.minimize` (and, from the
+        returned callable, on ``constraints`` or anything :func:`minimize` rejects).
     """
     choice(name, "name", METHODS)
 

@@ -4,20 +4,23 @@ import json
 import math
 import os
 import time
-import zipfile
 
 import numpy as np
 
 from . import _backend
-from ._checks import choice, positive_int
-from .network import atomic_savez
+from ._checks import choice, function, positive_int, real, returned_scalar
+from ._checks import seed as check_seed
+from .network import _read_npz, atomic_savez, check_writable
 from .optim import OPTIMIZERS, _Optimizer
 
 __all__ = ["train"]
 
 SCHEDULES = ("constant", "step", "cosine")
 _CKPT_FORMAT = "pykernels.train-checkpoint"
+_CKPT_VERSION = 2  # 2: the network's description is in the file
 _HISTORY_KEYS = ("loss", "val_loss", "lr")
+_CKPT_KEYS = ("format", "version", "optimizer", "sizes", "activation", "output", "loss",
+              "theta", "epoch", "step", "rng") + tuple(f"history_{k}" for k in _HISTORY_KEYS)
 
 
 def _schedule(schedule, lr, epochs, step_size, gamma):
@@ -33,6 +36,13 @@ def _schedule(schedule, lr, epochs, step_size, gamma):
     return lambda epoch: 0.5 * lr * (1.0 + math.cos(math.pi * epoch / epochs))
 
 
+def _rates(rate, epochs):
+    """Every epoch's learning rate, checked before training changes anything."""
+    name = "the learning rate schedule({})"
+    return [real(returned_scalar(rate(epoch), name.format(epoch)), name.format(epoch),
+                 low=0.0) for epoch in range(epochs)]
+
+
 def _optimizer(optimizer, lr, backend):
     if isinstance(optimizer, _Optimizer):
         return optimizer
@@ -41,37 +51,88 @@ def _optimizer(optimizer, lr, backend):
 
 
 def _save_checkpoint(path, net, opt, state, rng, epoch, history):
-    arrays = {"format": np.array(_CKPT_FORMAT), "optimizer": np.array(repr(opt)),
-              "theta": net.theta, "epoch": np.array(epoch), "step": np.array(state["step"]),
+    arrays = {"format": np.array(_CKPT_FORMAT), "version": np.array(_CKPT_VERSION),
+              "optimizer": np.array(repr(opt)), "sizes": net.sizes,
+              "activation": np.array(net.activation), "output": np.array(net.output),
+              "loss": np.array(net.loss_name), "theta": net.theta,
+              "epoch": np.array(epoch), "step": np.array(state["step"]),
               "rng": np.array(json.dumps(rng.bit_generator.state))}
     arrays.update({f"state_{k}": v for k, v in state.items() if k != "step"})
     arrays.update({f"history_{k}": np.array(history[k], dtype=np.float64)
                    for k in _HISTORY_KEYS})
-    atomic_savez(path, arrays)
+    atomic_savez(path, arrays, "checkpoint")
+
+
+def _count(fields, key, where):
+    """Field ``key`` as an int >= 0 (a scalar integer array)."""
+    value = fields[key]
+    if value.shape != () or value.dtype.kind not in "iu" or int(value) < 0:
+        raise ValueError(f"{where}: field {key!r} must be an integer >= 0, got {value!r}")
+    return int(value)
 
 
 def _load_checkpoint(path, net, opt, state, rng, history):
-    """Restore theta, optimizer state, RNG and history; returns the next epoch."""
+    """Restore theta, optimizer state, RNG and history from ``path``, every field
+    checked first (nothing changes unless all of them are right); returns the next
+    epoch."""
+    where = f"checkpoint {os.fspath(path)!r}"
     try:
-        with np.load(path, allow_pickle=False) as data:
-            fields = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
-        raise ValueError(f"checkpoint {path!r} is not a readable training checkpoint: "
-                         f"{exc}") from exc
-    if str(fields.get("format")) != _CKPT_FORMAT:
-        raise ValueError(f"checkpoint {path!r} is not a pykernels training checkpoint")
-    if str(fields["optimizer"]) != repr(opt):
-        raise ValueError(f"checkpoint {path!r} was written by {fields['optimizer']}, "
-                         f"not by {opt!r}")
-    net.theta = fields["theta"]
-    state["step"] = int(fields["step"])
-    for key in state:
-        if key != "step":
-            state[key][...] = fields[f"state_{key}"]
-    rng.bit_generator.state = json.loads(str(fields["rng"]))
+        fields = _read_npz(path)
+    except ValueError as exc:
+        raise ValueError(f"{where} is not a readable training checkpoint: {exc}") from None
+    if str(fields.get("format")) != _CKPT_FORMAT or "version" not in fields \
+            or fields["version"].shape != () or fields["version"].dtype.kind not in "iu" \
+            or int(fields["version"]) != _CKPT_VERSION:
+        raise ValueError(f"{where} is not a version-{_CKPT_VERSION} pykernels training "
+                         "checkpoint (fields 'format', 'version')")
+    if str(fields.get("optimizer")) != repr(opt):
+        raise ValueError(f"{where} was written by {fields.get('optimizer')}, not by {opt!r} "
+                         "(field 'optimizer')")
+    keys = set(_CKPT_KEYS) | {f"state_{slot}" for slot in opt._slots}
+    if set(fields) != keys:
+        raise ValueError(f"{where}: expected the fields {sorted(keys)}, found "
+                         f"{sorted(fields)}")
+    network = {"sizes": net.sizes.tolist(), "activation": net.activation,
+               "output": net.output, "loss": net.loss_name}
+    for key, mine in network.items():
+        theirs = fields[key].tolist()
+        if theirs != mine:
+            raise ValueError(f"{where} was written for a network with {key}={theirs!r}, "
+                             f"not {mine!r} (field {key!r})")
+    arrays = {"theta": fields["theta"]}
+    arrays.update({f"state_{slot}": fields[f"state_{slot}"] for slot in opt._slots})
+    for key, value in arrays.items():
+        if value.shape != net.theta.shape or value.dtype != net.dtype:
+            raise ValueError(f"{where}: field {key!r} must be a {net.dtype} array of shape "
+                             f"{net.theta.shape}, got {value.dtype} {value.shape}")
+        if not np.isfinite(value).all():
+            raise ValueError(f"{where}: field {key!r} holds NaN or Inf")
+    for slot in opt._nonnegative:
+        if (fields[f"state_{slot}"] < 0).any():
+            raise ValueError(f"{where}: field 'state_{slot}' holds negative values (it is "
+                             "a running sum of squares)")
+    epoch, step = _count(fields, "epoch", where), _count(fields, "step", where)
+    past = {}
     for key in _HISTORY_KEYS:
-        history[key] = fields[f"history_{key}"].tolist()
-    return int(fields["epoch"])
+        value = fields[f"history_{key}"]
+        if value.shape != (epoch,) or value.dtype.kind != "f":
+            raise ValueError(f"{where}: field 'history_{key}' must hold {epoch} floats (one "
+                             f"per epoch done), got {value.dtype} {value.shape}")
+        past[key] = value.tolist()
+    try:
+        restored = np.random.default_rng()
+        restored.bit_generator.state = json.loads(str(fields["rng"]))
+        if type(restored.bit_generator) is not type(rng.bit_generator):
+            raise ValueError(f"a {type(restored.bit_generator).__name__} state")
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ValueError(f"{where}: field 'rng' is not a generator state: {exc}") from None
+    net.theta = arrays["theta"]
+    state["step"] = step
+    for slot in opt._slots:
+        state[slot][...] = arrays[f"state_{slot}"]
+    rng.bit_generator.state = restored.bit_generator.state
+    history.update(past)
+    return epoch
 
 
 def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0,
@@ -107,17 +168,23 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
     validation : tuple (X_val, Y_val), optional
         Its loss is recorded after each epoch.
     checkpoint : path, optional
-        Written atomically after every epoch: theta, optimizer state, RNG state, epoch
-        and history.  An interrupted write leaves the previous checkpoint intact.
+        Written atomically after every epoch: theta, optimizer state, RNG state, epoch,
+        history and the network's description.  An interrupted write leaves the
+        previous checkpoint intact (and the next save removes what a killed write
+        left behind).  Its directory must exist.
     resume : bool
         Continue from ``checkpoint`` when it exists (bit-for-bit the same as a run
-        that was never interrupted); start afresh when it does not.
+        that was never interrupted); start afresh when it does not.  Every field is
+        checked against this network, optimizer and the rules of its state (finite,
+        sums of squares >= 0, counts >= 0) before anything is restored.
     schedule : {"constant", "step", "cosine"} or callable
         Learning rate per epoch: constant; ``lr * gamma ** (epoch // step_size)``;
-        cosine annealing ``lr (1 + cos(pi epoch / epochs)) / 2``; or ``schedule(epoch)``.
+        cosine annealing ``lr (1 + cos(pi epoch / epochs)) / 2``; or ``schedule(epoch)``,
+        which must return finite numbers >= 0 (every epoch's rate is checked before
+        training starts).
     step_size : int
     gamma : float
-        Parameters of the ``"step"`` schedule.
+        Parameters of the ``"step"`` schedule (``gamma`` finite, >= 0).
     backend : str, optional
 
     Returns
@@ -126,6 +193,19 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
         ``"loss"`` (mean training loss over each epoch's mini-batches, evaluated
         before each update), ``"val_loss"`` (NaN entries without validation),
         ``"lr"`` and ``"time"`` (seconds per epoch), one entry per epoch.
+
+    Raises
+    ------
+    ValueError
+        Bad arguments (as :meth:`pk.MLP.loss` for X and Y), a learning rate from
+        ``schedule``/``gamma`` that is NaN, infinite or negative, a ``checkpoint`` to
+        resume from that is damaged or was written for another network or
+        optimizer -- all before ``net.theta`` changes.
+    TypeError
+        Arguments of the wrong kind.
+    FileNotFoundError, IsADirectoryError, PermissionError
+        When ``checkpoint`` cannot be written there (its directory is missing, ...),
+        before training starts.
 
     Examples
     --------
@@ -139,8 +219,12 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
     """
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
+    seed = check_seed(seed)
+    function(callback, "callback", optional=True)
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=<path>")
+    if checkpoint is not None:
+        check_writable(checkpoint, "checkpoint")
     X = net._check_X(X)
     Y = net._check_Y(Y, X.shape[0])
     if validation is not None:
@@ -150,7 +234,10 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
         Yv = net._check_Y(validation[1], Xv.shape[0])
     module = _backend.resolve(backend)
     opt = _optimizer(optimizer, lr, backend)
-    rate = _schedule(schedule, opt.lr, epochs, positive_int(step_size, "step_size"), gamma)
+    if not callable(schedule) and schedule == "step":
+        gamma = real(gamma, "gamma", low=0.0)
+    rates = _rates(_schedule(schedule, opt.lr, epochs, positive_int(step_size, "step_size"),
+                             gamma), epochs)
     theta = net.theta
     state = opt.init(theta)
     rng = np.random.default_rng(seed)
@@ -170,7 +257,7 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
     try:
         for epoch in range(start, epochs):
             t0 = time.perf_counter()
-            lr_epoch = float(rate(epoch))
+            lr_epoch = rates[epoch]
             order = rng.permutation(n)
             total = 0.0
             for lo in range(0, n, batch_size):

@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from problems import get
 from test_mlp import make_data, make_net
 
@@ -55,6 +57,41 @@ def test_hessian_eigs_counts_products_and_reports_non_convergence():
     assert result.values[-1] <= 2 + 1e-12
     few = pk.hessian_eigs(lambda v: H @ v, 200, k=3, maxiter=2)
     assert few.values.size == 2 and not few.converged
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e200, 1e-300, 1e300])
+def test_hessian_eigs_any_scale(scale):
+    """Norms of products near 1e-200 square to zero (and 1e200 to inf) unless the
+    iteration is scale-invariant; the values, vectors and residuals must not care."""
+    A = np.diag([1.0, 2.0, 5.0])
+    result = pk.hessian_eigs(lambda v: scale * (A @ v), 3, which="both")
+    np.testing.assert_allclose(result.values / scale, [1.0, 5.0], rtol=1e-10)
+    assert result.converged
+    # honest residuals: they bound ||H y - theta y||, computed here at scale 1
+    actual = np.linalg.norm(A @ result.vectors - result.vectors * (result.values / scale),
+                            axis=0)
+    assert np.all(actual <= result.residuals / scale + 1e-14)
+    assert np.all(np.abs(result.values / scale - [1.0, 5.0]) <= result.residuals / scale
+                  + 1e-14)
+    reference = pk.hessian_eigs(lambda v: A @ v, 3, which="both")
+    np.testing.assert_allclose(result.vectors, reference.vectors, atol=1e-12)
+    assert result.nprod == reference.nprod
+
+
+@settings(max_examples=25, deadline=None)
+@given(power=st.integers(-900, 900), seed=st.integers(0, 2**16), n=st.integers(1, 8),
+       which=st.sampled_from(["largest", "smallest", "both"]))
+def test_hessian_eigs_is_scale_invariant(power, seed, n, which):
+    """2**power H: the same iteration exactly -- values and residuals times 2**power,
+    vectors identical, bit for bit."""
+    H = random_symmetric(n, seed)
+    c = 2.0 ** power
+    base = pk.hessian_eigs(lambda v: H @ v, n, k=1, which=which)
+    scaled = pk.hessian_eigs(lambda v: c * (H @ v), n, k=1, which=which)
+    np.testing.assert_array_equal(scaled.values, base.values * c)
+    np.testing.assert_array_equal(scaled.residuals, base.residuals * c)
+    np.testing.assert_array_equal(scaled.vectors, base.vectors)
+    assert (scaled.converged, scaled.nprod) == (base.converged, base.nprod)
 
 
 @pytest.mark.parametrize("x", ["x0", "xstar"])
@@ -222,7 +259,7 @@ def test_stationary_points_bad_input():
         pk.stationary_points("x^2", 0, 1)
     with pytest.raises(TypeError, match="fprime must be callable"):
         pk.stationary_points(quartic, 0, 1, fprime=1.0)
-    with pytest.raises(ValueError, match="lo must be finite"):
+    with pytest.raises(ValueError, match="lo must be a finite number"):
         pk.stationary_points(quartic, -np.inf, 1)
     with pytest.raises(ValueError, match="num must be >= 3"):
         pk.stationary_points(quartic, 0, 1, num=2)

@@ -13,7 +13,12 @@ def net():
 
 @pytest.mark.parametrize("kwargs,exc,match", [
     (dict(sizes=[3]), ValueError, "sizes"),
-    (dict(sizes="34"), ValueError, "sizes"),
+    (dict(sizes="34"), TypeError, "sizes must be a list or tuple"),
+    (dict(sizes={3, 7}), TypeError, "sizes must be a list or tuple of integers, got set"),
+    (dict(sizes=[2**31, 1]), ValueError, r"sizes \[2147483648, 1\] give 2147483649 "
+                                         r"parameters; a network has at most 2\*\*31 - 1"),
+    (dict(sizes=[2**16, 2**15, 1]), ValueError, "sizes .* give 2147549185 parameters"),
+    (dict(seed=-1), ValueError, "seed must be an integer >= 0"),
     (dict(sizes=[3, 0, 1]), ValueError, r"sizes\[1\]"),
     (dict(sizes=[3, 2.5, 1]), TypeError, r"sizes\[1\]"),
     (dict(activation="softplus"), ValueError, "activation"),

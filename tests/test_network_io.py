@@ -69,7 +69,7 @@ def test_not_a_zip(saved):
     (dict(theta=np.ones(3)), "field 'theta' must have shape"),
     (dict(theta=np.full(21, np.nan)), "non-finite"),
     (dict(sizes=np.array([3.0, 4.0, 1.0])), "'sizes' must be a 1-D integer array"),
-    (dict(sizes=np.array([3, -4, 1])), "inconsistent network description"),
+    (dict(sizes=np.array([3, -4, 1])), r"field 'sizes' is not a network: sizes\[1\]"),
     (dict(activation=np.array("swish")), "inconsistent network description"),
     (dict(format=np.array("other")), "not a version-1"),
     (dict(version=np.array(7)), "not a version-1"),

@@ -76,3 +76,59 @@ def test_bad_input():
         opt.step([0.0, 0.0, 0.0], np.zeros(3), state)
     with pytest.raises(ValueError, match="state"):
         opt.step(np.zeros(4), np.zeros(4), state)
+
+
+def _read_only(n):
+    a = np.zeros(n)
+    a.flags.writeable = False
+    return a
+
+
+BAD_STATES = [
+    (None, TypeError, "state must be the dict"),
+    ([0, np.zeros(3)], TypeError, "state must be the dict"),
+    ({"accum": np.zeros(3)}, ValueError, r"state\['step'\] is missing"),
+    ({"step": 0}, ValueError, r"state\['accum'\] is missing"),
+    ({"step": None, "accum": np.zeros(3)}, TypeError, r"state\['step'\] must be an integer"),
+    ({"step": -1, "accum": np.zeros(3)}, ValueError, r"state\['step'\] must be >= 0"),
+    ({"step": 0, "accum": np.zeros(3, dtype=np.int64)}, TypeError,
+     r"state\['accum'\] must be a float64 array like theta, got int64"),
+    ({"step": 0, "accum": np.zeros(3, dtype=np.float32)}, TypeError, r"state\['accum'\]"),
+    ({"step": 0, "accum": [0.0, 0.0, 0.0]}, TypeError, r"state\['accum'\] must be a float64"),
+    ({"step": 0, "accum": None}, TypeError, r"state\['accum'\]"),
+    ({"step": 0, "accum": np.zeros(4)}, ValueError, r"state\['accum'\] must have shape \(3,\)"),
+    ({"step": 0, "accum": _read_only(3)}, ValueError, r"state\['accum'\] must be a writeable"),
+    ({"step": 0, "accum": np.zeros(6)[::2]}, ValueError, "C-contiguous"),
+]
+
+
+@pytest.mark.parametrize("backend", ["numba", "c", "numpy"])
+@pytest.mark.parametrize("state,exc,match", BAD_STATES)
+def test_every_backend_rejects_a_bad_state_before_updating(backend, state, exc, match):
+    if backend not in pk.backends():
+        pytest.skip(f"backend {backend!r} not built")
+    opt = pk.optim.RMSProp(lr=0.1, backend=backend)
+    theta = np.ones(3)
+    with pytest.raises(exc, match=match):
+        opt.step(theta, np.ones(3), state)
+    np.testing.assert_array_equal(theta, 1.0)
+
+
+@pytest.mark.parametrize("cls,kw", OPTS, ids=IDS)
+def test_every_optimizer_checks_its_slots(cls, kw):
+    opt = cls(**kw)
+    theta = np.ones(4)
+    state = opt.init(theta)
+    for slot in [k for k in state if k != "step"]:
+        broken = {**state, slot: state[slot].astype(np.int64)}
+        with pytest.raises(TypeError, match=rf"state\['{slot}'\]"):
+            opt.step(theta, np.ones(4), broken)
+    opt.check_state(state, theta)   # the state of init passes
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1.0, 0.0, "0.1", True])
+def test_hyper_parameters_must_be_finite_positive_numbers(value):
+    with pytest.raises((TypeError, ValueError), match="lr"):
+        pk.optim.Adam(lr=value)
+    with pytest.raises((TypeError, ValueError), match="lr"):
+        pk.optim.SGD(lr=0.1).step(np.ones(2), np.ones(2), {"step": 0}, lr=value)

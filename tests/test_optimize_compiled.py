@@ -24,15 +24,57 @@ def nan_beyond_grad(x):
 
 @pytest.mark.parametrize("n", [2, 100])
 def test_compiled_equals_python_path(n):
+    """The Python loop runs the NumPy twins of the compiled L-BFGS kernels (a plain
+    Python f needs no Numba): the same iterations, up to the rounding of the sums."""
     x0 = np.tile([-1.2, 1.0], n // 2)
     fast = pk.minimize(rosen, x0, jac=rosen_grad, tol=1e-8)
     slow = pk.minimize(lambda x: rosen(x), x0, jac=lambda x: rosen_grad(x), tol=1e-8)
     assert fast.success and fast.fun < 1e-12
-    np.testing.assert_array_equal(fast.x, slow.x)
-    np.testing.assert_array_equal(fast.history, slow.history)
+    np.testing.assert_allclose(fast.x, slow.x, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(fast.history, slow.history, rtol=1e-7, atol=1e-14)
     assert (fast.nit, fast.nfev, fast.njev, fast.status) == (slow.nit, slow.nfev, slow.njev,
                                                             slow.status)
-    assert fast.message == slow.message
+
+
+def test_lbfgs_and_wolfe_kernels_match_their_numpy_twins():
+    from pykernels.kernels import optim as k
+    from pykernels.reference import optim as ref
+
+    rng = np.random.default_rng(0)
+    n, m = 37, 5
+    for count in range(m + 1):
+        parts, g = {}, rng.standard_normal(n)
+        for mod in (k, ref):
+            S, Y = np.zeros((m, n)), np.zeros((m, n))
+            rho, alpha, d = np.zeros(m), np.zeros(m), np.empty(n)
+            newest = m - 1
+            pairs = np.random.default_rng(count)
+            for _ in range(count + 2):   # the last pair has s.y < 0: skipped
+                x = pairs.standard_normal(n)
+                s = pairs.standard_normal(n)
+                y = s + 0.1 * pairs.standard_normal(n) if _ <= count else -s
+                newest = mod.lbfgs_push(S, Y, rho, newest, x + s, x, g + y, g)
+            mod.lbfgs_direction(g, S, Y, rho, newest, min(count + 1, m), alpha, d)
+            parts[mod] = (newest, d.copy(), S.copy(), rho.copy())
+        assert parts[k][0] == parts[ref][0]
+        for a, b in zip(parts[k][1:], parts[ref][1:]):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    # the line search's decisions, trial by trial, on a NaN beyond 2 and a quartic
+    for phi in (lambda t: (np.nan, np.nan) if t > 2 else ((t - 1.5) ** 2, 2 * (t - 1.5)),
+                lambda t: ((t - 3) ** 4 - t, 4 * (t - 3) ** 3 - 1)):
+        trials = {}
+        for mod in (k, ref):
+            state, t, seen = np.empty(mod.WOLFE_STATE_SIZE), 1.0, []
+            f0, d0 = phi(0.0)
+            mod.wolfe_init(state, f0, d0, 1e-4, 0.1)
+            for _ in range(50):
+                t = mod.wolfe_next(state, t, *phi(t))
+                seen.append(t)
+                if t < 0:
+                    break
+            trials[mod] = (seen, mod.wolfe_lower(state))
+        np.testing.assert_allclose(trials[k][0], trials[ref][0], rtol=1e-14)
+        assert trials[k][1] == trials[ref][1]
 
 
 def test_compiled_budgets_and_nan():

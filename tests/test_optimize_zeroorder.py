@@ -149,10 +149,13 @@ def test_executor_for_finite_difference_gradients():
     ("genetic", {"mutation": "a"}, "mutation"),
     ("genetic", {"mutation": 1.5}, "mutation"),
     ("genetic", {"elite": 2.5}, "elite"),
+    ("genetic", {"elite": 50}, "elite"),
+    ("genetic", {"popsize": 1.5}, "popsize"),
     ("random-search", {"sigma": [1.0, 2.0, 3.0]}, "sigma"),
     ("simulated-annealing", {"sigma": -1.0}, "sigma"),
     ("simulated-annealing", {"T0": 0.0}, "T0"),
 ])
 def test_bad_zero_order_options_name_the_option(method, options, match):
-    with pytest.raises(ValueError, match=rf"options\['{match}'\]"):
+    # TypeError for the wrong kind (a string, a fraction for a count), else ValueError
+    with pytest.raises((TypeError, ValueError), match=rf"options\['{match}'\]"):
         pk.minimize(himmelblau, X0, method=method, seed=0, options=options, maxiter=3)
