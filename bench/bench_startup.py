@@ -8,7 +8,7 @@ untimed ``prepare`` gives a cold round its own empty ``NUMBA_CACHE_DIR``.
 
 import pytest
 
-from pykernels.startup import startup_cases
+from pykernels.benchmarks import startup_cases
 
 CASES = startup_cases()
 

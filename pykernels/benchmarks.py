@@ -457,10 +457,26 @@ def hvp_cases():
     return cases
 
 
+# -- the first result of a fresh interpreter --------------------------------------
+
+def startup_cases():
+    """``startup|<first call>|<cold or warm>`` cases (:mod:`pykernels.startup`), timed
+    over three fresh processes each."""
+    from .startup import FIRST_CALLS, FreshProcess
+
+    cases = []
+    for first_call, (_, numba_too, quick) in FIRST_CALLS.items():
+        second = first_call == "njit-f-gradient-second-process"
+        for cache in ("cold",) if second else ("cold", "warm"):
+            for backend in (None, "numba") if numba_too else (None,):
+                cases.append(Case(f"startup|{first_call}|{cache}", backend or "default",
+                                  _bind(FreshProcess, first_call, cache, backend), quick,
+                                  rounds=3))
+    return cases
+
+
 def all_cases():
     """Every benchmark case, in group order."""
-    from .startup import startup_cases
-
     return mlp_cases() + derivative_cases() + hvp_cases() + startup_cases()
 
 

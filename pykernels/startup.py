@@ -6,8 +6,8 @@ with Numba's cache directory (``NUMBA_CACHE_DIR``) either empty -- a new environ
 a Numba upgrade, another CPU -- or warmed by an earlier identical process.  Groups
 ``startup|<first call>|cold`` and ``startup|<first call>|warm``; implementations
 ``default`` (the automatic backend: C when built) and ``numba``
-(``PYKERNELS_BACKEND=numba``).  Shared by ``bench/bench_startup.py`` and
-``pykernels bench --group startup``.
+(``PYKERNELS_BACKEND=numba``).  The cases (:func:`pykernels.benchmarks.startup_cases`)
+are shared by ``bench/bench_startup.py`` and ``pykernels bench --group startup``.
 """
 
 import os
@@ -17,8 +17,6 @@ import sys
 import tempfile
 import time
 import weakref
-
-from .benchmarks import Case
 
 _NET = ("net = pk.MLP([64, 128, 128, 10]); X = np.ones((64, 64)); Y = np.zeros((64, 10))\n")
 
@@ -107,20 +105,3 @@ class FreshProcess:
     def __call__(self):
         """One timed run in the directory :meth:`prepare` set up."""
         self._run(self._dir)
-
-
-def startup_cases():
-    """``startup|<first call>|<cold or warm>`` cases, timed over a few fresh processes."""
-    cases = []
-    for first_call, (_, numba_too, quick) in FIRST_CALLS.items():
-        caches = ("cold",) if first_call == "njit-f-gradient-second-process" else ("cold",
-                                                                                  "warm")
-        for cache in caches:
-            for backend in (None, "numba") if numba_too else (None,):
-                cases.append(Case(f"startup|{first_call}|{cache}", backend or "default",
-                                  _bind(first_call, cache, backend), quick, rounds=3))
-    return cases
-
-
-def _bind(*args):
-    return lambda: FreshProcess(*args)
