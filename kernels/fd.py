@@ -320,8 +320,80 @@ def _drivers(f, parallel):
                     out[i, j] = v
                     out[j, i] = v
 
+    @compiled
+    def at_group(xp, x, h, order, start, stop, i, sign, args):
+        # f at x + sign (sum of h_k e_k over order[start:stop] and, if i >= 0, h_i e_i)
+        for q in range(start, stop):
+            k = order[q]
+            xp[k] = x[k] + sign * h[k]
+        if i >= 0:
+            xp[i] = xp[i] + sign * h[i]
+        v = f(xp, *args)
+        for q in range(start, stop):
+            xp[order[q]] = x[order[q]]
+        if i >= 0:
+            xp[i] = x[i]
+        return v
+
+    def hessian_grouped(x, h, forward, f0, order, gptr, pair_i, pair_b, pair_j, nchunks, out,
+                        args):
+        # value p = H[i, j], i = pair_i[p], j = pair_j[p] the only neighbour of i in colour
+        # group b = pair_b[p]; u = h_i e_i, v = sum of h_k e_k over group b, so that
+        # u^T H v = h_i h_j H_ij.  forward: (f(x+u+v) - f(x+u) - f(x+v) + f0) / (hi hj);
+        # central: (f(x+u+v) + f(x-u-v) - f(x+u) - f(x-u) - f(x+v) - f(x-v) + 2 f0)
+        # / (2 hi hj), the diagonal (f(x+u) - 2 f0 + f(x-u)) / hi^2
+        n, ngroups = x.size, gptr.size - 1
+        sides = 1 if forward else 2
+        fu = np.empty((sides, n))
+        fv = np.empty((sides, ngroups))
+        xq = x.copy()
+        for s in range(sides):
+            sign = 1.0 - 2.0 * s
+            for i in range(n):
+                fu[s, i] = at_group(xq, x, h, order, 0, 0, i, sign, args)
+            for b in range(ngroups):
+                fv[s, b] = at_group(xq, x, h, order, gptr[b], gptr[b + 1], -1, sign, args)
+        for c in prange(nchunks):
+            xp = x.copy()
+            for p in range(c, pair_i.size, nchunks):
+                i, b, j = pair_i[p], pair_b[p], pair_j[p]
+                ai = (x[i] + h[i]) - x[i]
+                aj = (x[j] + h[j]) - x[j]
+                if forward:
+                    fpp = at_group(xp, x, h, order, gptr[b], gptr[b + 1], i, 1.0, args)
+                    out[p] = (fpp - fu[0, i] - fv[0, b] + f0) / (ai * aj)
+                elif i == j:
+                    out[p] = (fu[0, i] - 2.0 * f0 + fu[1, i]) / (ai * ai)
+                else:
+                    fpp = at_group(xp, x, h, order, gptr[b], gptr[b + 1], i, 1.0, args)
+                    fmm = at_group(xp, x, h, order, gptr[b], gptr[b + 1], i, -1.0, args)
+                    out[p] = (fpp + fmm - fu[0, i] - fu[1, i] - fv[0, b] - fv[1, b]
+                              + 2.0 * f0) / (2.0 * ai * aj)
+
+    def hessian_grouped_complex(x, hc, h, order, gptr, pair_i, pair_b, pair_j, nchunks, out,
+                                args):
+        # value p = Im[f(x + i hc_i e_i + v) - f(x + i hc_i e_i - v)] / (hc_i a_j), v the
+        # real step of group pair_b[p], a_j = (x_j + h_j) - (x_j - h_j)
+        for c in prange(nchunks):
+            xp = x.astype(np.complex128)
+            for p in range(c, pair_i.size, nchunks):
+                i, b, j = pair_i[p], pair_b[p], pair_j[p]
+                values = np.empty(2)
+                for s in range(2):
+                    sign = 1.0 - 2.0 * s
+                    for q in range(gptr[b], gptr[b + 1]):
+                        k = order[q]
+                        xp[k] = x[k] + sign * h[k]
+                    xp[i] = complex(xp[i].real, hc[i])
+                    values[s] = f(xp, *args).imag
+                    for q in range(gptr[b], gptr[b + 1]):
+                        xp[order[q]] = x[order[q]]
+                    xp[i] = x[i]
+                out[p] = (values[0] - values[1]) / (hc[i] * ((x[j] + h[j]) - (x[j] - h[j])))
+
     names = ("gradient", "gradient_complex", "jacobian", "jacobian_complex",
-             "jacobian_grouped", "jacobian_grouped_complex", "hessian", "hessian_complex")
+             "jacobian_grouped", "jacobian_grouped_complex", "hessian", "hessian_complex",
+             "hessian_grouped", "hessian_grouped_complex")
     local = locals()
     out = {name: _compile(local[name], parallel) for name in names}
     gradient_loop = out["gradient"]

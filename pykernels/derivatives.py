@@ -15,7 +15,8 @@ from . import _backend
 from . import _fdchecks as chk
 from . import _fdplan as fdp
 from ._checks import choice, positive_int
-from ._coloring import ORDERS, Grouping, group_columns
+from ._coloring import (ORDERS, Grouping, SymmetricGrouping, group_columns,
+                        group_symmetric)
 
 __all__ = [
     "GradientPlan",
@@ -268,51 +269,76 @@ class GradientPlan:
         return (g, err) if full_output and err is not None else g
 
 
-def color_groups(sparsity, shape=None, order="largest_first"):
-    """Group the columns of a sparsity pattern for :func:`jacobian` (reusable plan).
+def color_groups(sparsity, shape=None, order="largest_first", symmetric=False):
+    """Group the variables of a sparsity pattern for :func:`jacobian` or :func:`hessian`.
 
     Parameters
     ----------
     sparsity : array_like of bool, shape (m, n), or scipy sparse matrix
-        Nonzero pattern of the Jacobian.
+        Nonzero pattern of the Jacobian (or, ``symmetric``, of the Hessian).
     shape : (m, n), optional
         Expected shape; a mismatch raises ValueError.
     order : {"largest_first", "smallest_last", "natural"}
-        Vertex order of the greedy colouring of the column-intersection graph
-        (Curtis, Powell & Reid 1974); largest-first and smallest-last give 3 groups on a
-        tridiagonal and 5 on a pentadiagonal pattern.
+        Vertex order of the greedy colouring.
+    symmetric : bool
+        False: columns grouped by a colouring of the column-intersection graph (Curtis,
+        Powell & Reid 1974) -- 3 groups on a tridiagonal, 5 on a pentadiagonal pattern.
+        True: a star colouring of the pattern's graph (made symmetric, diagonal
+        added), for :func:`hessian` -- 2 groups on an arrowhead pattern, where column
+        grouping needs ``n``.
 
     Returns
     -------
-    Grouping
+    Grouping or SymmetricGrouping
         Pass it as ``sparsity=`` to skip the colouring on later calls.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp, pykernels as pk
+    >>> arrow = sp.lil_matrix((6, 6)); arrow[0, :] = 1; arrow[:, 0] = 1; arrow.setdiag(1)
+    >>> pk.derivatives.color_groups(arrow).ngroups
+    6
+    >>> pk.derivatives.color_groups(arrow, symmetric=True).ngroups
+    2
     """
     choice(order, "coloring", ORDERS)
-    if isinstance(sparsity, Grouping):
+    kind = SymmetricGrouping if symmetric else Grouping
+    if isinstance(sparsity, (Grouping, SymmetricGrouping)):
+        if not isinstance(sparsity, kind):
+            raise TypeError(f"sparsity must be a pattern or a {kind.__name__} (from "
+                            f"color_groups(..., symmetric={symmetric})), got a "
+                            f"{type(sparsity).__name__}")
         grouping = sparsity
     else:
-        import scipy.sparse as sp
-
-        if sp.issparse(sparsity):
-            pattern = sparsity if sparsity.format in ("csr", "csc") else sparsity.tocsr()
-            key = (order, pattern.format, pattern.shape, hash(pattern.indptr.tobytes()),
-                   hash(pattern.indices.tobytes()))
-        else:
-            mask = np.asarray(sparsity)
-            if mask.ndim != 2 or mask.dtype.kind not in "biuf":
-                raise ValueError(f"sparsity must be a 2-D boolean mask or scipy sparse "
-                                 f"matrix, got shape {mask.shape} and dtype {mask.dtype}")
-            pattern = mask != 0
-            key = (order, "mask", mask.shape, hash(np.packbits(pattern).tobytes()))
+        pattern, fingerprint = _pattern(sparsity)
+        if symmetric and pattern.shape[0] != pattern.shape[1]:
+            raise ValueError(f"sparsity must be a square (n, n) pattern for a Hessian, got "
+                             f"shape {pattern.shape}")
+        key = (order, symmetric) + fingerprint
         # the colouring costs far more than this fingerprint of the pattern: keep it
         grouping = _GROUPINGS.get(key)
         if grouping is None:
-            grouping = group_columns(pattern, order)
+            grouping = (group_symmetric if symmetric else group_columns)(pattern, order)
             _remember(_GROUPINGS, key, grouping, 16)
     if shape is not None and grouping.shape != tuple(shape):
-        raise ValueError(f"sparsity must have shape {tuple(shape)} (m, n), "
-                         f"got {grouping.shape}")
+        raise ValueError(f"sparsity must have shape {tuple(shape)}, got {grouping.shape}")
     return grouping
+
+
+def _pattern(sparsity):
+    """(pattern, fingerprint) of a scipy sparse matrix or a 2-D mask."""
+    import scipy.sparse as sp
+
+    if sp.issparse(sparsity):
+        pattern = sparsity if sparsity.format in ("csr", "csc") else sparsity.tocsr()
+        return pattern, (pattern.format, pattern.shape, hash(pattern.indptr.tobytes()),
+                         hash(pattern.indices.tobytes()))
+    mask = np.asarray(sparsity)
+    if mask.ndim != 2 or mask.dtype.kind not in "biuf":
+        raise ValueError(f"sparsity must be a 2-D boolean mask or scipy sparse "
+                         f"matrix, got shape {mask.shape} and dtype {mask.dtype}")
+    pattern = mask != 0
+    return pattern, ("mask", mask.shape, hash(np.packbits(pattern).tobytes()))
 
 
 def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bounds=None,
@@ -459,8 +485,9 @@ def _csr(data, groups):
 
 # ------------------------------------------------------------------ second derivatives
 
-def hessian(f, x, *, grad=None, method="central", step=None, args=(), full_output=False,
-            workers=1, executor=None, backend=None):
+def hessian(f, x, *, grad=None, method="central", step=None, args=(), sparsity=None,
+            coloring="largest_first", full_output=False, workers=1, executor=None,
+            backend=None):
     """Hessian of a scalar function by finite differences, symmetric by construction.
 
     Parameters
@@ -476,12 +503,30 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), full_outpu
         Absolute step(s); default the relative rule in Notes.
     args, full_output, workers, executor, backend
         As in :func:`gradient`.
+    sparsity : array_like of bool (n, n), scipy sparse matrix or SymmetricGrouping, optional
+        Nonzero pattern of ``H`` (made symmetric, diagonal added).  The variables are
+        grouped by a star colouring (:func:`color_groups` with ``symmetric=True``,
+        cached per pattern) and the result is a ``scipy.sparse.csr_matrix``, exactly
+        symmetric.  With ``grad``: one grouped difference of ``grad`` per colour
+        (two for central) -- an arrowhead pattern takes 2 colours, a banded one about
+        its bandwidth plus one.  Without: second differences of ``f`` along each
+        variable and a colour group, about one evaluation per nonzero (two central).
+    coloring : {"largest_first", "smallest_last", "natural"}
+        Vertex order of the colouring.
 
     Returns
     -------
-    H : ndarray, shape (n, n)
-    error : ndarray, shape (n, n)
+    H : ndarray (n, n) or scipy.sparse.csr_matrix
+    error : same type
         Only with ``full_output=True`` and ``method="richardson"``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`gradient`; a ``grad`` returning the wrong shape; a ``sparsity``
+        pattern that is not ``(n, n)``.
+    TypeError
+        As :func:`gradient`.
 
     Notes
     -----
@@ -492,57 +537,120 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), full_outpu
     backward: the same with negative steps), complex
     ``Im(f(x + i t e_i + h_j) - f(x + i t e_i - h_j)) / (2 t h_j)`` with a tiny ``t`` and
     ``r = eps**(1/3)`` for ``h``, richardson: central at ``h, h/2, ..., h/128`` from
-    ``r = 1/4``, extrapolated as in :func:`gradient`.  With ``grad``, the steps of :func:`jacobian`.
+    ``r = 1/4``, extrapolated as in :func:`gradient`.  With ``grad``, the steps of
+    :func:`jacobian`.
+
+    With ``sparsity`` and no ``grad``, ``h_j e_j`` is replaced by the step ``v`` of the
+    whole colour group of ``j`` (``j`` is the only neighbour of ``i`` there, so
+    ``u^T H v = h_i h_j H_ij`` with ``u = h_i e_i``); central uses
+    ``(f(x+u+v) + f(x-u-v) - f(x+u) - f(x-u) - f(x+v) - f(x-v) + 2 f(x)) / (2 h_i h_j)``
+    (second order, 2 evaluations per entry of the upper triangle) and gets the
+    diagonal from ``f(x ± u)``.  Each value of ``f`` is one number, so no scheme needs
+    fewer evaluations than the Hessian has unknown entries.
+
+    Examples
+    --------
+    >>> import numpy as np, pykernels as pk
+    >>> H = pk.hessian(lambda x: x[0] ** 2 * x[1], np.array([1.0, 2.0]))
+    >>> np.round(H, 6)
+    array([[4., 2.],
+           [2., 0.]])
     """
     method = chk.method(method)
     x = chk.point(x)
     args = chk.args(args)
+    n = x.size
+    groups = None if sparsity is None else color_groups(sparsity, None, coloring,
+                                                        symmetric=True)
+    if groups is not None and groups.shape != (n, n):
+        raise ValueError(f"sparsity must have shape ({n}, {n}) (x has shape ({n},)), got "
+                         f"{groups.shape}")
     if grad is not None:
         J = jacobian(grad, x, method=method, step=step, args=args, full_output=full_output,
-                     workers=workers, executor=executor, backend=backend)
+                     workers=workers, executor=executor, backend=backend,
+                     sparsity=None if groups is None else groups.gradient)
         J, err = J if isinstance(J, tuple) else (J, None)
-        if J.shape != (x.size, x.size):
-            raise ValueError(f"grad must return an array of shape ({x.size},) (the gradient "
+        if J.shape != (n, n):
+            raise ValueError(f"grad must return an array of shape ({n},) (the gradient "
                              f"at x), got {J.shape[0]} values")
+        if groups is not None:
+            H = _symmetric_csr(_mean_of_sources(J.data, groups), groups)
+            return (H, _symmetric_csr(_mean_of_sources(err.data, groups), groups)) \
+                if err is not None else H
         H = 0.5 * (J + J.T)
         return (H, 0.5 * (err + err.T)) if err is not None else H
     workers = positive_int(workers, "workers")
     fcall, drv, _, chunks = chk.parts(f, False, 0, workers, chk.executor(executor), backend)
-    n = x.size
     hs, relative = fdp.step_spec(step, n, fdp.SECOND_STEP[method])
     scale = np.maximum(1.0, np.abs(x))
-    f0 = chk.scalar_value(fcall, x, args) if method in ("forward", "backward") else 0.0
+    f0 = chk.scalar_value(fcall, x, args) if method != "complex" and (
+        groups is not None or method in ("forward", "backward")) else 0.0
 
     def at(k):
         h = hs / fdp.RATIO ** k * (scale if relative else 1.0)
-        out = np.empty((n, n))
-        if method == "complex":
-            fdp.run(drv["hessian_complex"], x, fdp.FIRST_STEP["complex"] * scale, h, chunks,
-                    out, args, workers=chunks)
+        h = -h if method == "backward" else h
+        forward = method in ("forward", "backward")
+        if groups is None:
+            out = np.empty((n, n))
+            if method == "complex":
+                fdp.run(drv["hessian_complex"], x, fdp.FIRST_STEP["complex"] * scale, h,
+                        chunks, out, args, workers=chunks)
+            else:
+                fdp.run(drv["hessian"], x, h, forward, f0, chunks, out, args, workers=chunks)
+            bad = np.argwhere(~np.isfinite(out))
+            where = tuple(bad[0]) if bad.size else None
         else:
-            h = -h if method == "backward" else h
-            fdp.run(drv["hessian"], x, h, method in ("forward", "backward"), f0, chunks, out,
-                    args, workers=chunks)
-        bad = np.argwhere(~np.isfinite(out))
-        if bad.size and method != "richardson":
-            i, j = bad[0]
-            raise ValueError(f"f returned a non-finite value for Hessian entry ({i}, {j}) "
-                             f"at x = {chk.show(x)}")
+            g = groups
+            out = np.empty(g.pair_i.size)
+            if method == "complex":
+                fdp.run(drv["hessian_grouped_complex"], x, fdp.FIRST_STEP["complex"] * scale,
+                        h, g.order, g.gptr, g.pair_i, g.pair_b, g.pair_j, chunks, out, args,
+                        workers=chunks)
+            else:
+                fdp.run(drv["hessian_grouped"], x, h, forward, f0, g.order, g.gptr, g.pair_i,
+                        g.pair_b, g.pair_j, chunks, out, args, workers=chunks)
+            bad = np.flatnonzero(~np.isfinite(out))
+            where = (g.pair_i[bad[0]], g.pair_j[bad[0]]) if bad.size else None
+        if where is not None and method != "richardson":
+            raise ValueError(f"f returned a non-finite value for Hessian entry "
+                             f"({where[0]}, {where[1]}) at x = {chk.show(x)}")
         if method == "complex" and k == 0:
             chk.check_complex(out, fcall, x, h, args)
         return out
 
     if method != "richardson":
-        return at(0)
+        H = at(0)
+        return H if groups is None else _symmetric_csr(H[groups.pair_of], groups)
     fx = abs(chk.scalar_value(fcall, x, args))
 
     def noise(k):
         h = hs / fdp.RATIO ** k * (scale if relative else 1.0)
-        return 4.0 * fdp.EPS * fx / np.outer(h, h)
+        if groups is None:
+            return 4.0 * fdp.EPS * fx / np.outer(h, h)
+        return 4.0 * fdp.EPS * fx / (h[groups.pair_i] * h[groups.pair_j])
 
     H, err = fdp.richardson(at, lambda level: 2 + 2 * level, noise)
-    chk.check_extrapolated(H, "Hessian entry", x)
+    if groups is not None:
+        chk.check_extrapolated(H, "Hessian entry", x)
+        H, err = (_symmetric_csr(a[groups.pair_of], groups) for a in (H, err))
+    else:
+        chk.check_extrapolated(H, "Hessian entry", x)
     return (H, err) if full_output else H
+
+
+def _mean_of_sources(values, groups):
+    """Entry e of the symmetric result: the mean of the grouped Jacobian's values at
+    ``groups.sources[:, e]`` (one of them may be missing, -1)."""
+    first, second = groups.sources
+    a = values[np.where(first >= 0, first, second)]
+    b = values[np.where(second >= 0, second, first)]
+    return 0.5 * (a + b)
+
+
+def _symmetric_csr(data, groups):
+    import scipy.sparse as sp
+
+    return sp.csr_matrix((data, groups.indices, groups.indptr), shape=groups.shape)
 
 
 def hvp(f, x, v, *, grad=None, method="central", step=None, args=(), backend=None):
