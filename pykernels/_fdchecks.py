@@ -94,10 +94,21 @@ def check_complex(values, f, x, h, args):
                          "cast to float, or call math.* functions?)")
 
 
-def parts(f, vector, m, workers, executor, backend):
-    """(callable f, drivers, steps module, chunks) for the kind of ``f``."""
+def parts(f, vector, m, workers, executor, backend, vectorized=False):
+    """(callable f at one point, drivers, steps module, chunks) for the kind of ``f``."""
+    if not isinstance(vectorized, (bool, np.bool_)):
+        raise TypeError(f"vectorized must be True or False, got {vectorized!r}")
     if not callable(f) and fdp.compiled(f, vector, m) is None:
         raise TypeError(f"f must be callable, got {type(f).__name__}")
+    if vectorized:
+        if fdp.cffi_ctype(f) is not None:
+            raise TypeError("vectorized=True needs a Python (or @njit) f taking an (n, k) "
+                            "array; a cffi function pointer takes one point")
+        if executor is not None:
+            raise ValueError("give executor or vectorized=True, not both")
+        drv, mod, chunks = fdp.drivers(f, None, workers=1, executor=None, backend="numpy",
+                                       vectorized=True)
+        return fdp.at_one_point(f), drv, mod, chunks
     fc = fdp.compiled(f, vector, m)
     drv, mod, chunks = fdp.drivers(f, fc, workers=workers, executor=executor, backend=backend)
     return (f if fc is None else fc), drv, mod, chunks
@@ -110,3 +121,24 @@ def check_extrapolated(value, what, x):
         where = tuple(int(i) for i in bad[0])
         raise ValueError(f"f returned non-finite values at every step for {what} "
                          f"{where[0] if len(where) == 1 else where} at x = {show(x)}")
+
+
+def checked_gradient(grad, n, vectorized=False):
+    """``grad`` as a function of one point whose values are checked: an array of
+    shape (n,) of numbers (complex allowed at a complex point), all finite; any
+    other value raises a ValueError naming ``grad``."""
+    at = fdp.at_one_point(grad) if vectorized else grad
+
+    def g(y, *args):
+        value = np.asarray(at(y, *args))
+        kinds = "biufc" if np.iscomplexobj(y) else "biuf"
+        if value.shape != (n,) or value.dtype.kind not in kinds:
+            raise ValueError(f"grad must return an array of shape ({n},) (the gradient at "
+                             f"x), got shape {value.shape} and dtype {value.dtype} at "
+                             f"x = {show(np.real(y))}")
+        bad = np.flatnonzero(~np.isfinite(value))
+        if bad.size:
+            raise ValueError(f"grad returned a non-finite value ({value[bad[0]]} in "
+                             f"component {bad[0]}) at x = {show(np.real(y))}")
+        return value
+    return g

@@ -57,7 +57,7 @@ def _ffi():
     return cffi.FFI()
 
 
-def _cffi_ctype(f):
+def cffi_ctype(f):
     """The cffi ctype of ``f`` when it is a cffi function pointer, else None."""
     if type(f).__module__ != "_cffi_backend":
         return None
@@ -74,7 +74,7 @@ def compiled(f, vector=False, m=0):
     """``f`` as an ``@njit`` function (itself, or a wrapped cffi pointer), or None."""
     if isinstance(f, numba.core.registry.CPUDispatcher):
         return f
-    ctype = _cffi_ctype(f)
+    ctype = cffi_ctype(f)
     if ctype is None:
         return None
     is_vector = ctype.result.cname == "void"
@@ -86,8 +86,17 @@ def compiled(f, vector=False, m=0):
     return _cffi_wrapper(address, vector, m if vector else 0, f)
 
 
-def drivers(f, fc, *, workers, executor, backend):
+def at_one_point(f):
+    """A vectorized ``f`` as a function of one point (a column of one)."""
+    def one(y, *args):
+        return reference.fd.vectorized_values(f, y[:, None], args)[0]
+    return one
+
+
+def drivers(f, fc, *, workers, executor, backend, vectorized=False):
     """(drivers, steps module, chunk count) for ``f`` (``fc``: its compiled form or None)."""
+    if vectorized:
+        return reference.fd_drivers(f, vectorized=True), reference, 1
     name = _backend.get_backend() if backend is None else backend
     _backend.resolve(name)  # unknown or unavailable backends raise here
     callable_f = f if fc is None else fc

@@ -79,7 +79,7 @@ def _first(mod, x, method, hs, relative, lo, hi, estimate_at, noise, layout=None
 
 
 def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_output=False,
-             workers=1, executor=None, backend=None):
+             workers=1, executor=None, backend=None, vectorized=False):
     """Gradient of a scalar function by finite differences.
 
     Parameters
@@ -107,6 +107,9 @@ def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_ou
     backend : str, optional
         ``"numpy"`` runs the reference loop even for compiled ``f``; ``"c"`` runs a cffi
         ``f`` in the C loops (real steps, no ``args``); otherwise compiled loops are Numba's.
+    vectorized : bool
+        ``f`` takes an ``(n, k)`` array, the ``k`` points as columns, and returns their
+        ``k`` values: every point of the stencil in one call (central: one call).
 
     Returns
     -------
@@ -136,7 +139,8 @@ def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_ou
     >>> pk.gradient(lambda x: np.sum(x ** 2), np.array([1.0, 2.0]))  # doctest: +SKIP
     array([2., 4.])
     """
-    if step is None and bounds is None and executor is None and not full_output:
+    if step is None and bounds is None and executor is None and not full_output \
+            and vectorized is False:
         # repeated calls with the same f reuse one plan (the per-call fast path)
         name = _backend.get_backend() if backend is None else backend
         key = (f, method, x.shape if type(x) is np.ndarray else np.shape(x), workers, name)
@@ -151,7 +155,8 @@ def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_ou
                 _remember(_PLANS, key, plan, _MAX_PLANS)
         return plan(x, args)
     plan = GradientPlan(f, np.size(x), method=method, step=step, bounds=bounds,
-                        workers=workers, executor=executor, backend=backend)
+                        workers=workers, executor=executor, backend=backend,
+                        vectorized=vectorized)
     return plan(x, args, full_output=full_output)
 
 
@@ -181,7 +186,7 @@ class GradientPlan:
 
     Parameters
     ----------
-    f, method, step, bounds, workers, executor, backend
+    f, method, step, bounds, workers, executor, backend, vectorized
         As in :func:`gradient`.
     n : int
         Size of the points.
@@ -197,12 +202,13 @@ class GradientPlan:
     """
 
     def __init__(self, f, n, *, method="central", step=None, rel_step=None, bounds=None,
-                 workers=1, executor=None, backend=None):
+                 workers=1, executor=None, backend=None, vectorized=False):
         self.method = chk.method(method)
         self.n = positive_int(n, "x.size") if n != -1 else -1
         self.workers = positive_int(workers, "workers")
         self.bounds = bounds
-        self._parts = chk.parts(f, False, 0, self.workers, chk.executor(executor), backend)
+        self._parts = chk.parts(f, False, 0, self.workers, chk.executor(executor), backend,
+                                vectorized)
         self._fcall, drv, _, self._chunks = self._parts
         self._auto = None
         if self.n == -1:
@@ -343,7 +349,7 @@ def _pattern(sparsity):
 
 def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bounds=None,
              full_output=False, workers=1, executor=None, backend=None,
-             coloring="largest_first", m=None):
+             coloring="largest_first", m=None, vectorized=False):
     """Jacobian of a vector function by finite differences.
 
     Parameters
@@ -354,6 +360,8 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
     x : array_like, shape (n,)
     method, step, args, bounds, full_output, workers, executor, backend
         As in :func:`gradient`.
+    vectorized : bool
+        ``f`` takes an ``(n, k)`` array (``k`` points as columns) and returns ``(m, k)``.
     sparsity : array_like of bool (m, n), scipy sparse matrix or Grouping, optional
         Nonzero pattern: columns that share no row are perturbed together (one
         evaluation, or two for central, per colour group) and the result is a
@@ -402,7 +410,8 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
         m_c = int(np.shape(sparsity)[0])  # a pattern fixes the output size
     else:
         m_c = n
-    fcall, drv, mod, chunks = chk.parts(f, True, m_c, workers, chk.executor(executor), backend)
+    fcall, drv, mod, chunks = chk.parts(f, True, m_c, workers, chk.executor(executor), backend,
+                                        vectorized)
     lo, hi = fdp.box(bounds, n)
     if bounds is not None:
         fdp.check_inside(lo, hi, x)
@@ -487,7 +496,7 @@ def _csr(data, groups):
 
 def hessian(f, x, *, grad=None, method="central", step=None, args=(), sparsity=None,
             coloring="largest_first", full_output=False, workers=1, executor=None,
-            backend=None):
+            backend=None, vectorized=False):
     """Hessian of a scalar function by finite differences, symmetric by construction.
 
     Parameters
@@ -503,6 +512,9 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), sparsity=N
         Absolute step(s); default the relative rule in Notes.
     args, full_output, workers, executor, backend
         As in :func:`gradient`.
+    vectorized : bool
+        ``f`` (or ``grad``, when given) takes an ``(n, k)`` array of ``k`` points as
+        columns and returns ``(k,)`` (``grad``: ``(n, k)``).
     sparsity : array_like of bool (n, n), scipy sparse matrix or SymmetricGrouping, optional
         Nonzero pattern of ``H`` (made symmetric, diagonal added).  The variables are
         grouped by a star colouring (:func:`color_groups` with ``symmetric=True``,
@@ -568,7 +580,8 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), sparsity=N
     if grad is not None:
         J = jacobian(grad, x, method=method, step=step, args=args, full_output=full_output,
                      workers=workers, executor=executor, backend=backend,
-                     sparsity=None if groups is None else groups.gradient)
+                     sparsity=None if groups is None else groups.gradient,
+                     vectorized=vectorized)
         J, err = J if isinstance(J, tuple) else (J, None)
         if J.shape != (n, n):
             raise ValueError(f"grad must return an array of shape ({n},) (the gradient "
@@ -580,7 +593,8 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), sparsity=N
         H = 0.5 * (J + J.T)
         return (H, 0.5 * (err + err.T)) if err is not None else H
     workers = positive_int(workers, "workers")
-    fcall, drv, _, chunks = chk.parts(f, False, 0, workers, chk.executor(executor), backend)
+    fcall, drv, _, chunks = chk.parts(f, False, 0, workers, chk.executor(executor), backend,
+                                      vectorized)
     hs, relative = fdp.step_spec(step, n, fdp.SECOND_STEP[method])
     scale = np.maximum(1.0, np.abs(x))
     f0 = chk.scalar_value(fcall, x, args) if method != "complex" and (
@@ -653,7 +667,8 @@ def _symmetric_csr(data, groups):
     return sp.csr_matrix((data, groups.indices, groups.indptr), shape=groups.shape)
 
 
-def hvp(f, x, v, *, grad=None, method="central", step=None, args=(), backend=None):
+def hvp(f, x, v, *, grad=None, method="central", step=None, args=(), backend=None,
+        vectorized=False):
     """Hessian-vector product ``H(x) @ v`` without forming ``H``.
 
     Parameters
@@ -672,10 +687,18 @@ def hvp(f, x, v, *, grad=None, method="central", step=None, args=(), backend=Non
         Relative step ``r`` along ``v``: ``t = r * max(1, ||x||_inf) / ||v||_inf``.
     args, backend
         As in :func:`gradient`.
+    vectorized : bool
+        ``f`` (or ``grad``) takes an ``(n, k)`` array, the ``k`` points as columns.
 
     Returns
     -------
     Hv : ndarray, shape (n,)
+
+    Raises
+    ------
+    ValueError
+        As :func:`gradient`; ``v`` of another shape than ``x``; a ``grad`` returning
+        the wrong shape or a non-finite value.
 
     Notes
     -----
@@ -683,6 +706,15 @@ def hvp(f, x, v, *, grad=None, method="central", step=None, args=(), backend=Non
     ``4n`` evaluations of ``f`` without ``grad``.  Then the inner gradient is noisy, so
     both differences take the second-derivative steps (``eps**(1/4)`` central,
     ``eps**(1/3)`` forward/backward), except after an exact complex-step gradient.
+    The difference is taken along ``v / ||v||_inf`` and scaled back, so any finite
+    ``v`` -- however small -- gives a result.
+
+    Examples
+    --------
+    >>> import numpy as np, pykernels as pk
+    >>> Hv = pk.hvp(lambda x: x[0] ** 2 * x[1], np.array([1.0, 2.0]), np.array([1.0, 0.0]))
+    >>> np.round(Hv, 6)
+    array([4., 2.])
     """
     method = chk.method(method)
     x = chk.point(x)
@@ -690,20 +722,19 @@ def hvp(f, x, v, *, grad=None, method="central", step=None, args=(), backend=Non
     args = chk.args(args)
     if v.shape != x.shape:
         raise ValueError(f"v must have shape {x.shape} like x, got {v.shape}")
-    vmax = np.max(np.abs(v))
+    vmax = float(np.max(np.abs(v)))
     if vmax == 0:
         return np.zeros_like(x)
     if step is not None and not (isinstance(step, numbers.Real) and np.isfinite(step)
                                  and step > 0):
         raise ValueError(f"step must be a positive finite number, got {step!r}")
     if grad is not None:
-        def g(y, *a):
-            return np.asarray(grad(y, *a))
+        g = chk.checked_gradient(grad, x.size, vectorized)
         outer = method
         r = fdp.FIRST_STEP[method] if step is None else step
     else:
         inner = {"complex": "complex", "richardson": "richardson"}.get(method, "central")
-        plan = _inner_gradient(f, x.size, inner, backend)
+        plan = _inner_gradient(f, x.size, inner, backend, vectorized)
 
         def g(y, *a):
             return plan(y, a)
@@ -712,24 +743,26 @@ def hvp(f, x, v, *, grad=None, method="central", step=None, args=(), backend=Non
         # second-derivative step -- except after the complex step, which is exact
         table = fdp.FIRST_STEP if method in ("complex", "richardson") else fdp.SECOND_STEP
         r = table[outer] if step is None else step
-    t = r * max(1.0, float(np.max(np.abs(x)))) / vmax
-    return _directional(g, x, v, t, outer, args)
+    t = r * max(1.0, float(np.max(np.abs(x))))
+    return _directional(g, x, v / vmax, t, outer, args) * vmax
 
 
 _HVP_PLANS = {}
 
 
-def _inner_gradient(f, n, method, backend):
+def _inner_gradient(f, n, method, backend, vectorized=False):
     """The gradient plan an HVP of ``f`` differences (central: the second-derivative
     step, as the outer difference divides by a step again); kept per ``f``."""
-    key = (f, n, method, _backend.get_backend() if backend is None else backend)
+    key = (f, n, method, _backend.get_backend() if backend is None else backend,
+           bool(vectorized))
     try:
         plan = _HVP_PLANS.get(key)
     except TypeError:  # unhashable f
         key = plan = None
     if plan is None:
         rel = fdp.SECOND_STEP["central"] if method == "central" else None
-        plan = GradientPlan(f, n, method=method, rel_step=rel, backend=backend)
+        plan = GradientPlan(f, n, method=method, rel_step=rel, backend=backend,
+                            vectorized=vectorized)
         if key is not None:
             _remember(_HVP_PLANS, key, plan, _MAX_PLANS)
     return plan
