@@ -7,6 +7,7 @@ compiled) or a cffi function pointer; see :mod:`pykernels._fdplan` and ``kernels
 
 import functools
 import numbers
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -19,6 +20,7 @@ from ._coloring import (ORDERS, Grouping, SymmetricGrouping, group_columns,
                         group_symmetric)
 
 __all__ = [
+    "GradientCheck",
     "GradientPlan",
     "check_grad",
     "color_groups",
@@ -781,7 +783,33 @@ def _directional(g, x, v, t, method, args):
     return (plus - minus) / (2.0 * t if method == "central" else t)
 
 
-def check_grad(f, grad, x, *, args=(), backend=None):
+@dataclass(frozen=True)
+class GradientCheck:
+    """Per-component result of :func:`check_grad` (``full_output=True``).
+
+    Attributes
+    ----------
+    errors : ndarray, shape (n,)
+        ``|grad_i - d_i| / max(||d||_inf, tiny)``, ``d`` the Richardson difference.
+    worst : int
+        Index of the largest error: the component to look at first.
+    grad : ndarray, shape (n,)
+        The gradient that was checked.
+    estimate : ndarray, shape (n,)
+        The Richardson difference ``d``.
+    estimate_error : ndarray, shape (n,)
+        Richardson's own error estimate of ``d``: an entry of ``errors`` well above
+        ``estimate_error / max(||d||_inf, tiny)`` is a real disagreement.
+    """
+
+    errors: np.ndarray
+    worst: int
+    grad: np.ndarray
+    estimate: np.ndarray
+    estimate_error: np.ndarray
+
+
+def check_grad(f, grad, x, *, args=(), backend=None, full_output=False):
     """Compare a gradient function with a Richardson-extrapolated difference.
 
     Parameters
@@ -793,20 +821,44 @@ def check_grad(f, grad, x, *, args=(), backend=None):
     x : array_like, shape (n,)
     args, backend
         As in :func:`gradient`.
+    full_output : bool
+        Also return a :class:`GradientCheck` with the error of every component and the
+        index of the ``worst``.
 
     Returns
     -------
     float
         ``max_i |grad_i - d_i| / max(||d||_inf, tiny)`` where ``d`` is the
         ``richardson`` gradient: ~1e-12 for a correct ``grad`` at a well-scaled point.
+    GradientCheck
+        Only with ``full_output=True``.
+
+    Raises
+    ------
+    ValueError
+        ``grad`` returning the wrong shape or a non-finite value (named ``grad``), and
+        as :func:`gradient`.
+
+    Examples
+    --------
+    >>> import numpy as np, pykernels as pk
+    >>> f = lambda x: x[0] ** 2 + 3 * x[1]
+    >>> wrong = lambda x: np.array([2 * x[0], 2.0])      # d/dx1 should be 3
+    >>> err, check = pk.check_grad(f, wrong, np.array([1.0, 1.0]), full_output=True)
+    >>> check.worst, round(float(check.errors[check.worst]), 6)
+    (1, 0.333333)
     """
     x = chk.point(x)
     args = chk.args(args)
-    g = np.asarray(grad(x, *args), dtype=np.float64)
-    if g.shape != x.shape:
-        raise ValueError(f"grad must return shape {x.shape}, got {g.shape}")
-    d = gradient(f, x, method="richardson", args=args, backend=backend)
-    return float(np.max(np.abs(g - d)) / max(np.max(np.abs(d)), np.finfo(float).tiny))
+    g = chk.checked_gradient(grad, x.size)(x, *args).astype(np.float64)
+    d, d_err = gradient(f, x, method="richardson", args=args, backend=backend,
+                        full_output=True)
+    errors = np.abs(g - d) / max(np.max(np.abs(d)), np.finfo(float).tiny)
+    worst = int(np.argmax(errors))
+    if not full_output:
+        return float(errors[worst])
+    return float(errors[worst]), GradientCheck(errors=errors, worst=worst, grad=g, estimate=d,
+                                               estimate_error=d_err)
 
 
 for _fun in (gradient, jacobian):

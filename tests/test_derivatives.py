@@ -324,3 +324,26 @@ def test_none_in_bounds_means_unbounded():
 def test_empty_x_is_an_error(call):
     with pytest.raises(ValueError, match=r"x must have at least one entry|x.size must be >= 1"):
         call()
+
+
+def test_check_grad_full_output_pins_the_wrong_component():
+    p = get("rosenbrock", 10)
+    x = points(p)[0]
+    err, check = pk.check_grad(p.fun, p.grad, x, full_output=True)
+    assert err == check.errors[check.worst] < 1e-11 and check.errors.shape == (10,)
+    for planted in (0, 7):
+        def wrong(y, k=planted):
+            g = p.grad(y)
+            g[k] *= 1 + 1e-6   # one component off by one part in a million
+            return g
+        err, check = pk.check_grad(p.fun, wrong, x, full_output=True)
+        assert check.worst == planted
+        assert np.all(np.delete(check.errors, planted) < 1e-11) and err > 1e-8
+        assert np.array_equal(check.grad, wrong(x))
+        assert np.all(check.estimate_error < 1e-9 * np.max(np.abs(check.estimate)))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_check_grad_nonfinite_gradient_names_grad(bad):
+    with pytest.raises(ValueError, match="grad returned a non-finite value"):
+        pk.check_grad(lambda x: np.sum(x ** 2), lambda x: np.array([bad, 1.0]), np.ones(2))
