@@ -140,6 +140,16 @@ def _constant(n, value):
     return a
 
 
+def is_auto(step):
+    """Whether ``step`` asks for noise-aware steps; other strings are errors."""
+    if isinstance(step, str):
+        if step != "auto":
+            raise TypeError(f"step must be a positive number, an array of them or 'auto', "
+                             f"got {step!r}")
+        return True
+    return False
+
+
 def step_spec(step, n, rule):
     """(hs, relative): relative ``rule`` when ``step`` is None, else absolute steps."""
     if step is None:

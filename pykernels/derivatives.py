@@ -12,14 +12,17 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from . import _backend
+from . import _backend, reference
 from . import _fdchecks as chk
+from . import _fdnoise as fdn
 from . import _fdplan as fdp
+from ._fdnoise import DifferenceInfo
 from ._checks import choice, positive_int
 from ._coloring import (ORDERS, Grouping, SymmetricGrouping, group_columns,
                         group_symmetric)
 
 __all__ = [
+    "DifferenceInfo",
     "GradientCheck",
     "GradientPlan",
     "check_grad",
@@ -94,14 +97,17 @@ def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_ou
         Point, finite.
     method : {"central", "forward", "backward", "complex", "richardson"}
         Difference formula; ``complex`` needs ``f`` to accept complex input.
-    step : float or array_like of shape (n,), optional
-        Absolute step(s), positive; default: the relative rule in Notes.
+    step : float, array_like of shape (n,) or "auto", optional
+        Absolute step(s), positive; default: the relative rule in Notes.  ``"auto"``:
+        estimate the noise of ``f`` at ``x`` (ECnoise, ~8 more evaluations) and take the
+        step that balances it against truncation (:mod:`pykernels._fdnoise`).
     args : tuple
         Extra arguments of ``f`` (numeric arrays/scalars for compiled ``f``).
     bounds : (lo, hi), optional
         Box (scalars or (n,) arrays, ``±inf`` allowed) that no evaluation leaves.
     full_output : bool
-        With ``richardson``, also return a per-entry error estimate.
+        With ``richardson``, also return a per-entry error estimate; with
+        ``step="auto"``, a :class:`DifferenceInfo` (``noise``, ``step``, ``error``).
     workers : int
         Threads for the compiled loop (columns in parallel); results do not depend on it.
     executor : concurrent.futures.Executor, optional
@@ -116,8 +122,9 @@ def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_ou
     Returns
     -------
     g : ndarray, shape (n,)
-    error : ndarray, shape (n,)
-        Only with ``full_output=True`` and ``method="richardson"``.
+    error : ndarray of shape (n,), or DifferenceInfo
+        Only with ``full_output=True``: the error estimate of ``richardson``, or with
+        ``step="auto"`` the :class:`DifferenceInfo`.
 
     Raises
     ------
@@ -218,12 +225,14 @@ class GradientPlan:
         self._lo, self._hi = fdp.box(bounds, self.n)
         if rel_step is not None and step is not None:
             raise ValueError("give step or rel_step, not both")
-        self._hs, self._relative = fdp.step_spec(step, self.n, fdp.FIRST_STEP[self.method])
+        self._noisy = fdp.is_auto(step)
+        self._hs, self._relative = fdp.step_spec(None if self._noisy else step, self.n,
+                                                 fdp.FIRST_STEP[self.method])
         if rel_step is not None:
             self._hs = fdp.step_spec(rel_step, self.n, 0.0)[0]
             self._relative = True
         fast = ("gradient_auto" in drv and self.method in ("forward", "backward", "central")
-                and bounds is None and self._chunks == 1)
+                and bounds is None and self._chunks == 1 and not self._noisy)
         self._auto = drv["gradient_auto"] if fast else None
         self._shape, self._code = (self.n,), fdp.CODE[self.method]
 
@@ -248,9 +257,15 @@ class GradientPlan:
         if self.bounds is not None:
             fdp.check_inside(self._lo, self._hi, x)
         fcall, drv, mod, chunks = self._parts
-        method, f0 = self.method, []
+        method, f0, used = self.method, [], []
+        hs, relative, sigma = self._hs, self._relative, None
+        if self._noisy:
+            f0.append(chk.scalar_value(fcall, x, args))
+            sigma, hs, relative = _noisy_steps(self._values_at(args), x, f0[0], self._lo,
+                                               self._hi, method, fdn.FIRST_POWER, hs, relative)
 
         def at(h, stencil, need_f0):
+            used.append(h)
             out = np.empty(x.size)
             if method == "complex":
                 bad = fdp.run(drv["gradient_complex"], x, h, chunks, out, args, workers=chunks)
@@ -268,13 +283,60 @@ class GradientPlan:
         def noise(h):
             if not f0:
                 f0.append(chk.scalar_value(fcall, x, args))
-            return 2.0 * fdp.EPS * abs(f0[0]) / h
+            return 2.0 * (fdp.EPS * abs(f0[0]) if sigma is None else sigma[0]) / h
 
-        g, err = _first(mod, x, method, self._hs, self._relative, self._lo, self._hi, at,
-                        noise)
+        g, err = _first(mod, x, method, hs, relative, self._lo, self._hi, at, noise)
         if err is not None:
             chk.check_extrapolated(g, "component", x)
+        if sigma is not None and full_output:
+            return g, _info(sigma[0], used[0], err, method)
         return (g, err) if full_output and err is not None else g
+
+    def _values_at(self, args):
+        """f at the rows of an array, for the noise estimate."""
+        return _values_at(self._fcall, self._parts[1], args, scalar=True)
+
+
+def _values_at(fcall, drv, args, scalar):
+    """``rows -> values of f at each row`` for the noise estimate: one vectorized call,
+    or one call per row (checked like ``f(x)``)."""
+    owner = getattr(drv.get("gradient"), "__self__", None)
+    if isinstance(owner, reference.fd._VectorizedDrivers):
+        return lambda rows: owner._values(rows, args)
+    check = chk.scalar_value if scalar else chk.vector_value
+    return lambda rows: np.array([check(fcall, row, args) for row in rows])
+
+
+def _noisy_steps(values_at, x, f0, lo, hi, method, powers, hs, relative):
+    """(noise, hs, relative) for ``step="auto"``: the noise of f at x and the relative
+    steps balancing it (methods without a noise rule keep ``hs``)."""
+    sigma, f0 = fdn.noise_level(values_at, x, f0, lo, hi)
+    if method in powers:
+        rel = fdn.relative_noise(sigma, f0)
+        hs, relative = np.full(x.size, rel ** powers[method]), True
+    return sigma, hs, relative
+
+
+def _relative_noise(values_at, x, f0):
+    """Relative noise of f (or of the components of a vector f) at x, unbounded."""
+    sigma, f0 = fdn.noise_level(values_at, x, f0, *fdp.box(None, x.size))
+    return fdn.relative_noise(sigma, f0)
+
+
+def _noise_rule(table, powers, method, rel):
+    """The relative step of ``method`` for relative noise ``rel`` (``table`` when the
+    method has no noise rule; the two agree at ``rel = eps``)."""
+    return rel ** powers[method] if method in powers else table[method]
+
+
+def _info(sigma, h, err, method):
+    """The :class:`DifferenceInfo` of a ``step="auto"`` result."""
+    if err is None:
+        sigma_arr = np.asarray(sigma)
+        ah = np.abs(h)
+        err = fdn.BOUND.get(method, 0.0) * (sigma_arr[..., None] / ah if sigma_arr.ndim
+                                            else sigma_arr / ah)
+    return fdn.DifferenceInfo(noise=sigma, step=h, error=err)
 
 
 def color_groups(sparsity, shape=None, order="largest_first", symmetric=False):
@@ -376,8 +438,8 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
     Returns
     -------
     J : ndarray (m, n) or scipy.sparse.csr_matrix
-    error : same type
-        Only with ``full_output=True`` and ``method="richardson"``.
+    error : same type, or DifferenceInfo
+        Only with ``full_output=True``, as in :func:`gradient` (``noise`` per row).
 
     Raises
     ------
@@ -417,7 +479,8 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
     lo, hi = fdp.box(bounds, n)
     if bounds is not None:
         fdp.check_inside(lo, hi, x)
-    hs, relative = fdp.step_spec(step, n, fdp.FIRST_STEP[method])
+    noisy = fdp.is_auto(step)
+    hs, relative = fdp.step_spec(None if noisy else step, n, fdp.FIRST_STEP[method])
     if sparsity is None:
         groups, known = None, [chk.vector_value(fcall, x, args)]
         m = known[0].size
@@ -437,7 +500,14 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
                                  f"got {groups.shape}")
         return known[0]
 
+    sigma, used = None, []
+    if noisy:
+        sigma, hs, relative = _noisy_steps(_values_at(fcall, drv, args, scalar=False), x,
+                                           value_at_x(), lo, hi, method, fdn.FIRST_POWER, hs,
+                                           relative)
+
     def at(h, stencil, need_f0):
+        used.append(h)
         if groups is None:
             out_t = np.empty((n, m))
             status = np.zeros(n, np.int8)
@@ -466,18 +536,28 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
 
     layout = None if groups is None else (lambda per_column: per_column[groups.data_cols])
 
+    def rounding():
+        return fdp.EPS * np.abs(value_at_x()) if sigma is None else sigma
+
     def noise(h):
-        fx = np.abs(value_at_x())
+        fx = rounding()
         if groups is None:
-            return 2.0 * fdp.EPS * fx[:, None] / h[None, :]
-        return 2.0 * fdp.EPS * fx[groups.data_rows] / h[groups.data_cols]
+            return 2.0 * fx[:, None] / h[None, :]
+        return 2.0 * fx[groups.data_rows] / h[groups.data_cols]
 
     J, err = _first(mod, x, method, hs, relative, lo, hi, at, noise, layout)
     if err is not None:
         chk.check_extrapolated(J.T if groups is None else J, "column", x)
+    if sigma is not None and err is None:
+        h = np.abs(used[0])
+        bound = fdn.BOUND.get(method, 0.0) * (sigma[:, None] / h[None, :] if groups is None
+                                              else sigma[groups.data_rows] / h[groups.data_cols])
+        err = bound
     if groups is not None:
         J = _csr(J, groups)
         err = None if err is None else _csr(err, groups)
+    if sigma is not None and full_output:
+        return J, fdn.DifferenceInfo(noise=sigma, step=used[0], error=err)
     return (J, err) if full_output and err is not None else J
 
 
@@ -510,8 +590,10 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), sparsity=N
         ``grad(x, *args) -> (n,)``; then ``H`` is the :func:`jacobian` of ``grad``,
         symmetrised as ``(J + J.T) / 2``.
     method : {"central", "forward", "backward", "complex", "richardson"}
-    step : float or array_like of shape (n,), optional
-        Absolute step(s); default the relative rule in Notes.
+    step : float, array_like of shape (n,) or "auto", optional
+        Absolute step(s); default the relative rule in Notes; ``"auto"`` as in
+        :func:`gradient` (second-difference rules ``eps_f**(1/4)`` central,
+        ``eps_f**(1/3)`` forward).
     args, full_output, workers, executor, backend
         As in :func:`gradient`.
     vectorized : bool
@@ -585,22 +667,51 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), sparsity=N
                      sparsity=None if groups is None else groups.gradient,
                      vectorized=vectorized)
         J, err = J if isinstance(J, tuple) else (J, None)
+        info = err if isinstance(err, DifferenceInfo) else None
+        err = info.error if info is not None else err
         if J.shape != (n, n):
             raise ValueError(f"grad must return an array of shape ({n},) (the gradient "
                              f"at x), got {J.shape[0]} values")
         if groups is not None:
             H = _symmetric_csr(_mean_of_sources(J.data, groups), groups)
-            return (H, _symmetric_csr(_mean_of_sources(err.data, groups), groups)) \
-                if err is not None else H
-        H = 0.5 * (J + J.T)
-        return (H, 0.5 * (err + err.T)) if err is not None else H
+            err = None if err is None else _symmetric_csr(_mean_of_sources(err.data, groups),
+                                                          groups)
+        else:
+            H = 0.5 * (J + J.T)
+            err = None if err is None else 0.5 * (err + err.T)
+        if info is not None:
+            return H, fdn.DifferenceInfo(noise=info.noise, step=info.step, error=err)
+        return (H, err) if err is not None else H
     workers = positive_int(workers, "workers")
     fcall, drv, _, chunks = chk.parts(f, False, 0, workers, chk.executor(executor), backend,
                                       vectorized)
-    hs, relative = fdp.step_spec(step, n, fdp.SECOND_STEP[method])
+    noisy = fdp.is_auto(step)
+    hs, relative = fdp.step_spec(None if noisy else step, n, fdp.SECOND_STEP[method])
     scale = np.maximum(1.0, np.abs(x))
-    f0 = chk.scalar_value(fcall, x, args) if method != "complex" and (
+    f0 = chk.scalar_value(fcall, x, args) if noisy or method != "complex" and (
         groups is not None or method in ("forward", "backward")) else 0.0
+    sigma = None
+    if noisy:
+        unbounded = fdp.box(None, n)
+        sigma, hs, relative = _noisy_steps(_values_at(fcall, drv, args, scalar=True), x, f0,
+                                           *unbounded, method, fdn.SECOND_POWER, hs, relative)
+        sigma = float(sigma[0])
+
+    def pairwise(k, factor, rounding):
+        """``factor * rounding / (h_i h_j)`` per entry (dense) or per pair (sparse)."""
+        h = np.abs(hs / fdp.RATIO ** k * (scale if relative else 1.0))
+        if groups is None:
+            return factor * rounding / np.outer(h, h)
+        return factor * rounding / (h[groups.pair_i] * h[groups.pair_j])
+
+    def result(H, err):
+        if groups is not None:
+            H, err = (None if a is None else _symmetric_csr(a[groups.pair_of], groups)
+                      for a in (H, err))
+        if sigma is not None and full_output:
+            return H, fdn.DifferenceInfo(noise=sigma, step=hs * (scale if relative else 1.0),
+                                         error=err)
+        return (H, err) if full_output and err is not None else H
 
     def at(k):
         h = hs / fdp.RATIO ** k * (scale if relative else 1.0)
@@ -636,22 +747,13 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), sparsity=N
 
     if method != "richardson":
         H = at(0)
-        return H if groups is None else _symmetric_csr(H[groups.pair_of], groups)
-    fx = abs(chk.scalar_value(fcall, x, args))
-
-    def noise(k):
-        h = hs / fdp.RATIO ** k * (scale if relative else 1.0)
-        if groups is None:
-            return 4.0 * fdp.EPS * fx / np.outer(h, h)
-        return 4.0 * fdp.EPS * fx / (h[groups.pair_i] * h[groups.pair_j])
-
-    H, err = fdp.richardson(at, lambda level: 2 + 2 * level, noise)
-    if groups is not None:
-        chk.check_extrapolated(H, "Hessian entry", x)
-        H, err = (_symmetric_csr(a[groups.pair_of], groups) for a in (H, err))
-    else:
-        chk.check_extrapolated(H, "Hessian entry", x)
-    return (H, err) if full_output else H
+        bound = None if sigma is None else pairwise(0, 2.0 * fdn.BOUND.get(method, 0.0), sigma)
+        return result(H, bound)
+    rounding = fdp.EPS * abs(chk.scalar_value(fcall, x, args)) if sigma is None else sigma
+    H, err = fdp.richardson(at, lambda level: 2 + 2 * level,
+                            lambda k: pairwise(k, 4.0, rounding))
+    chk.check_extrapolated(H, "Hessian entry", x)
+    return result(H, err)
 
 
 def _mean_of_sources(values, groups):
@@ -685,8 +787,9 @@ def hvp(f, x, v, *, grad=None, method="central", step=None, args=(), backend=Non
         Difference of the gradient along ``v``.  ``complex`` with ``grad`` steps
         ``grad`` into the complex plane; without ``grad`` the inner gradient is the
         complex-step one and the outer difference central.
-    step : float, optional
-        Relative step ``r`` along ``v``: ``t = r * max(1, ||x||_inf) / ||v||_inf``.
+    step : float or "auto", optional
+        Relative step ``r`` along ``v``: ``t = r * max(1, ||x||_inf) / ||v||_inf``;
+        ``"auto"``: the rule for the noise of ``f`` (or ``grad``) estimated at ``x``.
     args, backend
         As in :func:`gradient`.
     vectorized : bool
@@ -727,24 +830,40 @@ def hvp(f, x, v, *, grad=None, method="central", step=None, args=(), backend=Non
     vmax = float(np.max(np.abs(v)))
     if vmax == 0:
         return np.zeros_like(x)
-    if step is not None and not (isinstance(step, numbers.Real) and np.isfinite(step)
-                                 and step > 0):
-        raise ValueError(f"step must be a positive finite number, got {step!r}")
+    noisy = fdp.is_auto(step)
+    if step is not None and not noisy and not (isinstance(step, numbers.Real)
+                                               and np.isfinite(step) and step > 0):
+        raise ValueError(f"step must be a positive finite number or 'auto', got {step!r}")
+    rel = fdp.EPS
     if grad is not None:
         g = chk.checked_gradient(grad, x.size, vectorized)
+        if noisy:
+            rel = _relative_noise(lambda rows: np.array([g(row, *args) for row in rows]), x,
+                                  g(x, *args))
         outer = method
-        r = fdp.FIRST_STEP[method] if step is None else step
+        r = _noise_rule(fdp.FIRST_STEP, fdn.FIRST_POWER, outer, rel) if step is None or \
+            noisy else step
     else:
         inner = {"complex": "complex", "richardson": "richardson"}.get(method, "central")
-        plan = _inner_gradient(f, x.size, inner, backend, vectorized)
+        if noisy:
+            fcall, drv, *_ = chk.parts(f, False, 0, 1, None, backend, vectorized)
+            rel = _relative_noise(_values_at(fcall, drv, args, scalar=True), x,
+                                  chk.scalar_value(fcall, x, args))
+            plan = GradientPlan(f, x.size, method=inner, backend=backend, vectorized=vectorized,
+                                rel_step=_noise_rule(fdp.SECOND_STEP, fdn.SECOND_POWER, inner,
+                                                     rel) if inner == "central" else None)
+        else:
+            plan = _inner_gradient(f, x.size, inner, backend, vectorized)
 
         def g(y, *a):
             return plan(y, a)
         outer = "central" if method == "complex" else method
         # an inner difference is noisy, so the outer one takes the larger
         # second-derivative step -- except after the complex step, which is exact
-        table = fdp.FIRST_STEP if method in ("complex", "richardson") else fdp.SECOND_STEP
-        r = table[outer] if step is None else step
+        exact = method in ("complex", "richardson")
+        table = fdp.FIRST_STEP if exact else fdp.SECOND_STEP
+        powers = fdn.FIRST_POWER if exact else fdn.SECOND_POWER
+        r = _noise_rule(table, powers, outer, rel) if step is None or noisy else step
     t = r * max(1.0, float(np.max(np.abs(x))))
     return _directional(g, x, v / vmax, t, outer, args) * vmax
 
