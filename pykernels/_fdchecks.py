@@ -36,6 +36,14 @@ def show(x):
 
 
 def raise_value(what, j, x, h):
+    """The error for a non-finite derivative of column ``j``: a step that vanished in
+    ``x[j] + h[j]`` (a box narrower than a few ulp of ``x[j]``) says so; else ``f``
+    returned a non-finite value."""
+    if (x[j] + h[j]) - x[j] == 0.0:
+        raise ValueError(f"the step of component {j} underflowed: x[{j}] + h == x[{j}] "
+                         f"for h = {h[j]:.3g} at x[{j}] = {x[j]!r} (bounds narrower than the "
+                         f"spacing of floating-point numbers there?); widen the bounds or "
+                         f"give a larger step")
     raise ValueError(f"f returned a non-finite value for {what} {j} "
                      f"(x[{j}] perturbed by h = {h[j]:.3g}) at x = {show(x)}")
 
@@ -57,21 +65,33 @@ def check_status(status, what, x, h, groups=None, allow_nonfinite=False):
     raise_value(what, j, x, h)
 
 
+def describe(v):
+    """A short description of a value for error messages."""
+    if isinstance(v, np.ndarray) and v.ndim:
+        return f"an array of shape {v.shape} and dtype {v.dtype}"
+    return f"{type(v).__name__} {v!r:.40}"
+
+
 def scalar_value(f, x, args):
+    """f(x) as a float: a real number (Python or NumPy), finite; else a ValueError
+    naming f and what it returned."""
     v = f(x, *args)
-    if np.ndim(v) != 0:
-        raise ValueError(f"f must return a scalar, got shape {np.shape(v)} at x = {show(x)}")
-    v = float(np.real(v))
+    if isinstance(v, (bool, np.bool_)) or np.ndim(v) != 0 or \
+            np.asarray(v).dtype.kind not in "iuf":
+        raise ValueError(f"f must return a real scalar, got {describe(v)} at x = {show(x)}")
+    v = float(v)
     if not np.isfinite(v):
         raise ValueError(f"f(x) is not finite ({v}) at x = {show(x)}")
     return v
 
 
 def vector_value(f, x, args):
-    v = np.asarray(f(x, *args))
+    """f(x) as a 1-D float64 array, finite; else a ValueError naming f."""
+    value = f(x, *args)
+    v = np.asarray(value) if not isinstance(value, (str, bytes)) else np.asarray(None)
     if v.ndim != 1 or v.dtype.kind not in "iuf":
-        raise ValueError(f"f must return a 1-D float array, got shape {v.shape} and dtype "
-                         f"{v.dtype} at x = {show(x)}")
+        raise ValueError(f"f must return a 1-D array of real numbers, got {describe(value)} "
+                         f"at x = {show(x)}")
     v = np.ascontiguousarray(v, dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(v))
     if bad.size:

@@ -177,8 +177,12 @@ def box(bounds, n):
     out = []
     for name, b, side in (("lo", lo, -np.inf), ("hi", hi, np.inf)):
         # None means unbounded, on the whole side or per component (as in scipy)
-        b = np.array([side if v is None else v for v in b] if isinstance(b, (list, tuple))
-                     else (side if b is None else b), dtype=np.float64)
+        try:
+            b = np.array([side if v is None else v for v in b] if isinstance(b, (list, tuple))
+                         else (side if b is None else b), dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"bounds {name} must be a number, None or an array of numbers, "
+                            f"got {b!r:.60}") from None
         if b.ndim > 1 or (b.ndim == 1 and b.shape != (n,)):
             raise ValueError(f"bounds {name} must be a scalar or of shape ({n},), "
                              f"got shape {b.shape}")

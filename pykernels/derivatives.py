@@ -151,6 +151,8 @@ def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_ou
     if step is None and bounds is None and executor is None and not full_output \
             and vectorized is False:
         # repeated calls with the same f reuse one plan (the per-call fast path)
+        if type(workers) is not int:  # True == 1 would find the plan of workers=1
+            positive_int(workers, "workers")
         name = _backend.get_backend() if backend is None else backend
         key = (f, method, x.shape if type(x) is np.ndarray else np.shape(x), workers, name)
         try:
