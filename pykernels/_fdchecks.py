@@ -12,9 +12,14 @@ def method(method):
 
 
 def point(x, name="x"):
-    x = float_array(x, name, dtype=np.float64, ndim=1, allow_int=True)
+    """``x`` as a finite, non-empty, C-contiguous float64 vector (NumPy checks: no
+    Numba kernel on the path of a plain Python f)."""
+    x = float_array(x, name, dtype=np.float64, ndim=1, allow_int=True, finite=False)
     if x.size == 0:
         raise ValueError(f"{name} must have at least one entry, got shape (0,)")
+    bad = np.flatnonzero(~np.isfinite(x))
+    if bad.size:
+        raise ValueError(f"{name} must be finite, found {x[bad[0]]} at index ({bad[0]},)")
     return x
 
 

@@ -10,20 +10,23 @@ Three kinds of ``f`` reach one set of drivers (see ``kernels/fd.py``):
 
 Read-only arrays that depend only on ``n`` (unbounded boxes, relative step vectors)
 are cached, so a repeated call with the same ``f`` allocates only its outputs.
+
+Numba is imported only for a compiled (or cffi) ``f``: the path of a plain Python ``f``
+-- steps, checks, colouring of small patterns, the NumPy loops -- never touches it.
 """
 
 import functools
+import sys
 
-import numba
 import numpy as np
 
-from . import _backend, kernels, reference
+from . import _backend, reference
+from .reference import fd as codes  # method, stencil and status codes (== kernels.fd's)
 
 EPS = float(np.finfo(np.float64).eps)
 METHODS = ("forward", "backward", "central", "complex", "richardson")
-CODE = {"forward": kernels.fd.FORWARD, "backward": kernels.fd.BACKWARD,
-        "central": kernels.fd.CENTRAL, "complex": kernels.fd.COMPLEX,
-        "richardson": kernels.fd.CENTRAL}
+CODE = {"forward": codes.FORWARD, "backward": codes.BACKWARD, "central": codes.CENTRAL,
+        "complex": codes.COMPLEX, "richardson": codes.CENTRAL}
 
 #: Relative steps r (h_i = r * max(1, |x_i|)) of first derivatives.  The error of a
 #: difference is truncation (~ h for one-sided, h^2 for central) plus rounding
@@ -44,8 +47,8 @@ STEPS = 8   # richardson: central differences at h / RATIO**k, k < STEPS
 LEVELS = 4  # consecutive steps per extrapolation (cancels h^2, h^4, h^6)
 RATIO = 2.0
 
-S_ONESIDED = kernels.fd.S_ONESIDED
-BAD_SHAPE = kernels.fd.BAD_SHAPE
+S_ONESIDED = codes.S_ONESIDED
+BAD_SHAPE = codes.BAD_SHAPE
 
 
 # ------------------------------------------------------------------ kinds of f
@@ -67,12 +70,15 @@ def cffi_ctype(f):
 
 @functools.lru_cache(maxsize=256)
 def _cffi_wrapper(address, vector, m, fp):
+    from . import kernels
+
     return kernels.fd_from_cffi(fp, vector, m)
 
 
 def compiled(f, vector=False, m=0):
     """``f`` as an ``@njit`` function (itself, or a wrapped cffi pointer), or None."""
-    if isinstance(f, numba.core.registry.CPUDispatcher):
+    numba = sys.modules.get("numba")  # an @njit f means Numba is imported already
+    if numba is not None and isinstance(f, numba.core.registry.CPUDispatcher):
         return f
     ctype = cffi_ctype(f)
     if ctype is None:
@@ -98,12 +104,15 @@ def drivers(f, fc, *, workers, executor, backend, vectorized=False):
     if vectorized:
         return reference.fd_drivers(f, vectorized=True), reference, 1
     name = _backend.get_backend() if backend is None else backend
-    _backend.resolve(name)  # unknown or unavailable backends raise here
+    if backend is not None or fc is not None:
+        _backend.resolve(name)  # unknown or unavailable backends raise here
     callable_f = f if fc is None else fc
     if executor is not None:
         return reference.fd_drivers(callable_f, mapper=executor.map), reference, 1
     if fc is None or name == "numpy":
         return reference.fd_drivers(callable_f), reference, 1
+    from . import kernels
+
     compiled_drivers = kernels.fd_drivers(fc, workers > 1)
     if name == "c" and fc is not f:
         # a cffi f on the "c" backend: C loops call it (real steps; the complex step,
@@ -113,10 +122,23 @@ def drivers(f, fc, *, workers, executor, backend, vectorized=False):
     return compiled_drivers, kernels, workers
 
 
+def typing_error():
+    """Numba's TypingError, or an exception nothing raises when Numba is not imported
+    (then no driver is compiled)."""
+    numba = sys.modules.get("numba")
+    return numba.core.errors.TypingError if numba is not None else _NeverRaised
+
+
+class _NeverRaised(Exception):
+    pass
+
+
 def run(driver, *a, workers=1):
     """Call a driver; on ``workers`` Numba threads when > 1; compile errors -> TypeError."""
     try:
         if workers > 1:
+            import numba
+
             previous = numba.get_num_threads()
             numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
             try:
@@ -124,7 +146,7 @@ def run(driver, *a, workers=1):
             finally:
                 numba.set_num_threads(previous)
         return driver(*a)
-    except numba.core.errors.TypingError as exc:
+    except typing_error() as exc:
         raise TypeError(f"f cannot be called by the compiled difference loop with these "
                         f"arguments (scalar f for gradient/hessian, 1-D array f for jacobian; "
                         f"complex input for method='complex'): {str(exc).splitlines()[0]}"

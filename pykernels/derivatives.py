@@ -9,7 +9,6 @@ import functools
 import numbers
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from . import _backend, reference
@@ -249,7 +248,7 @@ class GradientPlan:
                 if auto(x, self._hs, self._relative, self._lo, self._hi, self._code, 1, out,
                         args) == -1:
                     return out
-            except numba.core.errors.TypingError:
+            except fdp.typing_error():
                 pass
         return self._general(chk.point(x), chk.args(args), full_output)
 
