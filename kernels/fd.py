@@ -454,7 +454,64 @@ def _templates(key):
                 return -2
         return gradient_loop(x, h, stencil, f0, nchunks, out, args)
 
+    def _jacobian_auto(x, hs, relative, lo, hi, method, args):
+        key  # noqa: B018 -- the cell that keys the on-disk cache
+        # the whole dense real-step Jacobian in one call (repeated calls): checks x,
+        # evaluates f(x), picks the steps.  Returns (out_t, status, code): code -1 ok,
+        # j >= 0 (column j bad), -2 (f(x) non-finite) or -3 (x non-finite)
+        n = x.size
+        for j in range(n):
+            if not np.isfinite(x[j]):
+                return np.empty((0, 0)), np.zeros(0, np.int8), -3
+        f0 = call(f, x, args)
+        out_t = np.empty((n, f0.size))
+        status = np.zeros(n, np.int8)
+        if first_nonfinite(f0) >= 0:
+            return out_t, status, -2
+        h = np.empty(n)
+        stencil = np.empty(n, np.int8)
+        fd_steps(x, hs, relative, lo, hi, method, h, stencil)
+        jacobian_loop(x, h, stencil, f0, 1, out_t, status, args)
+        for j in range(n):
+            if status[j] != OK:
+                return out_t, status, j
+        return out_t, status, -1
+
+    def _hvp_auto(x, v, hs, r, lo, hi, out, args):
+        key  # noqa: B018 -- the cell that keys the on-disk cache
+        # central HVP of f from two central gradients, the arithmetic of the Python
+        # path of pk.hvp: t = r max(1, |x|_inf), u = v / |v|_inf,
+        # out = (g(x + t u) - g(x - t u)) / (2t) |v|_inf.  Returns -1 (ok), -2 (x or v
+        # non-finite) or -3 (a gradient failed: the Python path says why)
+        n = x.size
+        xmax, vmax = 0.0, 0.0
+        for j in range(n):
+            if not (np.isfinite(x[j]) and np.isfinite(v[j])):
+                return -2
+            xmax = max(xmax, abs(x[j]))
+            vmax = max(vmax, abs(v[j]))
+        if vmax == 0.0:
+            for j in range(n):
+                out[j] = 0.0
+            return -1
+        t = r * max(1.0, xmax)
+        y = np.empty(n)
+        g_plus = np.empty(n)
+        g_minus = np.empty(n)
+        for j in range(n):
+            y[j] = x[j] + t * (v[j] / vmax)
+        if gradient_auto_loop(y, hs, True, lo, hi, CENTRAL, 1, g_plus, args) != -1:
+            return -3
+        for j in range(n):
+            y[j] = x[j] - t * (v[j] / vmax)
+        if gradient_auto_loop(y, hs, True, lo, hi, CENTRAL, 1, g_minus, args) != -1:
+            return -3
+        for j in range(n):
+            out[j] = (g_plus[j] - g_minus[j]) / (2.0 * t) * vmax
+        return -1
+
     return {"at_pair": _at_pair, "at_group": _at_group, "gradient_auto": _gradient_auto,
+            "jacobian_auto": _jacobian_auto, "hvp_auto": _hvp_auto,
             **{name: fun for name, fun in locals().items() if name in DRIVERS}}
 
 
@@ -505,6 +562,11 @@ def _drivers(f, parallel):
     out = {name: build(name, parallel) for name in DRIVERS}
     scope["gradient_loop"] = out["gradient"]
     out["gradient_auto"] = build("gradient_auto")
+    if not parallel:  # one call per repeated jacobian / hvp (serial drivers)
+        scope["jacobian_loop"] = out["jacobian"]
+        scope["gradient_auto_loop"] = out["gradient_auto"]
+        out["jacobian_auto"] = build("jacobian_auto")
+        out["hvp_auto"] = build("hvp_auto")
     return out
 
 

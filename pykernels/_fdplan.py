@@ -75,6 +75,14 @@ def _cffi_wrapper(address, vector, m, fp):
     return kernels.fd_from_cffi(fp, vector, m)
 
 
+def compiled_kind(f):
+    """"njit" for an ``@njit`` f, "cffi" for a cffi function pointer, else None."""
+    numba = sys.modules.get("numba")
+    if numba is not None and isinstance(f, numba.core.registry.CPUDispatcher):
+        return "njit"
+    return "cffi" if cffi_ctype(f) is not None else None
+
+
 def compiled(f, vector=False, m=0):
     """``f`` as an ``@njit`` function (itself, or a wrapped cffi pointer), or None."""
     numba = sys.modules.get("numba")  # an @njit f means Numba is imported already

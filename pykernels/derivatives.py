@@ -464,6 +464,12 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
     array([[2., 0.],
            [0., 4.]])
     """
+    if sparsity is None and step is None and bounds is None and executor is None \
+            and not full_output and vectorized is False and m is None and type(workers) is int \
+            and workers == 1:
+        J = _repeated(_JACOBIAN_PLANS, _JacobianPlan, f, x, method, backend, args)
+        if J is not None:
+            return J
     method = chk.method(method)
     x = chk.point(x)
     args = chk.args(args)
@@ -560,6 +566,83 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
     if sigma is not None and full_output:
         return J, fdn.DifferenceInfo(noise=sigma, step=used[0], error=err)
     return (J, err) if full_output and err is not None else J
+
+
+class _JacobianPlan:
+    """A dense real-step Jacobian of an ``@njit`` ``f`` at points of size ``n`` in one
+    compiled call (``None``: any other case, or anything to diagnose -- the general
+    path of :func:`jacobian` answers)."""
+
+    def __init__(self, f, n, method, backend):
+        self._auto = None
+        if method in ("forward", "backward", "central"):
+            _, drv, _, _ = chk.parts(f, True, n, 1, None, backend)
+            self._auto = drv.get("jacobian_auto")
+        self._hs = fdp.step_spec(None, n, fdp.FIRST_STEP[method])[0]
+        self._lo, self._hi = fdp.box(None, n)
+        self._code = fdp.CODE[method]
+
+    def __call__(self, x, args):
+        if self._auto is None:
+            return None
+        try:
+            out_t, _, code = self._auto(x, self._hs, True, self._lo, self._hi, self._code,
+                                        args)
+        except fdp.typing_error():
+            return None
+        return out_t.T if code == -1 else None
+
+
+class _HvpPlan:
+    """The central HVP of an ``@njit`` ``f`` without ``grad`` in one compiled call."""
+
+    def __init__(self, f, n, method, backend):
+        self._auto = None
+        if method == "central":
+            _, drv, _, _ = chk.parts(f, False, 0, 1, None, backend)
+            self._auto = drv.get("hvp_auto")
+        self._hs = fdp.step_spec(None, n, fdp.SECOND_STEP["central"])[0]
+        self._lo, self._hi = fdp.box(None, n)
+
+    def __call__(self, x, v, args):
+        if self._auto is None or type(v) is not np.ndarray or v.dtype != _FLOAT64 \
+                or v.shape != x.shape:
+            return None
+        out = np.empty(x.size)
+        try:
+            code = self._auto(x, v, self._hs, fdp.SECOND_STEP["central"], self._lo,
+                              self._hi, out, args)
+        except fdp.typing_error():
+            return None
+        return out if code == -1 else None
+
+
+_JACOBIAN_PLANS = {}
+_HVP_FAST_PLANS = {}
+
+
+def _repeated(cache, plan_type, f, x, method, backend, *call_args):
+    """The answer of a cached plan for a repeated call with a float64 vector ``x`` and
+    the default options, or None (then the general path answers, or says what is
+    wrong)."""
+    if type(x) is not np.ndarray or x.dtype != _FLOAT64 or x.ndim != 1 or not x.size \
+            or type(call_args[-1]) is not tuple:
+        return None
+    name = _backend.get_backend() if backend is None else backend
+    key = (f, method, x.size, name)
+    try:
+        plan = cache.get(key)
+    except TypeError:  # unhashable f, method or backend
+        return None
+    if plan is None:
+        if method not in fdp.METHODS or fdp.compiled_kind(f) is None:
+            return None
+        try:
+            plan = plan_type(f, x.size, method, backend)
+        except (TypeError, ValueError, _backend.BackendUnavailable):
+            return None
+        _remember(cache, key, plan, _MAX_PLANS)
+    return plan(x, *call_args)
 
 
 @functools.lru_cache(maxsize=16)
@@ -822,6 +905,10 @@ def hvp(f, x, v, *, grad=None, method="central", step=None, args=(), backend=Non
     >>> np.round(Hv, 6)
     array([4., 2.])
     """
+    if grad is None and step is None and vectorized is False:
+        Hv = _repeated(_HVP_FAST_PLANS, _HvpPlan, f, x, method, backend, v, args)
+        if Hv is not None:
+            return Hv
     method = chk.method(method)
     x = chk.point(x)
     v = chk.point(v, "v")

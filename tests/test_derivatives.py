@@ -347,3 +347,33 @@ def test_check_grad_full_output_pins_the_wrong_component():
 def test_check_grad_nonfinite_gradient_names_grad(bad):
     with pytest.raises(ValueError, match="grad returned a non-finite value"):
         pk.check_grad(lambda x: np.sum(x ** 2), lambda x: np.array([bad, 1.0]), np.ones(2))
+
+
+@pytest.mark.parametrize("method", ["central", "forward", "backward"])
+def test_repeated_jacobian_and_hvp_one_compiled_call_same_bits(method):
+    # the plan-cache fast paths (one compiled call) give the bits of the general path
+    from pykernels import derivatives
+
+    p = get("broyden_tridiagonal", 30)
+    x = points(p)[0]
+    J = pk.jacobian(p.residual_jit, x, method=method)
+    assert np.array_equal(J, pk.jacobian(p.residual_jit, x, method=method, backend="numpy"))
+    assert any(k[0] is p.residual_jit for k in derivatives._JACOBIAN_PLANS)
+    q = get("rosenbrock", 10)
+    y, v = points(q)[0], np.linspace(-1.0, 2.0, 10)
+    if method == "central":
+        Hv = pk.hvp(q.fun_jit, y, v)
+        assert np.array_equal(Hv, pk.hvp(q.fun_jit, y, v, backend="numpy"))
+        assert any(k[0] is q.fun_jit for k in derivatives._HVP_FAST_PLANS)
+        tiny = np.zeros(10)
+        tiny[0] = 5e-324
+        assert np.array_equal(pk.hvp(q.fun_jit, y, tiny), pk.hvp(q.fun_jit, y, tiny,
+                                                                  backend="numpy"))
+    # problems still get the general path's errors
+    bad = y.copy()
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="x must be finite"):
+        pk.hvp(q.fun_jit, bad, v)
+    with pytest.raises(ValueError, match="column 1"):
+        pk.jacobian(numba.njit(lambda z: z if z[1] == 0.5 else z * np.nan), np.full(4, 0.5),
+                    method=method)
