@@ -10,6 +10,9 @@ Groups (one thread everywhere, see conftest.py):
 * ``jacobian|broyden-1000|central`` -- the same for a dense 1000 x 1000 Jacobian;
 * ``gradient-overhead|rosenbrock-10`` -- repeated calls: ``pk.gradient``, a
   ``GradientPlan`` and the bare loop (the difference is the per-call overhead);
+* ``repeated-hvp|rosenbrock-10`` -- a repeated ``pk.hvp`` against two repeated
+  ``GradientPlan`` gradients (what it differences), and a repeated ``pk.jacobian`` of
+  the exact gradient (its Hessian);
 * ``gradient|rosenbrock-100|richardson`` -- against ``numdifftools.Gradient`` (on the
   ``@njit`` f and on the NumPy version) when installed (``extra_info["error"]`` holds the
   max relative error of each);
@@ -113,6 +116,37 @@ def bench_gradient_overhead(benchmark, impl):
     p, x = _rosenbrock(10)
     out = _run(benchmark, "gradient-overhead|rosenbrock-10", OVERHEAD_IMPLS[impl](p, x))
     assert _rel(out, p.grad(x)) < 1e-8
+
+
+def _two_plan_gradients(p, x, v):
+    plan = GradientPlan(rosen, x.size, rel_step=np.finfo(float).eps ** 0.25)
+    t = np.finfo(float).eps ** 0.25 * max(1.0, np.max(np.abs(x)))
+    return lambda: (plan(x + t * v) - plan(x - t * v)) / (2.0 * t)
+
+
+REPEATED_IMPLS = {
+    # a repeated hvp costs what two repeated gradients cost (one compiled call)
+    "pk.hvp": lambda p, x, v: lambda: pk.hvp(rosen, x, v),
+    "two-GradientPlan-calls": _two_plan_gradients,
+    "pk.jacobian-of-gradient": lambda p, x, v: functools.partial(
+        pk.jacobian, _rosenbrock_gradient_njit(), x),
+}
+
+
+def _rosenbrock_gradient_njit():
+    from pykernels.benchmarks import rosenbrock_gradient_njit
+
+    return rosenbrock_gradient_njit()
+
+
+@pytest.mark.parametrize("impl", list(REPEATED_IMPLS))
+def bench_repeated_hvp_and_jacobian(benchmark, impl):
+    p, x = _rosenbrock(10)
+    v = np.linspace(-1.0, 1.0, 10)
+    out = _run(benchmark, "repeated-hvp|rosenbrock-10", REPEATED_IMPLS[impl](p, x, v))
+    H = p.hess(x)
+    expected = H if impl.startswith("pk.jacobian") else H @ v
+    assert _rel(out, expected) < 1e-5
 
 
 def _tridiagonal(n):

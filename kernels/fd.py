@@ -454,6 +454,28 @@ def _templates(key):
                 return -2
         return gradient_loop(x, h, stencil, f0, nchunks, out, args)
 
+    def _gradient_central(x, hs, out):
+        key  # noqa: B018 -- the cell that keys the on-disk cache
+        # the unbounded central gradient with relative steps h_j = hs_j max(1, |x_j|)
+        # and no extra arguments: what fd_steps + gradient give without a box, in one
+        # loop calling f directly (repeated calls of plans; through ``call`` the loop
+        # measured 12 % slower on a 30 ns f).  Returns -1, or the first column whose
+        # value is not finite (x[j] non-finite included: the general path says which).
+        xp = x.copy()
+        bad = -1
+        for j in range(x.size):
+            xj = x[j]
+            hj = hs[j] * max(1.0, abs(xj))
+            xp[j] = xj + hj
+            fp = f(xp)
+            xp[j] = xj - hj
+            fm = f(xp)
+            xp[j] = xj
+            out[j] = (fp - fm) / (((xj + hj) - xj) - ((xj - hj) - xj))
+            if bad < 0 and not np.isfinite(out[j]):
+                bad = j
+        return bad
+
     def _jacobian_auto(x, hs, relative, lo, hi, method, args):
         key  # noqa: B018 -- the cell that keys the on-disk cache
         # the whole dense real-step Jacobian in one call (repeated calls): checks x,
@@ -511,7 +533,8 @@ def _templates(key):
         return -1
 
     return {"at_pair": _at_pair, "at_group": _at_group, "gradient_auto": _gradient_auto,
-            "jacobian_auto": _jacobian_auto, "hvp_auto": _hvp_auto,
+            "gradient_central": _gradient_central, "jacobian_auto": _jacobian_auto,
+            "hvp_auto": _hvp_auto,
             **{name: fun for name, fun in locals().items() if name in DRIVERS}}
 
 
@@ -567,6 +590,7 @@ def _drivers(f, parallel):
         scope["gradient_auto_loop"] = out["gradient_auto"]
         out["jacobian_auto"] = build("jacobian_auto")
         out["hvp_auto"] = build("hvp_auto")
+        out["gradient_central"] = build("gradient_central")
     return out
 
 

@@ -147,13 +147,13 @@ def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_ou
     >>> pk.gradient(lambda x: np.sum(x ** 2), np.array([1.0, 2.0]))  # doctest: +SKIP
     array([2., 4.])
     """
-    if step is None and bounds is None and executor is None and not full_output \
+    if step is None and bounds is None and executor is None and full_output is False \
             and vectorized is False:
         # repeated calls with the same f reuse one plan (the per-call fast path)
         if type(workers) is not int:  # True == 1 would find the plan of workers=1
             positive_int(workers, "workers")
-        name = _backend.get_backend() if backend is None else backend
-        key = (f, method, x.shape if type(x) is np.ndarray else np.shape(x), workers, name)
+        key = (f, method, x.shape if type(x) is np.ndarray else np.shape(x), workers,
+               _backend.get_backend() if backend is None else backend)
         try:
             plan = _PLANS.get(key)
         except TypeError:  # unhashable f
@@ -220,7 +220,7 @@ class GradientPlan:
         self._parts = chk.parts(f, False, 0, self.workers, chk.executor(executor), backend,
                                 vectorized)
         self._fcall, drv, _, self._chunks = self._parts
-        self._auto = None
+        self._auto = self._central = None
         if self.n == -1:
             return  # x is not 1-D: every call raises the error of _point
         self._lo, self._hi = fdp.box(bounds, self.n)
@@ -235,18 +235,25 @@ class GradientPlan:
         fast = ("gradient_auto" in drv and self.method in ("forward", "backward", "central")
                 and bounds is None and self._chunks == 1 and not self._noisy)
         self._auto = drv["gradient_auto"] if fast else None
+        # unbounded central with relative steps: one loop, four arguments
+        self._central = drv.get("gradient_central") if fast and self._relative and \
+            self.method == "central" else None
         self._shape, self._code = (self.n,), fdp.CODE[self.method]
 
     def __call__(self, x, args=(), *, full_output=False):
         """Gradient at ``x`` (and the error estimate with ``full_output`` + richardson)."""
         auto = self._auto
-        if auto is not None and type(x) is np.ndarray and x.dtype == _FLOAT64 \
-                and x.shape == self._shape and type(args) is tuple:
+        if auto is not None and type(x) is np.ndarray and x.shape == self._shape \
+                and x.dtype is _FLOAT64 and type(args) is tuple:
             # fast path: one compiled call; any problem is diagnosed by the general path
-            out = np.empty(self.n)
+            out = np.empty(self._shape)
+            central = self._central
             try:
-                if auto(x, self._hs, self._relative, self._lo, self._hi, self._code, 1, out,
-                        args) == -1:
+                if central is not None and not args:
+                    if central(x, self._hs, out) == -1:
+                        return out
+                elif auto(x, self._hs, self._relative, self._lo, self._hi, self._code, 1,
+                          out, args) == -1:
                     return out
             except fdp.typing_error():
                 pass
