@@ -109,7 +109,7 @@ def check_complex(values, f, x, h, args):
     """A complex step whose response is exactly zero everywhere means f dropped the
     imaginary part -- unless the derivative is truly zero, which a probe at a shifted
     point (all components stepped at once) tells apart."""
-    if np.any(values):
+    if np.any(values) or f is _complex_cffi_value:  # a C f over complex keeps it
         return
     shifted = x + 1e-3 * np.maximum(1.0, np.abs(x))
     probe = np.asarray(f(shifted + 1j * h, *args))
@@ -136,7 +136,16 @@ def parts(f, vector, m, workers, executor, backend, vectorized=False):
         return fdp.at_one_point(f), drv, mod, chunks
     fc = fdp.compiled(f, vector, m)
     drv, mod, chunks = fdp.drivers(f, fc, workers=workers, executor=executor, backend=backend)
+    if fc is not None and fdp.cffi_complex(f):
+        fc = _complex_cffi_value  # neither Python nor Numba can call it: C only
+    elif fc is not None and fc is not f and backend == "c":
+        fc = fdp.c_value(f, m)  # f(x) through cffi: takes array args, as the C loops do
     return (f if fc is None else fc), drv, mod, chunks
+
+
+def _complex_cffi_value(*_):
+    raise TypeError("f is a cffi function over double _Complex: only the C loops call it "
+                    "(f(x) itself is not available, so methods that need it do not apply)")
 
 
 def check_extrapolated(value, what, x):

@@ -75,6 +75,23 @@ def _cffi_wrapper(address, vector, m, fp):
     return kernels.fd_from_cffi(fp, vector, m)
 
 
+def cffi_complex(f):
+    """Whether ``f`` is a cffi function pointer over ``double _Complex`` (complex step;
+    only the C loops can call it: neither Numba nor Python's libffi take complex)."""
+    ctype = cffi_ctype(f)
+    return ctype is not None and bool(ctype.args) and "complex" in ctype.args[0].cname
+
+
+def c_value(f, m=0):
+    """A real cffi ``f`` at one point, called through cffi (the C backend's view)."""
+    return _backend.resolve("c").fd_value(f, m)
+
+
+def _only_complex(*_):
+    raise TypeError("f is a cffi function over double _Complex: it supports "
+                    "method='complex' only")
+
+
 def compiled_kind(f):
     """"njit" for an ``@njit`` f, "cffi" for a cffi function pointer, else None."""
     numba = sys.modules.get("numba")
@@ -117,6 +134,13 @@ def drivers(f, fc, *, workers, executor, backend, vectorized=False):
     callable_f = f if fc is None else fc
     if executor is not None:
         return reference.fd_drivers(callable_f, mapper=executor.map), reference, 1
+    if fc is not None and cffi_complex(f):
+        if backend not in (None, "c"):
+            raise TypeError(f"f is a cffi function over double _Complex: only the C loops "
+                            f"call it (backend='c' or None), got backend={backend!r}")
+        c_drivers = _backend.resolve("c").fd_drivers(f)
+        real = ("gradient", "hessian", "jacobian", "jacobian_grouped", "hessian_grouped")
+        return {**dict.fromkeys(real, _only_complex), **c_drivers}, reference, 1
     if fc is None or name == "numpy":
         return reference.fd_drivers(callable_f), reference, 1
     from . import kernels

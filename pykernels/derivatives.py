@@ -153,7 +153,7 @@ def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_ou
         if type(workers) is not int:  # True == 1 would find the plan of workers=1
             positive_int(workers, "workers")
         key = (f, method, x.shape if type(x) is np.ndarray else np.shape(x), workers,
-               _backend.get_backend() if backend is None else backend)
+               _backend.get_backend() if backend is None else backend, backend is None)
         try:
             plan = _PLANS.get(key)
         except TypeError:  # unhashable f
@@ -441,7 +441,8 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
     coloring : {"largest_first", "smallest_last", "natural"}
         Vertex order of the greedy colouring.
     m : int, optional
-        Output size of a cffi ``f`` (default ``n``); ignored otherwise.
+        Output size of a cffi ``f`` (default ``n``, or the rows of ``sparsity``);
+        ignored otherwise.
 
     Returns
     -------
@@ -495,7 +496,9 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
         fdp.check_inside(lo, hi, x)
     noisy = fdp.is_auto(step)
     hs, relative = fdp.step_spec(None if noisy else step, n, fdp.FIRST_STEP[method])
-    if sparsity is None:
+    if sparsity is None and fdp.cffi_complex(f):
+        groups, known, m = None, [], m_c   # f(x) is not callable here: m= (default n)
+    elif sparsity is None:
         groups, known = None, [chk.vector_value(fcall, x, args)]
         m = known[0].size
     else:
