@@ -338,13 +338,11 @@ def _noise_rule(table, powers, method, rel):
 
 
 def _info(sigma, h, err, method):
-    """The :class:`DifferenceInfo` of a ``step="auto"`` result."""
+    """The :class:`DifferenceInfo` of a ``step="auto"`` gradient (``err``: Richardson's
+    estimate, or None for the bound of the balanced step)."""
     if err is None:
-        sigma_arr = np.asarray(sigma)
-        ah = np.abs(h)
-        err = fdn.BOUND.get(method, 0.0) * (sigma_arr[..., None] / ah if sigma_arr.ndim
-                                            else sigma_arr / ah)
-    return fdn.DifferenceInfo(noise=sigma, step=h, error=err)
+        err = fdn.BOUND.get(method, 0.0) * sigma / np.abs(h)
+    return fdn.DifferenceInfo(noise=float(sigma), step=h, error=err)
 
 
 def color_groups(sparsity, shape=None, order="largest_first", symmetric=False):
