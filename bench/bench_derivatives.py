@@ -10,11 +10,19 @@ Groups (one thread everywhere, see conftest.py):
 * ``jacobian|broyden-1000|central`` -- the same for a dense 1000 x 1000 Jacobian;
 * ``gradient-overhead|rosenbrock-10`` -- repeated calls: ``pk.gradient``, a
   ``GradientPlan`` and the bare loop (the difference is the per-call overhead);
+* ``repeated-hvp|rosenbrock-10`` -- a repeated ``pk.hvp`` against two repeated
+  ``GradientPlan`` gradients (what it differences), and a repeated ``pk.jacobian`` of
+  the exact gradient (its Hessian);
 * ``gradient|rosenbrock-100|richardson`` -- against ``numdifftools.Gradient`` (on the
   ``@njit`` f and on the NumPy version) when installed (``extra_info["error"]`` holds the
   max relative error of each);
 * ``sparse|broyden-1000`` -- 3-colour sparse Jacobian against scipy's ``sparsity`` path;
-* ``sparse|broyden-10000`` -- sparse against our own dense Jacobian.
+* ``sparse|broyden-10000`` -- sparse against our own dense Jacobian;
+* ``gradient-vectorized|rosenbrock-100|central`` -- ``vectorized=True`` (the 200 points
+  in two calls) against the point-by-point call of a NumPy Rosenbrock (bar: >= 10x);
+* ``hessian-sparse|pentadiagonal-2000|central`` -- ``pk.hessian(grad=g, sparsity=P)``
+  (star colouring, 5 colours: 10 gradient calls) against the dense ``pk.hessian(grad=g)``
+  (4000 gradient calls; bar: >= 100x), and the sparse Hessian from f alone.
 
 The gradient, Jacobian and Richardson groups are the cases of
 :func:`pykernels.benchmarks.derivative_cases` (implementations named by backend:
@@ -34,8 +42,9 @@ import scipy.sparse as sp
 from scipy.optimize._numdiff import approx_derivative
 
 import pykernels as pk
-from pykernels.benchmarks import (broyden_numpy, derivative_cases, derivative_step,
-                                  rosenbrock_gradient, rosenbrock_njit)
+from pykernels.benchmarks import (_hessian_point, broyden_numpy, derivative_cases,
+                                  derivative_step, pentadiagonal_hessian, rosenbrock_gradient,
+                                  rosenbrock_njit)
 from pykernels.derivatives import GradientPlan, color_groups
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -52,9 +61,15 @@ def bench_derivative(benchmark, case):
         pytest.skip(str(exc))
     kind, problem, method = case.group.split("|")
     n = int(problem.split("-")[1])
-    if kind == "gradient":
+    if kind.startswith("gradient"):
         x = np.tile([-1.2, 1.0], n // 2) + 0.1
         exact = rosenbrock_gradient(x)
+    elif kind == "hessian-sparse":
+        exact = pentadiagonal_hessian(_hessian_point(n)).toarray()
+        out = _run(benchmark, case.group, run, exact, rounds=3 if "dense" in case.impl else None)
+        # from f alone: second differences of a sum of 4000 terms, rounding ~ eps |f| / h^2
+        assert _rel(out, exact) < (1e-3 if case.impl == "sparse-f" else 1e-6)
+        return
     else:
         x = np.linspace(-1.0, 1.0, n)
         exact = np.diag(3.0 - 4.0 * x) - np.eye(n, k=-1) - 2.0 * np.eye(n, k=1)
@@ -101,6 +116,37 @@ def bench_gradient_overhead(benchmark, impl):
     p, x = _rosenbrock(10)
     out = _run(benchmark, "gradient-overhead|rosenbrock-10", OVERHEAD_IMPLS[impl](p, x))
     assert _rel(out, p.grad(x)) < 1e-8
+
+
+def _two_plan_gradients(p, x, v):
+    plan = GradientPlan(rosen, x.size, rel_step=np.finfo(float).eps ** 0.25)
+    t = np.finfo(float).eps ** 0.25 * max(1.0, np.max(np.abs(x)))
+    return lambda: (plan(x + t * v) - plan(x - t * v)) / (2.0 * t)
+
+
+REPEATED_IMPLS = {
+    # a repeated hvp costs what two repeated gradients cost (one compiled call)
+    "pk.hvp": lambda p, x, v: lambda: pk.hvp(rosen, x, v),
+    "two-GradientPlan-calls": _two_plan_gradients,
+    "pk.jacobian-of-gradient": lambda p, x, v: functools.partial(
+        pk.jacobian, _rosenbrock_gradient_njit(), x),
+}
+
+
+def _rosenbrock_gradient_njit():
+    from pykernels.benchmarks import rosenbrock_gradient_njit
+
+    return rosenbrock_gradient_njit()
+
+
+@pytest.mark.parametrize("impl", list(REPEATED_IMPLS))
+def bench_repeated_hvp_and_jacobian(benchmark, impl):
+    p, x = _rosenbrock(10)
+    v = np.linspace(-1.0, 1.0, 10)
+    out = _run(benchmark, "repeated-hvp|rosenbrock-10", REPEATED_IMPLS[impl](p, x, v))
+    H = p.hess(x)
+    expected = H if impl.startswith("pk.jacobian") else H @ v
+    assert _rel(out, expected) < 1e-5
 
 
 def _tridiagonal(n):

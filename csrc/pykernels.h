@@ -163,17 +163,38 @@ int pk_adam_update_f32(float *theta, int64_t n, const float *grad, float *m, flo
 
 /* ---- fd.c ------------------------------------------------------------------- *
  * Finite-difference loops over a user function given as a C function pointer (twin
- * of the real-step drivers of kernels/fd.py; the complex step needs complex input,
- * which these signatures do not have).  Stencils, step rule and status codes are
- * those of kernels/fd.py; h is the signed step of each component, stencil its
- * PK_S_* code (int8), both from pk_fd_steps_f64.  work is caller-owned scratch. */
+ * of the drivers of kernels/fd.py).  Stencils, step rule and status codes are those
+ * of kernels/fd.py; h is the signed step of each component, stencil its PK_S_* code
+ * (int8), both from pk_fd_steps_f64.  work is caller-owned scratch.
+ *
+ * The function and its extra arguments travel in a pk_fd_function: fn is one of
+ *   double f(const double *x, int64_t n, ...)                       (scalar)
+ *   void f(const double *x, int64_t n, double *out, int64_t m, ...)  (vector)
+ * or, for the complex step (complex_step = 1), the same over double _Complex;
+ * "..." are nargs <= PK_FD_MAX_ARGS extra parameters, each a double or a pointer to
+ * doubles (kinds[k] = PK_ARG_DOUBLE or PK_ARG_ARRAY, the value in args[k]). */
 
-typedef double (*pk_scalar_fn)(const double *x, int64_t n);
-typedef void (*pk_vector_fn)(const double *x, int64_t n, double *out, int64_t m);
+enum { PK_FD_MAX_ARGS = 3 };
+enum { PK_ARG_DOUBLE = 0, PK_ARG_ARRAY = 1 };                       /* argument kinds */
+
+typedef union {
+    double d;
+    const double *p;
+} pk_fd_arg;
+
+typedef struct {
+    void (*fn)(void);       /* the user's function, cast back to its type per call */
+    int32_t vector;         /* 0: scalar f, 1: vector f */
+    int32_t complex_step;   /* 1: f takes and returns double _Complex */
+    int32_t nargs;
+    int32_t kinds[3];       /* PK_FD_MAX_ARGS entries */
+    pk_fd_arg args[3];
+} pk_fd_function;
 
 enum { PK_FD_FORWARD = 0, PK_FD_BACKWARD = 1, PK_FD_CENTRAL = 2 };    /* methods */
 enum { PK_S_CENTRAL = 0, PK_S_FORWARD = 1, PK_S_ONESIDED = 2 };       /* stencils */
 enum { PK_FD_OK = 0, PK_FD_BAD_VALUE = 2 };                           /* column status */
+enum { PK_ERR_FUNCTION = -3 };  /* a pk_fd_function of the wrong kind, or bad nargs/kinds */
 
 /* h, stencil (n) <- the signed step and stencil of every component of x inside
  * [lo, hi]; *need_f0 <- whether some stencil uses f(x). */
@@ -183,31 +204,54 @@ int pk_fd_steps_f64(const double *x, int64_t n, const double *hs, int relative,
 
 /* out (n) <- the gradient of scalar f at x; work: n entries; *first_bad <- index of
  * the first non-finite entry of out, or -1. */
-int pk_fd_gradient_f64(pk_scalar_fn f, const double *x, int64_t n, const double *h,
+int pk_fd_gradient_f64(const pk_fd_function *f, const double *x, int64_t n, const double *h,
                        const int8_t *stencil, double f0, double *work, double *out,
                        int64_t *first_bad);
+
+/* Complex step: out (n) <- Im f(x + i h_j e_j) / h_j; work: 2 n entries (n complex). */
+int pk_fd_gradient_complex_f64(const pk_fd_function *f, const double *x, int64_t n,
+                               const double *h, double *work, double *out,
+                               int64_t *first_bad);
 
 /* out_t (n, m) <- the transposed Jacobian of vector f: R^n -> R^m at x (f0 = f(x),
  * m entries); work: n + 2 m entries; status (n) <- PK_FD_OK or PK_FD_BAD_VALUE per
  * column. */
-int pk_fd_jacobian_f64(pk_vector_fn f, const double *x, int64_t n, const double *h,
+int pk_fd_jacobian_f64(const pk_fd_function *f, const double *x, int64_t n, const double *h,
                        const int8_t *stencil, const double *f0, int64_t m, double *work,
                        double *out_t, int8_t *status);
+
+/* Complex step: out_t (n, m) <- Im f(x + i h_j e_j) / h_j; work: 2 (n + m) entries. */
+int pk_fd_jacobian_complex_f64(const pk_fd_function *f, const double *x, int64_t n,
+                               const double *h, int64_t m, double *work, double *out_t,
+                               int8_t *status);
 
 /* Jacobian with the columns order[gptr[g]:gptr[g+1]] of group g perturbed together;
  * the nonzeros of column j are the rows rows[colptr[j]:colptr[j+1]], stored at
  * data[dest[k]]; work: n + 2 m entries; status (ngroups) per group.  The index
  * arrays must be valid (pykernels._cbackend checks them). */
-int pk_fd_jacobian_grouped_f64(pk_vector_fn f, const double *x, int64_t n, const double *h,
-                               const int8_t *stencil, const double *f0, int64_t m,
-                               const int64_t *order, const int64_t *gptr, int64_t ngroups,
-                               const int64_t *colptr, const int64_t *rows,
+int pk_fd_jacobian_grouped_f64(const pk_fd_function *f, const double *x, int64_t n,
+                               const double *h, const int8_t *stencil, const double *f0,
+                               int64_t m, const int64_t *order, const int64_t *gptr,
+                               int64_t ngroups, const int64_t *colptr, const int64_t *rows,
                                const int64_t *dest, double *work, double *data,
                                int8_t *status);
 
+/* The same by the complex step; work: 2 (n + m) entries. */
+int pk_fd_jacobian_grouped_complex_f64(const pk_fd_function *f, const double *x, int64_t n,
+                                       const double *h, int64_t m, const int64_t *order,
+                                       const int64_t *gptr, int64_t ngroups,
+                                       const int64_t *colptr, const int64_t *rows,
+                                       const int64_t *dest, double *work, double *data,
+                                       int8_t *status);
+
 /* out (n, n) <- the Hessian of scalar f by second differences (forward when
  * forward != 0, else central), symmetric by construction; work: 2 n entries. */
-int pk_fd_hessian_f64(pk_scalar_fn f, const double *x, int64_t n, const double *h,
+int pk_fd_hessian_f64(const pk_fd_function *f, const double *x, int64_t n, const double *h,
                       int forward, double f0, double *work, double *out);
+
+/* Complex step: out (n, n) <- Im[f(x + i hc_i e_i + h_j e_j) - f(x + i hc_i e_i - h_j e_j)]
+ * / (hc_i ((x_j + h_j) - (x_j - h_j))), upper triangle mirrored; work: 2 n entries. */
+int pk_fd_hessian_complex_f64(const pk_fd_function *f, const double *x, int64_t n,
+                              const double *hc, const double *h, double *work, double *out);
 
 #endif

@@ -11,6 +11,7 @@
  *   - the difference loops on C functions against exact derivatives;
  *   - the optimizer updates: one SGD step exactly, Adam to a quadratic's minimum.
  * Every buffer is malloc'ed at its exact size, so the sanitizer sees any overrun. */
+#include <complex.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,6 +354,85 @@ static void broyden(const double *x, int64_t n, double *out, int64_t m)
                  - 2.0 * (i + 1 < n ? x[i + 1] : 0.0) + 1.0;
 }
 
+/* Largest error of g against the exact gradient of rosenbrock, relative to max(1, |g_j|). */
+static double rosenbrock_gradient_error(const double *x, int64_t n, const double *g)
+{
+    double err = 0.0;
+    for (int64_t j = 0; j < n; j++) {
+        double exact = (j + 1 < n ? -400.0 * x[j] * (x[j + 1] - x[j] * x[j]) - 2.0 * (1.0 - x[j])
+                                  : 0.0)
+                       + (j > 0 ? 200.0 * (x[j] - x[j - 1] * x[j - 1]) : 0.0);
+        err = fmax(err, fabs(g[j] - exact) / fmax(1.0, fabs(exact)));
+    }
+    return err;
+}
+
+/* The same Rosenbrock over complex numbers (for the complex step). */
+static double _Complex rosenbrock_complex(const double _Complex *x, int64_t n)
+{
+    double _Complex total = 0.0;
+    for (int64_t i = 0; i + 1 < n; i++) {
+        double _Complex a = x[i + 1] - x[i] * x[i], b = 1.0 - x[i];
+        total += 100.0 * a * a + b * b;
+    }
+    return total;
+}
+
+/* sum_i a w_i x_i^2 + c: extra arguments a (double), w (array), c (double). */
+static double weighted(const double *x, int64_t n, double a, const double *w, double c)
+{
+    double total = c;
+    for (int64_t i = 0; i < n; i++)
+        total += a * w[i] * x[i] * x[i];
+    return total;
+}
+
+static pk_fd_function plain(void (*fn)(void), int vector, int complex_step)
+{
+    pk_fd_function f = {fn, vector, complex_step, 0, {0, 0, 0}, {{0.0}, {0.0}, {0.0}}};
+    return f;
+}
+
+static void test_fd_complex_and_args(void)
+{
+    enum { N = 5 };
+    double x[N] = {-1.2, 1.0, 0.5, -0.3, 0.8}, h[N], out[N], work[4 * N], hess[N * N];
+    double w[N] = {1.0, 2.0, 3.0, 4.0, 5.0}, hr[N];
+    int64_t bad = 0;
+    for (int j = 0; j < N; j++) {
+        h[j] = 1e-20;
+        hr[j] = 1e-5;
+    }
+    pk_fd_function fc = plain((void (*)(void))rosenbrock_complex, 0, 1);
+    int ok = pk_fd_gradient_complex_f64(&fc, x, N, h, work, out, &bad) == PK_OK && bad == -1;
+    double err = rosenbrock_gradient_error(x, N, out);
+    char detail[64];
+    snprintf(detail, sizeof detail, "err %.2e", err);
+    check(ok && err < 1e-14, "complex-step gradient of Rosenbrock", detail);
+    ok = pk_fd_hessian_complex_f64(&fc, x, N, h, hr, work, hess) == PK_OK;
+    double exact01 = -400.0 * x[0], exact00 = 1200.0 * x[0] * x[0] - 400.0 * x[1] + 2.0;
+    check(ok && fabs(hess[1] - exact01) < 1e-7 * fabs(exact01) && hess[1] == hess[N]
+          && fabs(hess[0] - exact00) < 1e-7 * fabs(exact00), "complex-step Hessian", "");
+    pk_fd_function fw = plain((void (*)(void))weighted, 0, 0);
+    fw.nargs = 3;
+    fw.kinds[1] = PK_ARG_ARRAY;
+    fw.args[0].d = 2.0;
+    fw.args[1].p = w;
+    fw.args[2].d = 7.0;
+    int8_t stencil[N] = {0, 0, 0, 0, 0};
+    ok = pk_fd_gradient_f64(&fw, x, N, hr, stencil, 0.0, work, out, &bad) == PK_OK;
+    err = 0.0;
+    for (int j = 0; j < N; j++)
+        err = fmax(err, fabs(out[j] - 4.0 * w[j] * x[j]));
+    snprintf(detail, sizeof detail, "err %.2e", err);
+    check(ok && err < 1e-8, "gradient with extra arguments (double, array, double)", detail);
+    fw.kinds[0] = 7; /* not a kind */
+    check(pk_fd_gradient_f64(&fw, x, N, hr, stencil, 0.0, work, out, &bad) == PK_ERR_FUNCTION
+              && pk_fd_gradient_f64(&fc, x, N, hr, stencil, 0.0, work, out, &bad)
+                     == PK_ERR_FUNCTION,
+          "a function of the wrong kind or bad arguments is refused", "");
+}
+
 static void test_fd(void)
 {
     enum { N = 6 };
@@ -366,29 +446,25 @@ static void test_fd(void)
         lo[j] = -1.2; /* x[0] sits on its lower bound: a one-sided column */
         hi[j] = INFINITY;
     }
+    pk_fd_function fr = plain((void (*)(void))rosenbrock, 0, 0);
+    pk_fd_function fb = plain((void (*)(void))broyden, 1, 0);
     int ok = pk_fd_steps_f64(x, N, hs, 1, lo, hi, PK_FD_CENTRAL, h, stencil, &need_f0) == PK_OK;
     ok = ok && stencil[0] == PK_S_ONESIDED && stencil[1] == PK_S_CENTRAL && need_f0;
-    ok = ok && pk_fd_gradient_f64(rosenbrock, x, N, h, stencil, rosenbrock(x, N), work, out,
+    ok = ok && pk_fd_gradient_f64(&fr, x, N, h, stencil, rosenbrock(x, N), work, out,
                                   &bad) == PK_OK && bad == -1;
-    double err = 0.0;
-    for (int j = 0; j < N; j++) {
-        double exact = (j + 1 < N ? -400.0 * x[j] * (x[j + 1] - x[j] * x[j]) - 2.0 * (1.0 - x[j])
-                                  : 0.0)
-                       + (j > 0 ? 200.0 * (x[j] - x[j - 1] * x[j - 1]) : 0.0);
-        err = fmax(err, fabs(out[j] - exact) / fmax(1.0, fabs(exact)));
-    }
+    double err = rosenbrock_gradient_error(x, N, out);
     char detail[64];
     snprintf(detail, sizeof detail, "err %.2e", err);
     check(ok && err < 1e-6, "fd gradient of Rosenbrock", detail);
     for (int j = 0; j < N; j++)
         h[j] = 1e-4;
-    ok = pk_fd_hessian_f64(rosenbrock, x, N, h, 0, rosenbrock(x, N), work, hess) == PK_OK;
+    ok = pk_fd_hessian_f64(&fr, x, N, h, 0, rosenbrock(x, N), work, hess) == PK_OK;
     double exact01 = -400.0 * x[0], exact00 = 1200.0 * x[0] * x[0] - 400.0 * x[1] + 2.0;
     check(ok && fabs(hess[1] - exact01) < 1e-4 * fabs(exact01) && hess[1] == hess[N]
           && fabs(hess[0] - exact00) < 1e-4 * fabs(exact00), "fd Hessian of Rosenbrock", "");
     pk_fd_steps_f64(x, N, hs, 1, lo, hi, PK_FD_CENTRAL, h, stencil, &need_f0);
     broyden(x, N, f0, N);
-    ok = pk_fd_jacobian_f64(broyden, x, N, h, stencil, f0, N, work, jac_t, status) == PK_OK;
+    ok = pk_fd_jacobian_f64(&fb, x, N, h, stencil, f0, N, work, jac_t, status) == PK_OK;
     err = 0.0;
     for (int j = 0; j < N; j++)
         for (int i = 0; i < N; i++) {
@@ -413,7 +489,7 @@ static void test_fd(void)
     colptr[N] = nnz;
     double data[3 * N];
     int8_t gstatus[3] = {0, 0, 0};
-    ok = pk_fd_jacobian_grouped_f64(broyden, x, N, h, stencil, f0, N, order, gptr, 3, colptr,
+    ok = pk_fd_jacobian_grouped_f64(&fb, x, N, h, stencil, f0, N, order, gptr, 3, colptr,
                                     rows, dest, work, data, gstatus) == PK_OK;
     err = 0.0;
     for (int64_t j = 0; j < N; j++)
@@ -462,6 +538,7 @@ int main(void)
     test_invalid_arguments();
     test_rop();
     test_fd();
+    test_fd_complex_and_args();
     test_optim();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;

@@ -17,6 +17,7 @@ import importlib.util
 _EXPORTS = {
     "coloring_greedy": ("coloring", "greedy_coloring"),
     "coloring_smallest_last_order": ("coloring", "smallest_last_order"),
+    "coloring_star": ("coloring", "star_coloring"),
     **{name: ("fd", name) for name in ("fd_drivers", "fd_from_cffi", "fd_steps")},
     **{name: ("mlp", name) for name in ("mlp_loss", "mlp_loss_and_grad", "mlp_predict",
                                         "workspace_size")},

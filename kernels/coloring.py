@@ -1,9 +1,17 @@
-"""Greedy colouring of the column-intersection graph (Curtis–Powell–Reid grouping).
+"""Greedy graph colourings for sparse derivatives.
 
-Two columns of a sparse Jacobian may be perturbed together when no row has a nonzero
-in both: they are then non-adjacent in the graph whose adjacency is ``S^T S``.  The
-greedy pass gives each vertex, in the given order, the smallest colour none of its
-already-coloured neighbours has.
+* Jacobians (Curtis–Powell–Reid grouping): two columns may be perturbed together when
+  no row has a nonzero in both, i.e. when they are non-adjacent in the graph whose
+  adjacency is ``S^T S``; :func:`greedy_coloring` gives each vertex, in the given
+  order, the smallest colour none of its already-coloured neighbours has.
+* Hessians (symmetric): :func:`star_coloring` colours the adjacency graph of the
+  pattern so that every path on four vertices uses at least three colours
+  (Gebremedhin, Manne & Pothen, SIAM Review 47, 2005).  Then every nonzero ``H_ij``
+  is recovered directly from one grouped difference: ``j`` is the only neighbour of
+  ``i`` in its colour, or ``i`` the only neighbour of ``j`` in its (else the path
+  ``k - i - j - l`` through the two offending neighbours would be two-coloured).
+
+``pykernels/reference/coloring.py`` is the plain-Python twin (small patterns).
 """
 
 import numpy as np
@@ -19,7 +27,8 @@ def greedy_coloring(order, indptr, indices, colors):
     """
     n = order.size
     seen = np.full(n + 1, -1, np.int64)  # seen[c] == v: colour c is taken near v
-    colors[:] = -1
+    for v in range(n):
+        colors[v] = -1
     ncolors = 0
     for v in order:
         for k in range(indptr[v], indptr[v + 1]):
@@ -28,6 +37,58 @@ def greedy_coloring(order, indptr, indices, colors):
                 seen[c] = v
         c = 0
         while seen[c] == v:
+            c += 1
+        colors[v] = c
+        ncolors = max(ncolors, c + 1)
+    return ncolors
+
+
+@jit
+def star_coloring(order, indptr, indices, colors):
+    """Star colouring of the graph (CSR ``indptr``, ``indices``, no self loops), greedy
+    in ``order``.  Writes ``colors`` (n,) and returns the number of colours.
+
+    Vertex ``v`` may not take the colour of a neighbour ``w``, nor the colour of a
+    vertex ``x`` two steps away (``v - w - x``) when that would two-colour a path on
+    four vertices: ``x - y`` or ``y - v`` with ``colors[y] == colors[w]``.  Every path
+    on four vertices is checked when its last vertex is coloured.
+    """
+    n = order.size
+    for v in range(n):
+        colors[v] = -1
+    forbidden = np.full(n + 1, -1, np.int64)   # forbidden[c] == v: c is taken near v
+    mark = np.full(n + 1, -1, np.int64)        # mark[c] == v: count[c] is v's
+    count = np.zeros(n + 1, np.int64)          # neighbours of v with colour c
+    ncolors = 0
+    for v in order:
+        for k in range(indptr[v], indptr[v + 1]):
+            c = colors[indices[k]]
+            if c >= 0:
+                forbidden[c] = v
+                if mark[c] != v:
+                    mark[c] = v
+                    count[c] = 0
+                count[c] += 1
+        for k in range(indptr[v], indptr[v + 1]):
+            w = indices[k]
+            cw = colors[w]
+            if cw < 0:
+                continue
+            for q in range(indptr[w], indptr[w + 1]):
+                x = indices[q]
+                cx = colors[x]
+                if x == v or cx < 0 or forbidden[cx] == v:
+                    continue
+                bad = count[cw] > 1                # y - v - w - x
+                for r in range(indptr[x], indptr[x + 1]):
+                    if bad:
+                        break
+                    y = indices[r]
+                    bad = y != w and colors[y] == cw   # v - w - x - y
+                if bad:
+                    forbidden[cx] = v
+        c = 0
+        while forbidden[c] == v:
             c += 1
         colors[v] = c
         ncolors = max(ncolors, c + 1)

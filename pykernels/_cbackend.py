@@ -8,8 +8,9 @@ dispatches float64 / float32 arrays to ``pk_*_f64`` / ``pk_*_f32``.
 Kernels: the MLP step (``mlp_predict``, ``mlp_loss``, ``mlp_loss_and_grad``), the
 R-operator products (``mlp_hvp``, ``mlp_gnvp``, ``mlp_jacobian``), the optimizer
 updates (``sgd_update`` ... ``adam_update``), and ``fd_steps`` / ``fd_drivers``: the
-real-step finite-difference loops over a cffi function pointer (the complex step and
-plain Python callables stay with the Numba / NumPy backends).  The extension
+finite-difference loops over a cffi function pointer and its extra arguments, real
+steps and (for a function over ``double _Complex``) the complex step; plain Python
+callables stay with the NumPy backend.  The extension
 ``pykernels._pk_c`` is optional; :func:`available` says why it is missing.
 """
 
@@ -337,8 +338,6 @@ def adam_update(theta, grad, m, v, lr, beta1, beta2, eps, step):
 
 _F64, _I8, _I64 = np.dtype(np.float64), np.dtype(np.int8), np.dtype(np.int64)
 _FD_METHODS = {0: "forward", 1: "backward", 2: "central"}
-_SIGNATURES = {"double(*)(double *, int64_t)": "pk_scalar_fn",
-               "void(*)(double *, int64_t, double *, int64_t)": "pk_vector_fn"}
 
 
 def fd_steps(x, hs, relative, lo, hi, method, h, stencil):
@@ -362,22 +361,80 @@ def fd_steps(x, hs, relative, lo, hi, method, h, stencil):
     return bool(need[0])
 
 
-def _function_pointer(f):
-    """``f`` (a cffi function pointer of one of the two signatures) cast for lib."""
-    if type(f).__module__ != "_cffi_backend" or ffi.typeof(f).kind != "function":
+def fd_signature(f):
+    """(vector, complex_step, kinds) of a cffi function pointer of a signature the C
+    difference loops call, else a TypeError naming f and the signatures they take.
+
+    ``kinds``: per extra parameter, ``PK_ARG_DOUBLE`` (a ``double``) or
+    ``PK_ARG_ARRAY`` (a pointer to doubles).
+    """
+    if lib is None or type(f).__module__ != "_cffi_backend" or \
+            ffi.typeof(f).kind != "function":
         raise TypeError(f"the C backend's difference loops need a cffi function pointer, "
                         f"got {type(f).__name__}")
-    cname = ffi.typeof(f).cname.replace("const ", "")
-    if cname not in _SIGNATURES:
-        raise TypeError(f"f must be double(const double *, int64_t) or void(const double *, "
-                        f"int64_t, double *, int64_t), got {cname}")
-    return _SIGNATURES[cname], ffi.cast(_SIGNATURES[cname], f)
+    ctype = ffi.typeof(f)
+    params = [a.cname.replace("const ", "") for a in ctype.args]
+    result = ctype.result.cname
+    for complex_step, real in ((False, "double"), (True, "_cffi_double_complex_t")):
+        point = f"{real} *"
+        if params[:2] == [point, "int64_t"] and result == real:
+            vector, extra = False, params[2:]
+        elif params[:4] == [point, "int64_t", point, "int64_t"] and result == "void":
+            vector, extra = True, params[4:]
+        else:
+            continue
+        kinds = [{"double": lib.PK_ARG_DOUBLE, "double *": lib.PK_ARG_ARRAY}.get(p)
+                 for p in extra]
+        if len(kinds) <= lib.PK_FD_MAX_ARGS and None not in kinds:
+            return vector, complex_step, kinds
+    raise TypeError(
+        f"f must be double f(const double *x, int64_t n, ...) or void f(const double *x, "
+        f"int64_t n, double *out, int64_t m, ...) -- or the same over double _Complex for "
+        f"the complex step -- with at most {lib.PK_FD_MAX_ARGS} extra parameters, each a "
+        f"double or a pointer to doubles, got {ctype.cname}")
 
 
-def _no_args(args):
-    if args:
-        raise ValueError("the C backend's difference loops call f(x, n) (scalar) or "
-                         "f(x, n, out, m) (vector): extra args are not supported")
+class _Function:
+    """The ``pk_fd_function`` of ``f`` with the values of ``args`` (arrays kept alive)."""
+
+    def __init__(self, f, vector, complex_step, kinds, args):
+        if len(args) != len(kinds):
+            raise ValueError(f"f takes {len(kinds)} extra argument(s) after x, got "
+                             f"args of length {len(args)}")
+        self.struct = ffi.new("pk_fd_function *")
+        self.struct.fn = ffi.cast("void(*)(void)", f)
+        self.struct.vector, self.struct.complex_step = vector, complex_step
+        self.struct.nargs = len(kinds)
+        self._arrays = []
+        for k, (kind, value) in enumerate(zip(kinds, args)):
+            self.struct.kinds[k] = kind
+            if kind == lib.PK_ARG_DOUBLE:
+                self.struct.args[k].d = float(value)
+            else:
+                array = np.ascontiguousarray(value, dtype=np.float64)
+                if array.size == 0:
+                    raise ValueError(f"args[{k}] must be a non-empty array of numbers")
+                self._arrays.append(array)
+                self.struct.args[k].p = ffi.from_buffer("double[]", array)
+
+
+def fd_value(f, m=0):
+    """``f`` (a real cffi function pointer the C loops take) as a Python function of one
+    point: ``value(x, *args)`` (a float, or an (m,) array for a vector f)."""
+    vector, complex_step, kinds = fd_signature(f)
+
+    def value(x, *args):
+        fn = _Function(f, vector, complex_step, kinds, args)
+        call_args = [fn.struct.args[k].d if kind == lib.PK_ARG_DOUBLE else fn.struct.args[k].p
+                     for k, kind in enumerate(kinds)]
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        p_x = ffi.from_buffer("double[]", x)
+        if not vector:
+            return f(p_x, x.size, *call_args)
+        out = np.empty(m)
+        f(p_x, x.size, ffi.from_buffer("double[]", out), m, *call_args)
+        return out
+    return value
 
 
 def _indices(a, name, size, lo, hi):
@@ -389,14 +446,27 @@ def _indices(a, name, size, lo, hi):
     return p
 
 
+def _grouping(order, gptr, colptr, rows, dest, n, m, data_size, ngroups):
+    """The checked index pointers of a grouped Jacobian."""
+    p_gptr = _indices(gptr, "gptr", ngroups + 1, 0, getattr(order, "size", 0) + 1)
+    p_colptr = _indices(colptr, "colptr", n + 1, 0, getattr(rows, "size", 0) + 1)
+    if np.any(np.diff(gptr) < 0) or np.any(np.diff(colptr) < 0):
+        raise ValueError("gptr and colptr must be non-decreasing")
+    return (_indices(order, "order", order.size, 0, n), p_gptr, ngroups, p_colptr,
+            _indices(rows, "rows", rows.size, 0, m),
+            _indices(dest, "dest", dest.size, 0, data_size))
+
+
 def fd_drivers(f, parallel=False):
     """Difference drivers calling the C function pointer ``f`` from C.
 
     Parameters
     ----------
     f : cffi function pointer
-        ``double f(const double *x, int64_t n)`` (scalar) or
-        ``void f(const double *x, int64_t n, double *out, int64_t m)`` (vector).
+        ``double f(const double *x, int64_t n, ...)`` (scalar) or
+        ``void f(const double *x, int64_t n, double *out, int64_t m, ...)`` (vector),
+        or the same over ``double _Complex`` (complex step); up to three extra
+        parameters, each a ``double`` or a pointer to doubles, receive ``args``.
     parallel : bool
         Ignored: the C loops are serial (the Numba drivers' chunks write disjoint
         outputs, so the numbers are the same).
@@ -404,62 +474,106 @@ def fd_drivers(f, parallel=False):
     Returns
     -------
     dict
-        ``gradient``, ``hessian`` (scalar f) or ``jacobian``, ``jacobian_grouped``
-        (vector f), with the signatures of :func:`pykernels.kernels.fd.fd_drivers`'
-        real-step drivers (``nchunks`` ignored, ``args`` must be empty).
+        Real ``f``: ``gradient``, ``hessian`` (scalar) or ``jacobian``,
+        ``jacobian_grouped`` (vector); complex ``f``: ``gradient_complex``,
+        ``hessian_complex`` or ``jacobian_complex``, ``jacobian_grouped_complex``; with
+        the signatures of :func:`pykernels.kernels.fd.fd_drivers`' drivers
+        (``nchunks`` ignored).
     """
-    kind, fp = _function_pointer(f)
+    vector, complex_step, kinds = fd_signature(f)
+
+    def function(args):
+        return _Function(f, vector, complex_step, kinds, args)
+
+    def size(a):
+        return (getattr(a, "size", 0),)
 
     def gradient(x, h, stencil, f0, nchunks, out, args):
-        _no_args(args)
-        n = (getattr(x, "size", 0),)
+        fn, n = function(args), size(x)
         work, bad = np.empty(n[0]), ffi.new("int64_t *")
         _status(lib.pk_fd_gradient_f64(
-            fp, _pointer(x, "x", _F64, n), n[0], _pointer(h, "h", _F64, n),
+            fn.struct, _pointer(x, "x", _F64, n), n[0], _pointer(h, "h", _F64, n),
             _pointer(stencil, "stencil", _I8, n), float(f0), _pointer(work, "work", _F64, n),
             _pointer(out, "out", _F64, n, writable=True), bad))
         return bad[0]
 
+    def gradient_complex(x, h, nchunks, out, args):
+        fn, n = function(args), size(x)
+        work, bad = np.empty(2 * n[0]), ffi.new("int64_t *")
+        _status(lib.pk_fd_gradient_complex_f64(
+            fn.struct, _pointer(x, "x", _F64, n), n[0], _pointer(h, "h", _F64, n),
+            _pointer(work, "work", _F64, work.shape),
+            _pointer(out, "out", _F64, n, writable=True), bad))
+        return bad[0]
+
     def hessian(x, h, forward, f0, nchunks, out, args):
-        _no_args(args)
-        n = (getattr(x, "size", 0),)
+        fn, n = function(args), size(x)
         work = np.empty(2 * n[0])
         _status(lib.pk_fd_hessian_f64(
-            fp, _pointer(x, "x", _F64, n), n[0], _pointer(h, "h", _F64, n), bool(forward),
-            float(f0), _pointer(work, "work", _F64, work.shape),
+            fn.struct, _pointer(x, "x", _F64, n), n[0], _pointer(h, "h", _F64, n),
+            bool(forward), float(f0), _pointer(work, "work", _F64, work.shape),
             _pointer(out, "out", _F64, (n[0], n[0]), writable=True)))
 
-    def _common(x, h, stencil, f0):
-        n = (getattr(x, "size", 0),)
-        m = (getattr(f0, "size", 0),)
-        work = np.empty(n[0] + 2 * m[0])
-        return n[0], m[0], [_pointer(x, "x", _F64, n), n[0], _pointer(h, "h", _F64, n),
-                            _pointer(stencil, "stencil", _I8, n), _pointer(f0, "f0", _F64, m),
-                            m[0]], _pointer(work, "work", _F64, work.shape)
+    def hessian_complex(x, hc, h, nchunks, out, args):
+        fn, n = function(args), size(x)
+        work = np.empty(2 * n[0])
+        _status(lib.pk_fd_hessian_complex_f64(
+            fn.struct, _pointer(x, "x", _F64, n), n[0], _pointer(hc, "hc", _F64, n),
+            _pointer(h, "h", _F64, n), _pointer(work, "work", _F64, work.shape),
+            _pointer(out, "out", _F64, (n[0], n[0]), writable=True)))
+
+    def _head(x, h, stencil, f0):
+        n, m = size(x)[0], size(f0)[0]
+        work = np.empty(n + 2 * m)
+        return n, m, [_pointer(x, "x", _F64, (n,)), n, _pointer(h, "h", _F64, (n,)),
+                      _pointer(stencil, "stencil", _I8, (n,)), _pointer(f0, "f0", _F64, (m,)),
+                      m], _pointer(work, "work", _F64, work.shape)
 
     def jacobian(x, h, stencil, f0, nchunks, out_t, status, args):
-        _no_args(args)
-        n, m, head, work = _common(x, h, stencil, f0)
+        fn = function(args)
+        n, m, head, work = _head(x, h, stencil, f0)
         _status(lib.pk_fd_jacobian_f64(
-            fp, *head, work, _pointer(out_t, "out_t", _F64, (n, m), writable=True),
+            fn.struct, *head, work, _pointer(out_t, "out_t", _F64, (n, m), writable=True),
+            _pointer(status, "status", _I8, (n,), writable=True)))
+
+    def jacobian_complex(x, h, m, nchunks, out_t, status, args):
+        fn, n = function(args), size(x)[0]
+        work = np.empty(2 * (n + int(m)))
+        _status(lib.pk_fd_jacobian_complex_f64(
+            fn.struct, _pointer(x, "x", _F64, (n,)), n, _pointer(h, "h", _F64, (n,)), int(m),
+            _pointer(work, "work", _F64, work.shape),
+            _pointer(out_t, "out_t", _F64, (n, int(m)), writable=True),
             _pointer(status, "status", _I8, (n,), writable=True)))
 
     def jacobian_grouped(x, h, stencil, f0, order, gptr, colptr, rows, dest, nchunks,
                          data, status, args):
-        _no_args(args)
-        n, m, head, work = _common(x, h, stencil, f0)
+        fn = function(args)
+        n, m, head, work = _head(x, h, stencil, f0)
         ngroups = getattr(status, "size", 0)
-        p_gptr = _indices(gptr, "gptr", ngroups + 1, 0, getattr(order, "size", 0) + 1)
-        p_colptr = _indices(colptr, "colptr", n + 1, 0, getattr(rows, "size", 0) + 1)
-        if np.any(np.diff(gptr) < 0) or np.any(np.diff(colptr) < 0):
-            raise ValueError("gptr and colptr must be non-decreasing")
+        index = _grouping(order, gptr, colptr, rows, dest, n, m, getattr(data, "size", 0),
+                          ngroups)
         _status(lib.pk_fd_jacobian_grouped_f64(
-            fp, *head, _indices(order, "order", order.size, 0, n), p_gptr, ngroups, p_colptr,
-            _indices(rows, "rows", rows.size, 0, m),
-            _indices(dest, "dest", dest.size, 0, getattr(data, "size", 0)), work,
+            fn.struct, *head, *index, work,
             _pointer(data, "data", _F64, (getattr(data, "size", 0),), writable=True),
             _pointer(status, "status", _I8, (ngroups,), writable=True)))
 
-    if kind == "pk_scalar_fn":
-        return {"gradient": gradient, "hessian": hessian}
-    return {"jacobian": jacobian, "jacobian_grouped": jacobian_grouped}
+    def jacobian_grouped_complex(x, h, m, order, gptr, colptr, rows, dest, nchunks, data,
+                                 status, args):
+        fn, n, m = function(args), size(x)[0], int(m)
+        ngroups = getattr(status, "size", 0)
+        index = _grouping(order, gptr, colptr, rows, dest, n, m, getattr(data, "size", 0),
+                          ngroups)
+        work = np.empty(2 * (n + m))
+        _status(lib.pk_fd_jacobian_grouped_complex_f64(
+            fn.struct, _pointer(x, "x", _F64, (n,)), n, _pointer(h, "h", _F64, (n,)), m,
+            *index, _pointer(work, "work", _F64, work.shape),
+            _pointer(data, "data", _F64, (getattr(data, "size", 0),), writable=True),
+            _pointer(status, "status", _I8, (ngroups,), writable=True)))
+
+    drivers = {(False, False): {"gradient": gradient, "hessian": hessian},
+               (False, True): {"gradient_complex": gradient_complex,
+                               "hessian_complex": hessian_complex},
+               (True, False): {"jacobian": jacobian, "jacobian_grouped": jacobian_grouped},
+               (True, True): {"jacobian_complex": jacobian_complex,
+                              "jacobian_grouped_complex": jacobian_grouped_complex}}
+    return drivers[vector, complex_step]

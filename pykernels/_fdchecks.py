@@ -12,9 +12,14 @@ def method(method):
 
 
 def point(x, name="x"):
-    x = float_array(x, name, dtype=np.float64, ndim=1, allow_int=True)
+    """``x`` as a finite, non-empty, C-contiguous float64 vector (NumPy checks: no
+    Numba kernel on the path of a plain Python f)."""
+    x = float_array(x, name, dtype=np.float64, ndim=1, allow_int=True, finite=False)
     if x.size == 0:
         raise ValueError(f"{name} must have at least one entry, got shape (0,)")
+    bad = np.flatnonzero(~np.isfinite(x))
+    if bad.size:
+        raise ValueError(f"{name} must be finite, found {x[bad[0]]} at index ({bad[0]},)")
     return x
 
 
@@ -36,6 +41,14 @@ def show(x):
 
 
 def raise_value(what, j, x, h):
+    """The error for a non-finite derivative of column ``j``: a step that vanished in
+    ``x[j] + h[j]`` (a box narrower than a few ulp of ``x[j]``) says so; else ``f``
+    returned a non-finite value."""
+    if (x[j] + h[j]) - x[j] == 0.0:
+        raise ValueError(f"the step of component {j} underflowed: x[{j}] + h == x[{j}] "
+                         f"for h = {h[j]:.3g} at x[{j}] = {x[j]!r} (bounds narrower than the "
+                         f"spacing of floating-point numbers there?); widen the bounds or "
+                         f"give a larger step")
     raise ValueError(f"f returned a non-finite value for {what} {j} "
                      f"(x[{j}] perturbed by h = {h[j]:.3g}) at x = {show(x)}")
 
@@ -57,21 +70,33 @@ def check_status(status, what, x, h, groups=None, allow_nonfinite=False):
     raise_value(what, j, x, h)
 
 
+def describe(v):
+    """A short description of a value for error messages."""
+    if isinstance(v, np.ndarray) and v.ndim:
+        return f"an array of shape {v.shape} and dtype {v.dtype}"
+    return f"{type(v).__name__} {v!r:.40}"
+
+
 def scalar_value(f, x, args):
+    """f(x) as a float: a real number (Python or NumPy), finite; else a ValueError
+    naming f and what it returned."""
     v = f(x, *args)
-    if np.ndim(v) != 0:
-        raise ValueError(f"f must return a scalar, got shape {np.shape(v)} at x = {show(x)}")
-    v = float(np.real(v))
+    if isinstance(v, (bool, np.bool_)) or np.ndim(v) != 0 or \
+            np.asarray(v).dtype.kind not in "iuf":
+        raise ValueError(f"f must return a real scalar, got {describe(v)} at x = {show(x)}")
+    v = float(v)
     if not np.isfinite(v):
         raise ValueError(f"f(x) is not finite ({v}) at x = {show(x)}")
     return v
 
 
 def vector_value(f, x, args):
-    v = np.asarray(f(x, *args))
+    """f(x) as a 1-D float64 array, finite; else a ValueError naming f."""
+    value = f(x, *args)
+    v = np.asarray(value) if not isinstance(value, (str, bytes)) else np.asarray(None)
     if v.ndim != 1 or v.dtype.kind not in "iuf":
-        raise ValueError(f"f must return a 1-D float array, got shape {v.shape} and dtype "
-                         f"{v.dtype} at x = {show(x)}")
+        raise ValueError(f"f must return a 1-D array of real numbers, got {describe(value)} "
+                         f"at x = {show(x)}")
     v = np.ascontiguousarray(v, dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(v))
     if bad.size:
@@ -84,7 +109,7 @@ def check_complex(values, f, x, h, args):
     """A complex step whose response is exactly zero everywhere means f dropped the
     imaginary part -- unless the derivative is truly zero, which a probe at a shifted
     point (all components stepped at once) tells apart."""
-    if np.any(values):
+    if np.any(values) or f is _complex_cffi_value:  # a C f over complex keeps it
         return
     shifted = x + 1e-3 * np.maximum(1.0, np.abs(x))
     probe = np.asarray(f(shifted + 1j * h, *args))
@@ -94,13 +119,33 @@ def check_complex(values, f, x, h, args):
                          "cast to float, or call math.* functions?)")
 
 
-def parts(f, vector, m, workers, executor, backend):
-    """(callable f, drivers, steps module, chunks) for the kind of ``f``."""
+def parts(f, vector, m, workers, executor, backend, vectorized=False):
+    """(callable f at one point, drivers, steps module, chunks) for the kind of ``f``."""
+    if not isinstance(vectorized, (bool, np.bool_)):
+        raise TypeError(f"vectorized must be True or False, got {vectorized!r}")
     if not callable(f) and fdp.compiled(f, vector, m) is None:
         raise TypeError(f"f must be callable, got {type(f).__name__}")
+    if vectorized:
+        if fdp.cffi_ctype(f) is not None:
+            raise TypeError("vectorized=True needs a Python (or @njit) f taking an (n, k) "
+                            "array; a cffi function pointer takes one point")
+        if executor is not None:
+            raise ValueError("give executor or vectorized=True, not both")
+        drv, mod, chunks = fdp.drivers(f, None, workers=1, executor=None, backend="numpy",
+                                       vectorized=True)
+        return fdp.at_one_point(f), drv, mod, chunks
     fc = fdp.compiled(f, vector, m)
     drv, mod, chunks = fdp.drivers(f, fc, workers=workers, executor=executor, backend=backend)
+    if fc is not None and fdp.cffi_complex(f):
+        fc = _complex_cffi_value  # neither Python nor Numba can call it: C only
+    elif fc is not None and fc is not f and backend == "c":
+        fc = fdp.c_value(f, m)  # f(x) through cffi: takes array args, as the C loops do
     return (f if fc is None else fc), drv, mod, chunks
+
+
+def _complex_cffi_value(*_):
+    raise TypeError("f is a cffi function over double _Complex: only the C loops call it "
+                    "(f(x) itself is not available, so methods that need it do not apply)")
 
 
 def check_extrapolated(value, what, x):
@@ -110,3 +155,24 @@ def check_extrapolated(value, what, x):
         where = tuple(int(i) for i in bad[0])
         raise ValueError(f"f returned non-finite values at every step for {what} "
                          f"{where[0] if len(where) == 1 else where} at x = {show(x)}")
+
+
+def checked_gradient(grad, n, vectorized=False):
+    """``grad`` as a function of one point whose values are checked: an array of
+    shape (n,) of numbers (complex allowed at a complex point), all finite; any
+    other value raises a ValueError naming ``grad``."""
+    at = fdp.at_one_point(grad) if vectorized else grad
+
+    def g(y, *args):
+        value = np.asarray(at(y, *args))
+        kinds = "biufc" if np.iscomplexobj(y) else "biuf"
+        if value.shape != (n,) or value.dtype.kind not in kinds:
+            raise ValueError(f"grad must return an array of shape ({n},) (the gradient at "
+                             f"x), got shape {value.shape} and dtype {value.dtype} at "
+                             f"x = {show(np.real(y))}")
+        bad = np.flatnonzero(~np.isfinite(value))
+        if bad.size:
+            raise ValueError(f"grad returned a non-finite value ({value[bad[0]]} in "
+                             f"component {bad[0]}) at x = {show(np.real(y))}")
+        return value
+    return g

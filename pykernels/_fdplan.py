@@ -10,20 +10,23 @@ Three kinds of ``f`` reach one set of drivers (see ``kernels/fd.py``):
 
 Read-only arrays that depend only on ``n`` (unbounded boxes, relative step vectors)
 are cached, so a repeated call with the same ``f`` allocates only its outputs.
+
+Numba is imported only for a compiled (or cffi) ``f``: the path of a plain Python ``f``
+-- steps, checks, colouring of small patterns, the NumPy loops -- never touches it.
 """
 
 import functools
+import sys
 
-import numba
 import numpy as np
 
-from . import _backend, kernels, reference
+from . import _backend, reference
+from .reference import fd as codes  # method, stencil and status codes (== kernels.fd's)
 
 EPS = float(np.finfo(np.float64).eps)
 METHODS = ("forward", "backward", "central", "complex", "richardson")
-CODE = {"forward": kernels.fd.FORWARD, "backward": kernels.fd.BACKWARD,
-        "central": kernels.fd.CENTRAL, "complex": kernels.fd.COMPLEX,
-        "richardson": kernels.fd.CENTRAL}
+CODE = {"forward": codes.FORWARD, "backward": codes.BACKWARD, "central": codes.CENTRAL,
+        "complex": codes.COMPLEX, "richardson": codes.CENTRAL}
 
 #: Relative steps r (h_i = r * max(1, |x_i|)) of first derivatives.  The error of a
 #: difference is truncation (~ h for one-sided, h^2 for central) plus rounding
@@ -44,8 +47,8 @@ STEPS = 8   # richardson: central differences at h / RATIO**k, k < STEPS
 LEVELS = 4  # consecutive steps per extrapolation (cancels h^2, h^4, h^6)
 RATIO = 2.0
 
-S_ONESIDED = kernels.fd.S_ONESIDED
-BAD_SHAPE = kernels.fd.BAD_SHAPE
+S_ONESIDED = codes.S_ONESIDED
+BAD_SHAPE = codes.BAD_SHAPE
 
 
 # ------------------------------------------------------------------ kinds of f
@@ -57,7 +60,7 @@ def _ffi():
     return cffi.FFI()
 
 
-def _cffi_ctype(f):
+def cffi_ctype(f):
     """The cffi ctype of ``f`` when it is a cffi function pointer, else None."""
     if type(f).__module__ != "_cffi_backend":
         return None
@@ -67,14 +70,42 @@ def _cffi_ctype(f):
 
 @functools.lru_cache(maxsize=256)
 def _cffi_wrapper(address, vector, m, fp):
+    from . import kernels
+
     return kernels.fd_from_cffi(fp, vector, m)
+
+
+def cffi_complex(f):
+    """Whether ``f`` is a cffi function pointer over ``double _Complex`` (complex step;
+    only the C loops can call it: neither Numba nor Python's libffi take complex)."""
+    ctype = cffi_ctype(f)
+    return ctype is not None and bool(ctype.args) and "complex" in ctype.args[0].cname
+
+
+def c_value(f, m=0):
+    """A real cffi ``f`` at one point, called through cffi (the C backend's view)."""
+    return _backend.resolve("c").fd_value(f, m)
+
+
+def _only_complex(*_):
+    raise TypeError("f is a cffi function over double _Complex: it supports "
+                    "method='complex' only")
+
+
+def compiled_kind(f):
+    """"njit" for an ``@njit`` f, "cffi" for a cffi function pointer, else None."""
+    numba = sys.modules.get("numba")
+    if numba is not None and isinstance(f, numba.core.registry.CPUDispatcher):
+        return "njit"
+    return "cffi" if cffi_ctype(f) is not None else None
 
 
 def compiled(f, vector=False, m=0):
     """``f`` as an ``@njit`` function (itself, or a wrapped cffi pointer), or None."""
-    if isinstance(f, numba.core.registry.CPUDispatcher):
+    numba = sys.modules.get("numba")  # an @njit f means Numba is imported already
+    if numba is not None and isinstance(f, numba.core.registry.CPUDispatcher):
         return f
-    ctype = _cffi_ctype(f)
+    ctype = cffi_ctype(f)
     if ctype is None:
         return None
     is_vector = ctype.result.cname == "void"
@@ -86,15 +117,34 @@ def compiled(f, vector=False, m=0):
     return _cffi_wrapper(address, vector, m if vector else 0, f)
 
 
-def drivers(f, fc, *, workers, executor, backend):
+def at_one_point(f):
+    """A vectorized ``f`` as a function of one point (a column of one)."""
+    def one(y, *args):
+        return reference.fd.vectorized_values(f, y[:, None], args)[0]
+    return one
+
+
+def drivers(f, fc, *, workers, executor, backend, vectorized=False):
     """(drivers, steps module, chunk count) for ``f`` (``fc``: its compiled form or None)."""
+    if vectorized:
+        return reference.fd_drivers(f, vectorized=True), reference, 1
     name = _backend.get_backend() if backend is None else backend
-    _backend.resolve(name)  # unknown or unavailable backends raise here
+    if backend is not None or fc is not None:
+        _backend.resolve(name)  # unknown or unavailable backends raise here
     callable_f = f if fc is None else fc
     if executor is not None:
         return reference.fd_drivers(callable_f, mapper=executor.map), reference, 1
+    if fc is not None and cffi_complex(f):
+        if backend not in (None, "c"):
+            raise TypeError(f"f is a cffi function over double _Complex: only the C loops "
+                            f"call it (backend='c' or None), got backend={backend!r}")
+        c_drivers = _backend.resolve("c").fd_drivers(f)
+        real = ("gradient", "hessian", "jacobian", "jacobian_grouped", "hessian_grouped")
+        return {**dict.fromkeys(real, _only_complex), **c_drivers}, reference, 1
     if fc is None or name == "numpy":
         return reference.fd_drivers(callable_f), reference, 1
+    from . import kernels
+
     compiled_drivers = kernels.fd_drivers(fc, workers > 1)
     if name == "c" and fc is not f:
         # a cffi f on the "c" backend: C loops call it (real steps; the complex step,
@@ -104,10 +154,23 @@ def drivers(f, fc, *, workers, executor, backend):
     return compiled_drivers, kernels, workers
 
 
+def typing_error():
+    """Numba's TypingError, or an exception nothing raises when Numba is not imported
+    (then no driver is compiled)."""
+    numba = sys.modules.get("numba")
+    return numba.core.errors.TypingError if numba is not None else _NeverRaised
+
+
+class _NeverRaised(Exception):
+    pass
+
+
 def run(driver, *a, workers=1):
     """Call a driver; on ``workers`` Numba threads when > 1; compile errors -> TypeError."""
     try:
         if workers > 1:
+            import numba
+
             previous = numba.get_num_threads()
             numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
             try:
@@ -115,7 +178,7 @@ def run(driver, *a, workers=1):
             finally:
                 numba.set_num_threads(previous)
         return driver(*a)
-    except numba.core.errors.TypingError as exc:
+    except typing_error() as exc:
         raise TypeError(f"f cannot be called by the compiled difference loop with these "
                         f"arguments (scalar f for gradient/hessian, 1-D array f for jacobian; "
                         f"complex input for method='complex'): {str(exc).splitlines()[0]}"
@@ -129,6 +192,16 @@ def _constant(n, value):
     a = np.full(n, value)
     a.flags.writeable = False
     return a
+
+
+def is_auto(step):
+    """Whether ``step`` asks for noise-aware steps; other strings are errors."""
+    if isinstance(step, str):
+        if step != "auto":
+            raise TypeError(f"step must be a positive number, an array of them or 'auto', "
+                             f"got {step!r}")
+        return True
+    return False
 
 
 def step_spec(step, n, rule):
@@ -158,8 +231,12 @@ def box(bounds, n):
     out = []
     for name, b, side in (("lo", lo, -np.inf), ("hi", hi, np.inf)):
         # None means unbounded, on the whole side or per component (as in scipy)
-        b = np.array([side if v is None else v for v in b] if isinstance(b, (list, tuple))
-                     else (side if b is None else b), dtype=np.float64)
+        try:
+            b = np.array([side if v is None else v for v in b] if isinstance(b, (list, tuple))
+                         else (side if b is None else b), dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"bounds {name} must be a number, None or an array of numbers, "
+                            f"got {b!r:.60}") from None
         if b.ndim > 1 or (b.ndim == 1 and b.shape != (n,)):
             raise ValueError(f"bounds {name} must be a scalar or of shape ({n},), "
                              f"got shape {b.shape}")

@@ -264,6 +264,13 @@ def rosenbrock_numpy(x):
     return np.sum(a * a + b * b)
 
 
+def rosenbrock_columns(X):
+    """Extended Rosenbrock of each column of ``X`` (n, k): a vectorized f."""
+    a = 10.0 * (X[1::2] - X[0::2] ** 2)
+    b = 1.0 - X[0::2]
+    return np.sum(a * a + b * b, axis=0)
+
+
 def rosenbrock_gradient(x):
     """Exact gradient of :func:`rosenbrock_numpy`."""
     t = x[1::2] - x[0::2] ** 2
@@ -294,6 +301,38 @@ def broyden_numpy(x):
     r[1:] -= x[:-1]
     r[:-1] -= 2.0 * x[1:]
     return r
+
+
+def pentadiagonal_numpy(x):
+    """``sum exp(x_i x_{i+2} / 10) + sum (x_i - x_{i+1})^4 / 4``: a pentadiagonal Hessian."""
+    return np.sum(np.exp(0.1 * x[:-2] * x[2:])) + 0.25 * np.sum((x[:-1] - x[1:]) ** 4)
+
+
+def pentadiagonal_gradient(x):
+    """Exact gradient of :func:`pentadiagonal_numpy`."""
+    g = np.zeros_like(x)
+    e = 0.1 * np.exp(0.1 * x[:-2] * x[2:])
+    g[:-2] += x[2:] * e
+    g[2:] += x[:-2] * e
+    d3 = (x[:-1] - x[1:]) ** 3
+    g[:-1] += d3
+    g[1:] -= d3
+    return g
+
+
+def pentadiagonal_hessian(x):
+    """Exact Hessian of :func:`pentadiagonal_numpy` as a scipy.sparse.csr_matrix."""
+    import scipy.sparse as sp
+
+    e = np.exp(0.1 * x[:-2] * x[2:])
+    d2 = 3.0 * (x[:-1] - x[1:]) ** 2
+    diag = np.zeros_like(x)
+    diag[:-2] += 0.01 * x[2:] ** 2 * e
+    diag[2:] += 0.01 * x[:-2] ** 2 * e
+    diag[:-1] += d2
+    diag[1:] += d2
+    cross = 0.1 * e + 0.01 * x[:-2] * x[2:] * e
+    return sp.diags([cross, -d2, diag, -d2, cross], [-2, -1, 0, 1, 2], format="csr")
 
 
 def _bare_central_loop(f, n, out):
@@ -327,6 +366,10 @@ def _gradient_point(n):
     return np.tile([-1.2, 1.0], n // 2) + 0.1
 
 
+def _hessian_point(n):
+    return 0.5 * np.sin(np.arange(n)) + 0.3
+
+
 def derivative_step(group, impl):
     """One derivative of a benchmark group (see :func:`derivative_cases`)."""
     from scipy.optimize._numdiff import approx_derivative
@@ -335,6 +378,20 @@ def derivative_step(group, impl):
 
     kind, problem, method = group.split("|")
     n = int(problem.split("-")[1])
+    if kind == "gradient-vectorized":
+        x = _gradient_point(n)
+        if impl == "vectorized":
+            return lambda: derivatives.gradient(rosenbrock_columns, x, vectorized=True)
+        return lambda: derivatives.gradient(rosenbrock_numpy, x)  # point by point
+    if kind == "hessian-sparse":
+        x = _hessian_point(n)
+        pattern = pentadiagonal_hessian(x) != 0
+        if impl == "sparse-grad":
+            return lambda: derivatives.hessian(None, x, grad=pentadiagonal_gradient,
+                                               sparsity=pattern)
+        if impl == "sparse-f":
+            return lambda: derivatives.hessian(pentadiagonal_numpy, x, sparsity=pattern)
+        return lambda: derivatives.hessian(None, x, grad=pentadiagonal_gradient)
     if kind == "gradient":
         f_jit, f_np, x = rosenbrock_njit(), rosenbrock_numpy, _gradient_point(n)
     else:
@@ -373,7 +430,10 @@ def derivative_cases():
     """Gradient and Jacobian cases: our backends on an ``@njit`` f, scipy's
     ``approx_derivative`` on the same f and on a NumPy version (``-numpy-f``),
     numdifftools for Richardson, a bare compiled loop (the floor), and JAX's exact
-    automatic derivative for scale."""
+    automatic derivative for scale.  ``gradient-vectorized``: a ``vectorized=True``
+    gradient of a NumPy Rosenbrock against the point-by-point call (bar: >= 10x);
+    ``hessian-sparse``: a pentadiagonal Hessian at n = 2000 from its gradient, sparse
+    (star colouring) against dense (bar: >= 100x), and from f alone."""
     groups = {
         "gradient|rosenbrock-100|central": ["scipy", "scipy-numpy-f", "bare-compiled-loop",
                                             "jax-autodiff"],
@@ -387,6 +447,13 @@ def derivative_cases():
         for impl in ours + peers:
             slow = impl == "numpy" and group.startswith("jacobian")  # 2000 Python calls
             cases.append(Case(group, impl, _bind(derivative_step, group, impl), not slow))
+    for group, impls in (("gradient-vectorized|rosenbrock-100|central",
+                          ["vectorized", "point-by-point"]),
+                         ("hessian-sparse|pentadiagonal-2000|central",
+                          ["sparse-grad", "dense-grad", "sparse-f"])):
+        for impl in impls:
+            cases.append(Case(group, impl, _bind(derivative_step, group, impl),
+                              impl != "dense-grad"))
     return cases
 
 

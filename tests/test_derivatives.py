@@ -324,3 +324,56 @@ def test_none_in_bounds_means_unbounded():
 def test_empty_x_is_an_error(call):
     with pytest.raises(ValueError, match=r"x must have at least one entry|x.size must be >= 1"):
         call()
+
+
+def test_check_grad_full_output_pins_the_wrong_component():
+    p = get("rosenbrock", 10)
+    x = points(p)[0]
+    err, check = pk.check_grad(p.fun, p.grad, x, full_output=True)
+    assert err == check.errors[check.worst] < 1e-11 and check.errors.shape == (10,)
+    for planted in (0, 7):
+        def wrong(y, k=planted):
+            g = p.grad(y)
+            g[k] *= 1 + 1e-6   # one component off by one part in a million
+            return g
+        err, check = pk.check_grad(p.fun, wrong, x, full_output=True)
+        assert check.worst == planted
+        assert np.all(np.delete(check.errors, planted) < 1e-11) and err > 1e-8
+        assert np.array_equal(check.grad, wrong(x))
+        assert np.all(check.estimate_error < 1e-9 * np.max(np.abs(check.estimate)))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_check_grad_nonfinite_gradient_names_grad(bad):
+    with pytest.raises(ValueError, match="grad returned a non-finite value"):
+        pk.check_grad(lambda x: np.sum(x ** 2), lambda x: np.array([bad, 1.0]), np.ones(2))
+
+
+@pytest.mark.parametrize("method", ["central", "forward", "backward"])
+def test_repeated_jacobian_and_hvp_one_compiled_call_same_bits(method):
+    # the plan-cache fast paths (one compiled call) give the bits of the general path
+    from pykernels import derivatives
+
+    p = get("broyden_tridiagonal", 30)
+    x = points(p)[0]
+    J = pk.jacobian(p.residual_jit, x, method=method)
+    assert np.array_equal(J, pk.jacobian(p.residual_jit, x, method=method, backend="numpy"))
+    assert any(k[0] is p.residual_jit for k in derivatives._JACOBIAN_PLANS)
+    q = get("rosenbrock", 10)
+    y, v = points(q)[0], np.linspace(-1.0, 2.0, 10)
+    if method == "central":
+        Hv = pk.hvp(q.fun_jit, y, v)
+        assert np.array_equal(Hv, pk.hvp(q.fun_jit, y, v, backend="numpy"))
+        assert any(k[0] is q.fun_jit for k in derivatives._HVP_FAST_PLANS)
+        tiny = np.zeros(10)
+        tiny[0] = 5e-324
+        assert np.array_equal(pk.hvp(q.fun_jit, y, tiny), pk.hvp(q.fun_jit, y, tiny,
+                                                                  backend="numpy"))
+    # problems still get the general path's errors
+    bad = y.copy()
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="x must be finite"):
+        pk.hvp(q.fun_jit, bad, v)
+    with pytest.raises(ValueError, match="column 1"):
+        pk.jacobian(numba.njit(lambda z: z if z[1] == 0.5 else z * np.nan), np.full(4, 0.5),
+                    method=method)

@@ -179,5 +179,5 @@ def test_other_arguments():
         pk.gradient(square_sum, X, bounds=(0.5, [1.0, 1.0, 0.5, 1.0]))
     with pytest.raises(TypeError, match="bounds must be a pair"):
         pk.gradient(square_sum, X, bounds=1.0)
-    with pytest.raises(ValueError, match="grad must return shape"):
+    with pytest.raises(ValueError, match=r"grad must return an array of shape \(4,\)"):
         pk.check_grad(square_sum, lambda x: x[:2], X)
