@@ -119,14 +119,16 @@ static void pk_fd_call_vector_complex(const pk_fd_function *f, const pk_complex 
 #undef PK_CASE
 }
 
-/* Length scale of x_j: max(1, |x_j|), capped by the distance to the nearer bound
- * (on a bound, to the farther one). */
-static double pk_fd_scale(double xi, double lo, double hi)
+/* r times the length scale of x_j: max(1, |x_j|), capped by the distance to the nearer
+ * bound when that is positive, unless the capped step would drown in rounding (below
+ * 2^-36 max(1, |x_j|)): such a point is treated as on its bound (kernels/fd.py). */
+static double pk_fd_relative_step(double xi, double lo, double hi, double r)
 {
     double s = pk_max(1.0, pk_abs(xi));
-    double dlo = xi - lo, dhi = hi - xi;
-    double near = pk_min(dlo, dhi), far = pk_max(dlo, dhi);
-    return near > 0.0 ? pk_min(s, near) : pk_min(s, far);
+    double near = pk_min(xi - lo, hi - xi);
+    if (near > 0.0 && r * near >= 0x1p-36 * s)
+        return r * pk_min(s, near);
+    return r * s;
 }
 
 int pk_fd_steps_f64(const double *x, int64_t n, const double *hs, int relative,
@@ -140,7 +142,7 @@ int pk_fd_steps_f64(const double *x, int64_t n, const double *hs, int relative,
     *need_f0 = 0;
     for (int64_t j = 0; j < n; j++) {
         double xj = x[j], a = lo[j], b = hi[j];
-        double hj = relative ? hs[j] * pk_fd_scale(xj, a, b) : hs[j];
+        double hj = relative ? pk_fd_relative_step(xj, a, b, hs[j]) : hs[j];
         double dlo = xj - a, dhi = b - xj;
         if (method == PK_FD_CENTRAL) {
             if (hj <= dlo && hj <= dhi) {

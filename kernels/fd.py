@@ -47,22 +47,30 @@ S_CENTRAL, S_FORWARD, S_ONESIDED, S_COMPLEX = 0, 1, 2, 3
 OK, BAD_VALUE, BAD_SHAPE = 0, 2, 3
 
 
+#: a relative step below this fraction of max(1, |x_j|) -- 2**16 ulps -- would be lost
+#: in rounding: x_j is then as good as on its bound
+_NEAR_BOUND = 2.0 ** -36
+
+
 @jit_inline
-def _scale(xi, lo, hi):
-    """Length scale of component ``xi``: max(1, |xi|), capped by the distance to the
-    nearer bound when that is positive: functions are often singular just outside
-    their box (log, sqrt, 1/x), so the step must shrink with that distance.  On a
-    bound the stencil turns one-sided instead (see :func:`fd_steps`)."""
+def _relative_step(xi, lo, hi, r):
+    """``r`` times the length scale of ``xi``: max(1, |xi|), capped by the distance to the
+    nearer bound when that is positive -- functions are often singular just outside their
+    box (log, sqrt, 1/x), so the step must shrink with that distance -- unless the capped
+    step would drown in rounding: a point that close to its bound is treated as on it,
+    where the stencil turns one-sided instead (see :func:`fd_steps`)."""
     s = max(1.0, abs(xi))
     near = min(xi - lo, hi - xi)
-    return min(s, near) if near > 0.0 else s
+    if near > 0.0 and r * near >= _NEAR_BOUND * s:
+        return r * min(s, near)
+    return r * s
 
 
 @jit
 def fd_steps(x, hs, relative, lo, hi, method, h, stencil):
     """Fill the signed steps ``h`` and the stencil codes ``stencil`` of every component.
 
-    ``h_j = hs_j * scale_j`` when ``relative`` (see :func:`_scale`) else ``hs_j``;
+    ``h_j = hs_j * scale_j`` when ``relative`` (see :func:`_relative_step`) else ``hs_j``;
     ``central`` falls back to the one-sided second-order stencil on the roomier side
     when ``x_j ± h_j`` leaves ``[lo_j, hi_j]``; ``forward``/``backward`` flip side, and
     shrink the step to the room left, when needed.  Returns True when some stencil
@@ -71,7 +79,7 @@ def fd_steps(x, hs, relative, lo, hi, method, h, stencil):
     need_f0 = False
     for j in range(x.size):
         xj, a, b = x[j], lo[j], hi[j]
-        hj = hs[j] * _scale(xj, a, b) if relative else hs[j]
+        hj = _relative_step(xj, a, b, hs[j]) if relative else hs[j]
         dlo, dhi = xj - a, b - xj
         if method == COMPLEX:
             h[j], stencil[j] = hj, S_COMPLEX

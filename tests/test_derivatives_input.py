@@ -181,3 +181,31 @@ def test_other_arguments():
         pk.gradient(square_sum, X, bounds=1.0)
     with pytest.raises(ValueError, match=r"grad must return an array of shape \(4,\)"):
         pk.check_grad(square_sum, lambda x: x[:2], X)
+
+
+@pytest.mark.parametrize("method", [0, 1, 2])
+def test_steps_near_a_bound_agree_on_every_backend_and_never_vanish(method):
+    # x within rounding of its bound (1e-12 off, 1e-17 off an x of 1e5), exactly on it,
+    # in a box narrower than max(1, |x|), and far from both bounds
+    from pykernels import _backend
+
+    x = np.array([-1.0 + 8.7e-12, 1e5 - 1e-11, 0.0, 0.3, 2.0, 0.5])
+    lo = np.array([-1.0, -np.inf, 0.0, 0.25, -np.inf, -1e9])
+    hi = np.array([1.0, 1e5, 0.4, 0.31, np.inf, 1e9])
+    hs = np.full(x.size, 6e-6)
+    steps = []
+    for name in pk.backends():
+        h, stencil = np.empty(x.size), np.empty(x.size, np.int8)
+        _backend.kernel("fd_steps", name)(x, hs, True, lo, hi, method, h, stencil)
+        steps.append((h, stencil))
+        assert np.all(x + h != x) and np.all((x + 2 * h >= lo) & (x + 2 * h <= hi)), name
+    for h, stencil in steps[1:]:
+        np.testing.assert_array_equal(h, steps[0][0])
+        np.testing.assert_array_equal(stencil, steps[0][1])
+
+
+def test_gradient_just_inside_a_bound_is_accurate():
+    f = lambda x: float(np.sum(np.sin(x)) + x[0] * x[1])  # noqa: E731
+    x = np.array([-1.0 + 8.7e-12, 0.2])
+    g = pk.gradient(f, x, bounds=(-np.ones(2), np.ones(2)))
+    np.testing.assert_allclose(g, [np.cos(x[0]) + x[1], np.cos(x[1]) + x[0]], rtol=1e-8)
