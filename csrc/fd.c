@@ -120,13 +120,13 @@ static void pk_fd_call_vector_complex(const pk_fd_function *f, const pk_complex 
 }
 
 /* r times the length scale of x_j: max(1, |x_j|), capped by the distance to the nearer
- * bound when that is positive, unless the capped step would drown in rounding (below
- * 2^-36 max(1, |x_j|)): such a point is treated as on its bound (kernels/fd.py). */
+ * bound when that is positive, unless the capped step would drown in rounding x_j + h
+ * (below 2^-36 |x_j|): such a point is treated as on its bound (kernels/fd.py). */
 static double pk_fd_relative_step(double xi, double lo, double hi, double r)
 {
     double s = pk_max(1.0, pk_abs(xi));
     double near = pk_min(xi - lo, hi - xi);
-    if (near > 0.0 && r * near >= 0x1p-36 * s)
+    if (near > 0.0 && r * near >= 0x1p-36 * pk_abs(xi))
         return r * pk_min(s, near);
     return r * s;
 }

@@ -47,8 +47,8 @@ S_CENTRAL, S_FORWARD, S_ONESIDED, S_COMPLEX = 0, 1, 2, 3
 OK, BAD_VALUE, BAD_SHAPE = 0, 2, 3
 
 
-#: a relative step below this fraction of max(1, |x_j|) -- 2**16 ulps -- would be lost
-#: in rounding: x_j is then as good as on its bound
+#: a step below this fraction of |x_j| -- 2**16 of its ulps -- would be lost in rounding
+#: x_j + h: x_j is then as good as on its bound
 _NEAR_BOUND = 2.0 ** -36
 
 
@@ -61,7 +61,7 @@ def _relative_step(xi, lo, hi, r):
     where the stencil turns one-sided instead (see :func:`fd_steps`)."""
     s = max(1.0, abs(xi))
     near = min(xi - lo, hi - xi)
-    if near > 0.0 and r * near >= _NEAR_BOUND * s:
+    if near > 0.0 and r * near >= _NEAR_BOUND * abs(xi):
         return r * min(s, near)
     return r * s
 

@@ -260,11 +260,24 @@ def check_inside(lo, hi, x):
                          f"[{lo[j]}, {hi[j]}]")
 
 
+#: a step within this many ulps of x leaves a difference quotient of rounding only
+MIN_STEP_ULPS = 256
+
+
 def steps(backend_kernels, x, hs, relative, lo, hi, code):
-    """(h, stencil, need_f0) for every component."""
+    """(h, stencil, need_f0) for every component; a ValueError when the bounds leave a
+    component no room for a step that the rounding of ``x + h`` does not swamp."""
     h = np.empty(x.size)
     stencil = np.empty(x.size, np.int8)
     need_f0 = backend_kernels.fd_steps(x, hs, relative, lo, hi, code, h, stencil)
+    if need_f0 and relative:  # one-sided or shrunk steps: a box may leave them no room
+        tiny = np.flatnonzero(np.abs(h) < MIN_STEP_ULPS * np.spacing(np.abs(x)))
+        if tiny.size:
+            j = tiny[0]
+            raise ValueError(f"the step of component {j} underflowed: the bounds "
+                             f"[{lo[j]!r}, {hi[j]!r}] leave x[{j}] = {x[j]!r} room for a step "
+                             f"of {abs(h[j]):.3g} only, under {MIN_STEP_ULPS} ulps of x[{j}]; "
+                             f"widen the bounds or give a larger step")
     return h, stencil, need_f0
 
 

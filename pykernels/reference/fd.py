@@ -33,7 +33,7 @@ def fd_steps(x, hs, relative, lo, hi, method, h, stencil):
     dlo, dhi = x - lo, hi - x
     near = np.minimum(dlo, dhi)
     s = np.maximum(1.0, np.abs(x))
-    capped = (near > 0.0) & (hs * near >= 2.0 ** -36 * s)  # else as on the bound
+    capped = (near > 0.0) & (hs * near >= 2.0 ** -36 * np.abs(x))  # else as on the bound
     hj = hs * np.where(capped, np.minimum(s, near), s) if relative else np.array(hs, float)
     if method == COMPLEX:
         h[:], stencil[:] = hj, S_COMPLEX
