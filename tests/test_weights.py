@@ -47,6 +47,17 @@ def evaluations(net, X, Y, v, backend, **weighting):
             net.gnvp(X, Y, v, backend=backend, **weighting)]
 
 
+def assert_equivalent(net, v, first, second):
+    """On every backend, loss, gradient, H v and G v of ``first`` and ``second`` -- each
+    (X, Y, weighting keywords) -- agree to 1e-12."""
+    for backend in ["numpy"] + COMPILED:
+        module_of(backend)
+        (X1, Y1, kw1), (X2, Y2, kw2) = first, second
+        for actual, desired in zip(evaluations(net, X1, Y1, v, backend, **kw1),
+                                   evaluations(net, X2, Y2, v, backend, **kw2)):
+            assert_close(actual, desired, 1e-12)
+
+
 # -- every backend against the reference -------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -159,12 +170,8 @@ def test_integer_weights_equal_repeated_rows(act, out, loss):
     counts = np.array([1, 0, 3, 2, 1, 4, 0, 2])
     Xr, Yr = np.repeat(X, counts, axis=0), np.repeat(Y, counts, axis=0)
     v = np.random.default_rng(10).standard_normal(net.size)
-    for backend in ["numpy"] + COMPILED:
-        module_of(backend)
-        weighted = evaluations(net, X, Y, v, backend, sample_weight=counts, l2=L2)
-        repeated = evaluations(net, Xr, Yr, v, backend, l2=L2)
-        for actual, desired in zip(weighted, repeated):
-            assert_close(actual, desired, 1e-12)
+    assert_equivalent(net, v, (X, Y, dict(sample_weight=counts, l2=L2)),
+                      (Xr, Yr, dict(l2=L2)))
 
 
 @pytest.mark.parametrize("act,out,loss", CASES)
@@ -173,15 +180,10 @@ def test_a_common_factor_changes_nothing(act, out, loss):
     X, Y = make_data(net, 6, seed=11)
     sw = sample_weights(6, seed=3)
     v = np.random.default_rng(12).standard_normal(net.size)
-    for backend in ["numpy"] + COMPILED:
-        module_of(backend)
-        for actual, desired in zip(evaluations(net, X, Y, v, backend, sample_weight=sw * 37.5),
-                                   evaluations(net, X, Y, v, backend, sample_weight=sw)):
-            assert_close(actual, desired, 1e-12)
-        # all weights equal: the unweighted mean
-        for actual, desired in zip(evaluations(net, X, Y, v, backend, sample_weight=np.full(6, 4)),
-                                   evaluations(net, X, Y, v, backend)):
-            assert_close(actual, desired, 1e-12)
+    assert_equivalent(net, v, (X, Y, dict(sample_weight=sw * 37.5)),
+                      (X, Y, dict(sample_weight=sw)))
+    # all weights equal: the unweighted mean
+    assert_equivalent(net, v, (X, Y, dict(sample_weight=np.full(6, 4))), (X, Y, {}))
 
 
 @pytest.mark.parametrize("act,out,loss", CASES)
@@ -192,12 +194,8 @@ def test_zero_weights_drop_rows(act, out, loss):
     sw[[1, 4, 5]] = 0.0
     keep = sw > 0
     v = np.random.default_rng(14).standard_normal(net.size)
-    for backend in ["numpy"] + COMPILED:
-        module_of(backend)
-        for actual, desired in zip(evaluations(net, X, Y, v, backend, sample_weight=sw),
-                                   evaluations(net, X[keep], Y[keep], v, backend,
-                                               sample_weight=sw[keep])):
-            assert_close(actual, desired, 1e-12)
+    assert_equivalent(net, v, (X, Y, dict(sample_weight=sw)),
+                      (X[keep], Y[keep], dict(sample_weight=sw[keep])))
 
 
 @pytest.mark.parametrize("backend", ["numpy"] + COMPILED)
