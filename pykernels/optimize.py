@@ -27,6 +27,10 @@ class Objective:
     fun_and_grad : callable ``x -> (f, g)``, optional
         Value and gradient in one call (e.g. one backpropagation); used whenever
         both are needed.
+    gnvp : callable ``gnvp(x, v) -> (n,)``, optional
+        A positive semi-definite curvature product, e.g. the Gauss-Newton matrix of a
+        network's loss times v (:meth:`pk.MLP.objective` provides it).  Kept for the
+        caller; the optimizers do not use it yet.
 
     Raises
     ------
@@ -42,18 +46,19 @@ class Objective:
     (True, True)
     """
 
-    def __init__(self, fun, grad=None, hvp=None, hess=None, *, fun_and_grad=None):
+    def __init__(self, fun, grad=None, hvp=None, hess=None, *, fun_and_grad=None, gnvp=None):
         self.fun = function(fun, "fun")
         self.grad = function(grad, "grad", optional=True)
         self.hvp = function(hvp, "hvp", optional=True)
         self.hess = function(hess, "hess", optional=True)
         self.fun_and_grad = function(fun_and_grad, "fun_and_grad", optional=True)
+        self.gnvp = function(gnvp, "gnvp", optional=True)
 
     def __call__(self, x):
         return self.fun(x)
 
     def __repr__(self):
-        known = [k for k in ("grad", "hvp", "hess", "fun_and_grad") if getattr(self, k)]
+        known = [k for k in ("grad", "hvp", "hess", "fun_and_grad", "gnvp") if getattr(self, k)]
         return f"Objective(fun, {', '.join(known) or 'no derivatives'})"
 
 
