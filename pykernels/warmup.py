@@ -84,9 +84,17 @@ def _derivatives():
     pk.hessian(fns.scalar, x, backend="numba")
     pk.hessian(fns.scalar, x, grad=fns.scalar_grad, backend="numba")
     pk.hvp(fns.scalar, x, np.ones(4), backend="numba")
-    for coloring in ("largest_first", "smallest_last"):
-        pk.jacobian(fns.vector, x, sparsity=np.eye(4, dtype=bool), coloring=coloring,
-                    backend="numba")
+    pk.jacobian(fns.vector, x, sparsity=np.eye(4, dtype=bool), backend="numba")
+    pk.hessian(fns.scalar, x, grad=fns.scalar_grad, sparsity=np.ones((4, 4), bool),
+               backend="numba")
+    pk.hessian(fns.scalar, x, sparsity=np.ones((4, 4), bool), backend="numba")
+    # the colourings (patterns this small take their plain-Python twins in the API)
+    from .kernels import coloring
+
+    indptr, indices = np.array([0, 1, 2], np.int64), np.array([1, 0], np.int64)
+    order, colors = coloring.smallest_last_order(indptr, indices), np.empty(2, np.int64)
+    coloring.greedy_coloring(order, indptr, indices, colors)
+    coloring.star_coloring(order, indptr, indices, colors)
 
 
 def _minimize():
