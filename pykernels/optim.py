@@ -13,6 +13,8 @@ options={"lr": 1e-3})``.  The work is one compiled update kernel per step
 (:mod:`pykernels.kernels.optim`), no per-parameter Python loop.
 """
 
+import numbers
+
 import numpy as np
 
 from . import _backend
@@ -96,13 +98,24 @@ class _Optimizer:
         grad = float_array(grad, "grad", dtype=theta.dtype, ndim=1, finite=False)
         if grad.shape != theta.shape:
             raise ValueError(f"grad must have shape {theta.shape} like theta, got {grad.shape}")
-        for slot in self._slots:
-            if not isinstance(state.get(slot), np.ndarray) or state[slot].shape != theta.shape:
-                raise ValueError(f"state[{slot!r}] must be an array shaped like theta; "
-                                 "make the state with opt.init(theta)")
+        self._check_state(state, theta)
         lr = self.lr if lr is None else _rate(lr, "lr")
         self._apply(_backend.resolve(self.backend), theta, grad, state, lr)
         return theta, state
+
+    def _check_state(self, state, theta):
+        """``state``, if it is one of this optimizer's states for ``theta``."""
+        if not isinstance(state, dict) or isinstance(state.get("step"), bool) or not isinstance(
+                state.get("step"), numbers.Integral):
+            raise TypeError("state must be a dict made by opt.init(theta), got "
+                            f"{type(state).__name__}")
+        for slot in self._slots:
+            value = state.get(slot)
+            if not (isinstance(value, np.ndarray) and value.shape == theta.shape
+                    and value.dtype == theta.dtype and value.flags.c_contiguous):
+                raise ValueError(f"state[{slot!r}] must be a C-contiguous {theta.dtype} array "
+                                 "shaped like theta; make the state with opt.init(theta)")
+        return state
 
     def _apply(self, module, theta, grad, state, lr):
         """The unchecked update (for the training and minimize loops)."""
