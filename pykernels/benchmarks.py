@@ -456,7 +456,8 @@ def hvp_cases():
 
 def all_cases():
     """Every benchmark case, in group order."""
-    return mlp_cases() + derivative_cases() + hvp_cases()
+    from ._sklearn_bench import sklearn_cases  # scikit-learn's MLP, an optional peer
+    return mlp_cases() + derivative_cases() + hvp_cases() + sklearn_cases()
 
 
 def time_call(step, min_time=0.2, repeats=5):
