@@ -10,11 +10,12 @@
 
 #define PK_HALF_SIZE_MAX 1073741823 /* 2 batch rows must fit a 32-bit BLAS dimension */
 
-/* work's header: [state, hidden, output, loss, batch, n_sizes, key, n_sw, sizes...], the
- * key (4 entries from PK_KEY on) holding the bytes of the double pair (scale, l2); state
- * says what the rest holds for the (theta, X, Y, sw) copied after it (kernels/rop.py) */
-#define PK_KEY 6
-#define PK_HEAD 11
+/* work's header: [state, hidden, output, loss, batch, n_sizes, n_sw, key, sizes...], the
+ * key (8 entries from PK_KEY on) holding the bits of the double pair (scale, l2) 16 at a
+ * time (integers, exact in float too); state says what the rest holds for the (theta, X,
+ * Y, sw) copied after it (kernels/rop.py) */
+#define PK_KEY 7
+#define PK_HEAD 15
 enum { PK_EMPTY = 0, PK_FORWARD = 1, PK_CURVATURE = 2 };
 
 /* How the backward sweep finishes R delta_l and delta_l (kernels/rop.py). */
@@ -46,6 +47,14 @@ int64_t pk_mlp_rop_workspace_size(const int64_t *sizes, int64_t n_sizes, int64_t
     int64_t rop = head + n_theta + batch * rop_rows;
     int64_t jacobian = head + base + 2 * batch * widest_all;
     return rop > jacobian ? rop : jacobian;
+}
+
+/* Bits 16 (k % 4) to 16 (k % 4) + 15 of key[0] = scale (k < 4) or key[1] = l2. */
+static double pk_key_word(const double *key, int k)
+{
+    uint64_t bits;
+    memcpy(&bits, key + k / 4, sizeof bits);
+    return (double)((bits >> (16 * (k % 4))) & 0xFFFF);
 }
 
 /* G(z) of an elementwise hidden activation. */
@@ -163,7 +172,7 @@ static void PK_NAME(tangent_activation)(real *block, int64_t batch, int64_t n, c
     }
 }
 
-/* 1 when the header's codes, batch, sizes, number of weights and the bytes of key (scale,
+/* 1 when the header's codes, batch, sizes, number of weights and the bits of key (scale,
  * l2) are these, compared exactly (a float header holding a rounded integer never
  * matches). */
 static int PK_NAME(header_matches)(const real *head, const int64_t *sizes, int64_t n_sizes,
@@ -174,9 +183,11 @@ static int PK_NAME(header_matches)(const real *head, const int64_t *sizes, int64
         if (head[1 + k] != codes[k])
             return 0;
     if ((double)head[4] != (double)batch || (double)head[5] != (double)n_sizes
-        || (double)head[PK_HEAD - 1] != (double)n_sw
-        || memcmp(head + PK_KEY, key, 2 * sizeof *key) != 0)
+        || (double)head[6] != (double)n_sw)
         return 0;
+    for (int k = 0; k < 8; k++)
+        if ((double)head[PK_KEY + k] != pk_key_word(key, k))
+            return 0;
     for (int64_t k = 0; k < n_sizes; k++)
         if ((double)head[PK_HEAD + k] != (double)sizes[k])
             return 0;
@@ -210,8 +221,9 @@ static int PK_NAME(rop_keep)(real *head, real *copy, const int64_t *sizes, int64
         head[1 + k] = (real)codes[k];
     head[4] = (real)batch;
     head[5] = (real)n_sizes;
-    head[PK_HEAD - 1] = (real)n_sw;
-    memcpy(head + PK_KEY, key, 2 * sizeof *key);
+    head[6] = (real)n_sw;
+    for (int k = 0; k < 8; k++)
+        head[PK_KEY + k] = (real)pk_key_word(key, k);
     for (int64_t k = 0; k < n_sizes; k++)
         head[PK_HEAD + k] = (real)sizes[k];
     return 0;

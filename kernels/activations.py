@@ -35,20 +35,18 @@ def activation_row(z, a, code):
     elif code == SIGMOID:
         for j in range(n):
             a[j] = _math.sigmoid(z[j])
-    elif code == SOFTMAX:
-        zmax = z[0]
-        for j in range(1, n):
-            zmax = max(zmax, z[j])
+    elif code == SOFTMAX or code == EXP:  # one loop: one inlined exp to compile
+        shift = z[0] if code == SOFTMAX else 0.0  # softmax: exp(z - max z), normalised
+        for j in range(1, n if code == SOFTMAX else 0):
+            shift = max(shift, z[j])
         total = 0.0
         for j in range(n):
-            a[j] = _math.exp(z[j] - zmax)
+            a[j] = _math.exp(z[j] - shift)
             total += a[j]
-        scale = 1.0 / total
-        for j in range(n):
-            a[j] *= scale
-    elif code == EXP:
-        for j in range(n):
-            a[j] = _math.exp(z[j])
+        if code == SOFTMAX:
+            scale = 1.0 / total
+            for j in range(n):
+                a[j] *= scale
     else:
         for j in range(n):
             a[j] = z[j]

@@ -70,36 +70,35 @@ def output_loss(z, y, sw, scale, out_code, loss_code, a, delta):
             for j in range(n_out):
                 di[j] = (ai[j] * ysum - yi[j]) * s
         return total * scale
-    for i in range(batch):
-        zi, yi, ai, di = z[i], y[i], a[i], delta[i]
+    for i in range(batch):  # rows indexed in 2-D: no row views in these short loops
         w = sw[i] if weighted else 1.0
         s = w * scale
         row = 0.0
         if loss_code == CROSS_ENTROPY:  # binary, on a sigmoid output
             for j in range(n_out):
-                row += (max(zi[j], 0.0) - zi[j] * yi[j]
-                        + math.log1p(_math.exp(-abs(zi[j]))))
-                di[j] = (ai[j] - yi[j]) * s
+                zij, yij = z[i, j], y[i, j]
+                row += max(zij, 0.0) - zij * yij + math.log1p(_math.exp(-abs(zij)))
+                delta[i, j] = (a[i, j] - yij) * s
         elif loss_code == POISSON:  # on an exp output
             for j in range(n_out):
-                yj = np.float64(yi[j])
-                if yj > 0.0:
-                    row += yj * (math.log(yj) - zi[j])
-                row += ai[j] - yj
-                di[j] = (ai[j] - yi[j]) * s
+                yij = np.float64(y[i, j])
+                if yij > 0.0:
+                    row += yij * (math.log(yij) - z[i, j])
+                row += a[i, j] - yij
+                delta[i, j] = (a[i, j] - y[i, j]) * s
         else:
             for j in range(n_out):
-                r = ai[j] - yi[j]
+                r = a[i, j] - y[i, j]
                 if loss_code == MSE:
                     row += r * r
-                    di[j] = 2.0 * r * s
+                    delta[i, j] = 2.0 * r * s
                 elif loss_code == L1:
                     row += abs(r)
-                    di[j] = (1.0 if r > 0.0 else (-1.0 if r < 0.0 else 0.0)) * s
+                    delta[i, j] = (1.0 if r > 0.0 else (-1.0 if r < 0.0 else 0.0)) * s
                 else:
                     ar = abs(r)
                     row += 0.5 * r * r if ar <= 1.0 else ar - 0.5
-                    di[j] = min(max(r, -1.0), 1.0) * s
+                    delta[i, j] = min(max(r, -1.0), 1.0) * s
         total += w * row
     if loss_code != CROSS_ENTROPY and loss_code != POISSON:
         activation_backward(a, delta, out_code)

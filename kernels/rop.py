@@ -101,11 +101,12 @@ def _loss_curvature(r, code):
     return 0.0
 
 
-# the header of ``work``: [state, hidden, output, loss, batch, n_sizes, key, n_sw,
-# sizes...], the key (4 entries from _KEY on) holding the bits of the float64 pair
-# (scale, l2); state says what the rest holds for the (theta, X, Y, sw) copied after it
-_KEY = 6
-_HEAD = 11
+# the header of ``work``: [state, hidden, output, loss, batch, n_sizes, n_sw, key,
+# sizes...], the key (8 entries from _KEY on) holding the bits of the float64 pair
+# (scale, l2) 16 at a time (integers, exact in float32 too); state says what the rest
+# holds for the (theta, X, Y, sw) copied after it
+_KEY = 7
+_HEAD = 15
 _EMPTY = 0.0  # nothing (zero-filled work)
 _FORWARD = 1.0  # the forward pass: a_l, z_L (enough for G v)
 _CURVATURE = 2.0  # and the backward deltas delta_l, g_l (enough for H v)
@@ -147,17 +148,24 @@ def _same_bits(a, b):
 
 
 @jit
+def _key_word(scale, l2, k):
+    """Bits 16 (k % 4) to 16 (k % 4) + 15 of scale (k < 4) or l2 (k = 4 ... 7)."""
+    bits = np.float64(scale if k < 4 else l2).view(np.int64)
+    return (bits >> (16 * (k % 4))) & 0xFFFF
+
+
+@jit
 def _header_matches(head, sizes, hidden, output, loss, batch, n_sw, scale, l2):
     """True when the header's codes, batch, sizes, number of weights and the bits of
     scale and l2 are these (compared exactly: a float32 header holding a rounded integer
     never matches, see :func:`_keep`)."""
     if head[1] != hidden or head[2] != output or head[3] != loss or head[4] != batch:
         return False
-    if head[5] != sizes.size or head[_HEAD - 1] != n_sw:
+    if head[5] != sizes.size or head[6] != n_sw:
         return False
-    key = head[_KEY:_KEY + 16 // head.itemsize].view(np.uint64)
-    if key[0] != np.float64(scale).view(np.uint64) or key[1] != np.float64(l2).view(np.uint64):
-        return False
+    for k in range(8):
+        if head[_KEY + k] != _key_word(scale, l2, k):
+            return False
     for k in range(sizes.size):
         if head[_HEAD + k] != sizes[k]:
             return False
@@ -208,9 +216,9 @@ def _keep(head, copy, sizes, hidden, output, loss, theta, X, Y, sw, scale, l2):
         for i in range(sw.size):
             copy[y + i] = sw[i]
         head[1], head[2], head[3], head[4], head[5] = hidden, output, loss, batch, sizes.size
-        head[_HEAD - 1] = sw.size
-        key = head[_KEY:_KEY + 16 // head.itemsize].view(np.float64)
-        key[0], key[1] = scale, l2
+        head[6] = sw.size
+        for k in range(8):
+            head[_KEY + k] = _key_word(scale, l2, k)
         for k in range(sizes.size):
             head[_HEAD + k] = sizes[k]
     return (copy[:n], copy[n:n + m].reshape(X.shape), copy[n + m:y].reshape(Y.shape),

@@ -205,9 +205,11 @@ def mlp_predict(theta, sizes, hidden, output, X, work, out):
 
 def _targets(Y, sw, scale, l2, dtype, shape):
     """The C arguments ``(Y, sw, n_sw, scale, l2)`` after checking Y (``shape``) and sw
-    (empty or (batch,))."""
-    n_sw = getattr(sw, "size", 0)
-    p_sw = _pointer(sw, "sw", dtype, (n_sw and shape[0],))
+    (an empty array -- passed as NULL, the common case -- or (batch,))."""
+    if type(sw) is np.ndarray and sw.size == 0:
+        p_sw, n_sw = ffi.NULL, 0
+    else:
+        p_sw, n_sw = _pointer(sw, "sw", dtype, shape[:1]), shape[0]
     return _pointer(Y, "Y", dtype, shape), p_sw, n_sw, float(scale), float(l2)
 
 

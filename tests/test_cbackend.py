@@ -55,6 +55,15 @@ def make_case(act, out, loss, dtype, sizes, batch, seed=0):
     return net, X, Y
 
 
+def weighting(batch, dtype, seed=0):
+    """Sample weights and an L2 penalty for batches of more than one row (batch 1: none,
+    so both paths of the kernels run)."""
+    if batch == 1:
+        return {}
+    sw = np.random.default_rng(seed).uniform(0.2, 2.0, batch).astype(dtype)
+    return {"sample_weight": sw, "l2": 0.25}
+
+
 def assert_close(actual, desired, rtol):
     # Relative to the largest entry, and never below 1e-3: where a whole gradient is
     # smaller than that, it is zero in exact arithmetic (softmax of one output; l1
@@ -78,13 +87,14 @@ def suffix(dtype):
 def test_mlp_kernels_agree_across_backends(act, out, loss, dtype):
     for sizes, batch in SHAPES:
         net, X, Y = make_case(act, out, loss, dtype, sizes, batch)
-        c_loss, c_grad = net.loss_and_grad(X, Y, backend="c")
+        kw = weighting(batch, dtype)
+        c_loss, c_grad = net.loss_and_grad(X, Y, backend="c", **kw)
         assert c_grad.dtype == dtype
         for other in ("numba", "numpy"):
-            value, grad = net.loss_and_grad(X, Y, backend=other)
+            value, grad = net.loss_and_grad(X, Y, backend=other, **kw)
             assert_close(c_loss, value, TOL[dtype])
             assert_close(c_grad, grad, TOL[dtype])
-            assert_close(net.loss(X, Y, backend="c"), net.loss(X, Y, backend=other),
+            assert_close(net.loss(X, Y, backend="c", **kw), net.loss(X, Y, backend=other, **kw),
                          TOL[dtype])
             assert_close(net.predict(X, backend="c"), net.predict(X, backend=other),
                          TOL[dtype])
@@ -98,11 +108,13 @@ def test_rop_kernels_agree_across_backends(act, out, loss, dtype):
             continue  # a constant output: H = 0 exactly, the backends' float32 noise ~1e-8
         net, X, Y = make_case(act, out, loss, dtype, sizes, batch)
         v = np.random.default_rng(5).standard_normal(net.size).astype(dtype)
-        c_results = [net.hvp(X, Y, v, backend="c"), net.gnvp(X, Y, v, backend="c"),
+        kw = weighting(batch, dtype)
+        c_results = [net.hvp(X, Y, v, backend="c", **kw), net.gnvp(X, Y, v, backend="c", **kw),
                      net.jacobian(X, wrt="input", backend="c"),
                      net.jacobian(X, wrt="params", backend="c")]
         for other in ("numba", "numpy"):
-            results = [net.hvp(X, Y, v, backend=other), net.gnvp(X, Y, v, backend=other),
+            results = [net.hvp(X, Y, v, backend=other, **kw),
+                       net.gnvp(X, Y, v, backend=other, **kw),
                        net.jacobian(X, wrt="input", backend=other),
                        net.jacobian(X, wrt="params", backend=other)]
             for actual, desired in zip(c_results, results):

@@ -107,7 +107,8 @@ def test_gnvp_equals_hvp_for_linear_least_squares():
 
 
 @pytest.mark.parametrize("act,out", [("tanh", "softmax"), ("relu", "sigmoid"),
-                                     ("sigmoid", "tanh"), ("identity", "identity")])
+                                     ("sigmoid", "tanh"), ("identity", "identity"),
+                                     ("tanh", "exp")])
 def test_jacobian_matches_central_differences(act, out):
     net = make_net(act, out, "mse")
     X = np.random.default_rng(9).standard_normal((4, net.n_in))

@@ -219,8 +219,8 @@ def test_rounded_float32_header_never_matches():
 
     sizes = np.array([3, 2])
     head = np.zeros(_HEAD + sizes.size, np.float32)
-    head[1:6] = 1, 0, 1, 2 ** 24 + 1, sizes.size  # batch 2**24 + 1 rounds to 2**24
-    head[_KEY:_KEY + 4].view(np.float64)[:] = 0.1, 0.0  # (scale, l2), as bits
+    head[1:7] = 1, 0, 1, 2 ** 24 + 1, sizes.size, 0  # batch 2**24 + 1 rounds to 2**24
+    head[_KEY:_KEY + 8] = np.array([0.1, 0.0]).view("<u2")  # (scale, l2): 16 bits an entry
     head[_HEAD:] = sizes
     # the kernel checks the header it wrote with this before marking a pass as kept, so
     # such a buffer stays empty (a buffer for batch 2**24 + 1 is too large to test here)
