@@ -163,9 +163,13 @@ class _BaseMLP(BaseEstimator):
         output, loss = _OUTPUT[self.out_activation_]
         self._net = MLP(layer_units, activation=_HIDDEN[self.activation], output=output,
                         loss=loss, dtype=dtype, seed=0)
+        self._view_network()
+        return self._net
+
+    def _view_network(self):
+        """coefs_ and intercepts_ as views of the network's theta."""
         self.coefs_ = [W.T for W, _ in self._net.layers]
         self.intercepts_ = [b for _, b in self._net.layers]
-        return self._net
 
     def _packed(self):
         """coefs_ and intercepts_ as one theta (they may have been replaced by the user)."""
@@ -240,8 +244,8 @@ class _BaseMLP(BaseEstimator):
                 raise ValueError(f"warm_start and partial_fit continue the fitted network of "
                                  f"layer sizes {units}; these data and hidden_layer_sizes "
                                  f"need {layer_units}")
-            theta = self._packed()          # coefs_ / intercepts_ may have been replaced
-            self._build(layer_units, self._net.dtype).theta = theta
+            self._net.theta = self._packed()  # coefs_ / intercepts_ may have been replaced
+            self._view_network()
         if self.solver in _STOCHASTIC:
             self._fit_stochastic(X, Y, sample_weight, incremental)
         else:

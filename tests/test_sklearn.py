@@ -105,6 +105,7 @@ def _regression(n_outputs=1, n=120):
     (MLPRegressor, "regression", dict(solver="sgd", nesterovs_momentum=False)),
     (MLPRegressor, "regression", dict(solver="sgd", momentum=0.0)),
     (MLPRegressor, "poisson", dict(solver="sgd", loss="poisson")),
+    (MLPRegressor, "poisson-2", dict(solver="sgd", loss="poisson")),
     (MLPClassifier, "binary", dict(solver="sgd")),
     (MLPClassifier, "multiclass", dict(solver="sgd", activation="logistic")),
     (MLPClassifier, "multilabel", dict(solver="sgd", activation="tanh")),
@@ -115,8 +116,8 @@ def test_mini_batch_steps_are_scikit_learns(cls, target, params):
     # same initial weights (drawn as sklearn draws them), batches in order, batch_size
     # dividing n: every step is sklearn's (adam's epsilon sits in a slightly different
     # place, hence the looser tolerance)
-    X, y = _regression()
-    if target == "poisson":
+    X, y = _regression(n_outputs=2 if target.endswith("-2") else 1)
+    if target.startswith("poisson"):
         y = np.exp(y)
     elif target != "regression":
         y = {"binary": y > 0, "multiclass": np.digitize(y, [-0.5, 0.5]),
@@ -237,9 +238,11 @@ def test_partial_fit_continues_the_optimizer():
               random_state=0, tol=0)
     once = MLPRegressor(max_iter=3, **kw).fit(X, y)
     steps = MLPRegressor(**kw)
-    for _ in range(3):
+    first = steps.partial_fit(X, y).coefs_[0]
+    for _ in range(2):
         steps.partial_fit(X, y)
     np.testing.assert_allclose(steps.coefs_[0], once.coefs_[0], rtol=1e-12)
+    np.testing.assert_array_equal(first, steps.coefs_[0])   # updated in place, as sklearn's
     assert steps.t_ == once.t_ == 3 * len(X) and steps.loss_curve_ == once.loss_curve_
 
 
