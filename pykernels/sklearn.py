@@ -195,12 +195,30 @@ class _BaseMLP(BaseEstimator):
                                      dtype=(np.float64, np.float32), reset=False))
         return self._net.predict(X, theta=self._packed(), backend=self.backend)
 
-    def _score_with(self, X, y, sample_weight, metric):
-        """``metric`` of the predictions on validated X (NaN if they are not finite)."""
+    def _predict(self, X, check_input=True):
+        return self._decode(self._forward(X, check_input))
+
+    def _score(self, X, y, sample_weight=None):
+        """The early-stopping score of validated X (NaN if the predictions are not finite)."""
         y_pred = self._predict(X, check_input=False)
         if y_pred.dtype.kind == "f" and not np.isfinite(y_pred).all():
             return np.nan
-        return metric(y, y_pred, sample_weight=sample_weight)
+        return self._metric(y, y_pred, sample_weight=sample_weight)
+
+    def predict(self, X):
+        """Predictions for the rows of X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels (multilabel: an indicator matrix) or regression targets.
+        """
+        check_is_fitted(self)
+        return self._predict(X)
 
     # -- fitting -------------------------------------------------------------------
 
@@ -599,6 +617,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     ((4, 20), True)
     """
 
+    _metric = staticmethod(accuracy_score)     # the early-stopping score
+
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
@@ -633,29 +653,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return _dense(X), self._label_binarizer.transform(y).astype(X.dtype)
 
     def _decode(self, Y):
-        return self._label_binarizer.inverse_transform(Y)
-
-    def _predict(self, X, check_input=True):
-        out = self._forward(X, check_input)
-        return self._decode(out.ravel() if self.n_outputs_ == 1 else out)
-
-    def _score(self, X, y, sample_weight=None):
-        return self._score_with(X, y, sample_weight, accuracy_score)
-
-    def predict(self, X):
-        """Predicted class labels.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            Labels (multilabel: an indicator matrix).
-        """
-        check_is_fitted(self)
-        return self._predict(X)
+        """Labels of network outputs (or binarized targets) Y (n_samples, n_outputs)."""
+        return self._label_binarizer.inverse_transform(Y.ravel() if Y.shape[1] == 1 else Y)
 
     def predict_proba(self, X):
         """Probability of each class (multilabel: of each label, independently).
@@ -759,6 +758,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     _parameter_constraints: dict = {**_BaseMLP._parameter_constraints,
                                     "loss": [StrOptions({"squared_error", "poisson"})]}
+    _metric = staticmethod(r2_score)           # the early-stopping score
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
                  solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
@@ -783,27 +783,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return _dense(X), np.asarray(y, dtype=X.dtype).reshape(len(y), -1)
 
     def _decode(self, Y):
+        """Targets of network outputs Y (n_samples, n_outputs): 1-D for one output."""
         return Y.ravel() if Y.shape[1] == 1 else Y
-
-    def _predict(self, X, check_input=True):
-        return self._decode(self._forward(X, check_input))
-
-    def _score(self, X, y, sample_weight=None):
-        return self._score_with(X, y, sample_weight, r2_score)
-
-    def predict(self, X):
-        """Predicted targets.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-        """
-        check_is_fitted(self)
-        return self._predict(X)
 
     @available_if(_stochastic_only)
     @_fit_context(prefer_skip_nested_validation=True)
