@@ -171,6 +171,10 @@ class _BaseMLP(BaseEstimator):
         self.coefs_ = [W.T for W, _ in self._net.layers]
         self.intercepts_ = [b for _, b in self._net.layers]
 
+    def _layer_units(self):
+        """[n_features, hidden widths..., n_outputs] of the network in coefs_."""
+        return [self.coefs_[0].shape[0]] + [coef.shape[1] for coef in self.coefs_]
+
     def _packed(self):
         """coefs_ and intercepts_ as one theta (they may have been replaced by the user)."""
         return np.concatenate([part.ravel() for coef, b in zip(self.coefs_, self.intercepts_)
@@ -185,8 +189,7 @@ class _BaseMLP(BaseEstimator):
         super().__setstate__(state)
         if "coefs_" in state:
             theta = self._packed()
-            units = [self.coefs_[0].shape[0]] + [coef.shape[1] for coef in self.coefs_]
-            self._build(units, self.coefs_[0].dtype).theta = theta
+            self._build(self._layer_units(), self.coefs_[0].dtype).theta = theta
 
     def _forward(self, X, check_input=True):
         """The network's output for the rows of X (validated unless ``check_input`` is False)."""
@@ -257,7 +260,7 @@ class _BaseMLP(BaseEstimator):
         if first_pass:
             self._initialize(layer_units, X.dtype)
         else:
-            units = [self.coefs_[0].shape[0]] + [coef.shape[1] for coef in self.coefs_]
+            units = self._layer_units()
             if units != layer_units:
                 raise ValueError(f"warm_start and partial_fit continue the fitted network of "
                                  f"layer sizes {units}; these data and hidden_layer_sizes "
@@ -294,9 +297,10 @@ class _BaseMLP(BaseEstimator):
         self._reset_monitor()
 
     def _reset_monitor(self):
-        """The stopping rule's attributes, for the current ``early_stopping``."""
+        """The stopping rule's attributes, for the current ``early_stopping`` (which
+        only the stochastic solvers use)."""
         self._no_improvement_count = 0
-        if self.early_stopping:
+        if self.early_stopping and self.solver in _STOCHASTIC:
             self.validation_scores_, self.validation_loss_curve_ = [], []
             self.best_validation_score_, self.best_loss_ = -np.inf, None
         else:
