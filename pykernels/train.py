@@ -197,8 +197,12 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
             order = rng.permutation(n) if shuffle else None
             total = weight = 0.0
             for lo in range(0, n, batch_size):
-                idx = order[lo:lo + batch_size] if shuffle else slice(lo, lo + batch_size)
-                Xb, Yb = X[idx], Y[idx]
+                if shuffle:                      # take: ~2 us less than fancy indexing
+                    idx = order[lo:lo + batch_size]
+                    Xb, Yb = X.take(idx, axis=0), Y.take(idx, axis=0)
+                else:                            # views, no copies
+                    idx = slice(lo, lo + batch_size)
+                    Xb, Yb = X[idx], Y[idx]
                 swb = sw[idx] if sw.size else sw
                 wb = float(np.sum(swb, dtype=np.float64)) if sw.size else float(len(Xb))
                 scale = 1.0 / (wb * row_terms) if wb > 0 else 0.0
