@@ -544,7 +544,10 @@ def startup_cases():
 
 def all_cases():
     """Every benchmark case, in group order."""
-    return mlp_cases() + derivative_cases() + hvp_cases() + startup_cases()
+    from ._sklearn_bench import sklearn_cases  # scikit-learn's MLP, an optional peer
+
+    return (mlp_cases() + derivative_cases() + hvp_cases() + sklearn_cases()
+            + startup_cases())
 
 
 def time_rounds(step, rounds):

@@ -13,6 +13,8 @@ options={"lr": 1e-3})``.  The work is one compiled update kernel per step
 (:mod:`pykernels.kernels.optim`), no per-parameter Python loop.
 """
 
+import numbers
+
 import numpy as np
 
 from . import _backend
@@ -119,6 +121,11 @@ class _Optimizer:
         ValueError
             A missing entry, a negative step, a slot of another shape, or one that is
             read-only or not C-contiguous (the update writes it in place).
+
+        Returns
+        -------
+        dict
+            ``state``.
         """
         hint = f"; make the state with {type(self).__name__}.init(theta)"
         if not isinstance(state, dict):
@@ -139,6 +146,7 @@ class _Optimizer:
             if not (value.flags.c_contiguous and value.flags.writeable):
                 raise ValueError(f"state[{slot!r}] must be a writeable, C-contiguous array "
                                  f"(it is updated in place){hint}")
+        return state
 
     def _apply(self, module, theta, grad, state, lr):
         """The unchecked update (for the training and minimize loops)."""
