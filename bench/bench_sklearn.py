@@ -15,7 +15,8 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from pykernels._sklearn_bench import FITS, fit, sklearn_cases  # noqa: E402
+from pykernels._sklearn_bench import FITS, fit  # noqa: E402
+from pykernels.benchmarks import sklearn_cases  # noqa: E402
 
 CASES = sklearn_cases()
 

@@ -17,7 +17,6 @@ import warnings
 
 import numpy as np
 
-from ._backend import backends
 
 #: group -> (data set, solver, max_iter, newton-cg iterations, part of the quick run)
 FITS = {
@@ -72,18 +71,3 @@ def fit(group, impl):
             return est.fit(X, y)
 
     return run
-
-
-def sklearn_cases():
-    """The fit-time cases of every group (see the module docstring)."""
-    from .benchmarks import Case
-
-    cases = []
-    for group, (_, _, _, newton, quick) in FITS.items():
-        impls = ["sklearn"] + [f"pykernels-{b}" for b in backends() if b != "numpy"]
-        if newton:
-            impls.append(f"pykernels-newton-cg-{newton}")
-        cases += [Case(group, impl, functools.partial(fit, group, impl), quick)
-                  for impl in impls]
-    return cases
-

@@ -542,10 +542,24 @@ def startup_cases():
     return cases
 
 
+# -- scikit-learn's MLP, an optional peer of pykernels.sklearn ----------------------
+
+def sklearn_cases():
+    """``sklearn-fit|<data>|<solver>-<iterations>`` cases (:mod:`pykernels._sklearn_bench`)."""
+    from ._sklearn_bench import FITS, fit
+
+    cases = []
+    for group, (_, _, _, newton, quick) in FITS.items():
+        impls = ["sklearn"] + [f"pykernels-{b}" for b in backends() if b != "numpy"]
+        if newton:
+            impls.append(f"pykernels-newton-cg-{newton}")
+        cases += [Case(group, impl, functools.partial(fit, group, impl), quick)
+                  for impl in impls]
+    return cases
+
+
 def all_cases():
     """Every benchmark case, in group order."""
-    from ._sklearn_bench import sklearn_cases  # scikit-learn's MLP, an optional peer
-
     return (mlp_cases() + derivative_cases() + hvp_cases() + sklearn_cases()
             + startup_cases())
 

@@ -13,7 +13,6 @@ options={"lr": 1e-3})``.  The work is one compiled update kernel per step
 (:mod:`pykernels.kernels.optim`), no per-parameter Python loop.
 """
 
-import numbers
 
 import numpy as np
 

@@ -36,11 +36,10 @@ def _schedule(schedule, lr, epochs, step_size, gamma):
     return lambda epoch: 0.5 * lr * (1.0 + math.cos(math.pi * epoch / epochs))
 
 
-def _rates(rate, epochs):
-    """Every epoch's learning rate, checked before training changes anything."""
-    name = "the learning rate schedule({})"
-    return [real(returned_scalar(rate(epoch), name.format(epoch)), name.format(epoch),
-                 low=0.0) for epoch in range(epochs)]
+def _rate(rate, epoch):
+    """The learning rate of ``epoch``, checked (finite, >= 0)."""
+    name = f"the learning rate schedule({epoch})"
+    return real(returned_scalar(rate(epoch), name), name, low=0.0)
 
 
 def _optimizer(optimizer, lr, backend):
@@ -182,7 +181,8 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
         Learning rate per epoch: constant; ``lr * gamma ** (epoch // step_size)``;
         cosine annealing ``lr (1 + cos(pi epoch / epochs)) / 2``; or ``schedule(epoch)``,
         which must return finite numbers >= 0 (every epoch's rate is checked before
-        training starts).
+        training starts, and the callable is called again as each epoch starts, so it
+        may follow the training -- e.g. lower the rate on a plateau).
     step_size : int
     gamma : float
         Parameters of the ``"step"`` schedule (``gamma`` finite, >= 0).
@@ -258,8 +258,9 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
     opt = _optimizer(optimizer, lr, backend)
     if not callable(schedule) and schedule == "step":
         gamma = real(gamma, "gamma", low=0.0)
-    rates = _rates(_schedule(schedule, opt.lr, epochs, positive_int(step_size, "step_size"),
-                             gamma), epochs)
+    rate = _schedule(schedule, opt.lr, epochs, positive_int(step_size, "step_size"), gamma)
+    for epoch in range(epochs):  # every rate checked before training changes anything
+        _rate(rate, epoch)
     theta = net.theta
     state = opt.init(theta) if state is None else opt.check_state(state, theta)
     rng = np.random.default_rng(seed)
@@ -280,7 +281,7 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
     try:
         for epoch in range(start, epochs):
             t0 = time.perf_counter()
-            lr_epoch = rates[epoch]
+            lr_epoch = _rate(rate, epoch)  # again: a schedule may follow the training
             order = rng.permutation(n) if shuffle else None
             total = weight = 0.0
             for lo in range(0, n, batch_size):

@@ -50,7 +50,7 @@ def test_a_state_of_another_shape_or_dtype_is_refused():
     net = _net()
     with pytest.raises(ValueError, match="state"):
         pk.train(net, X, y, optimizer=opt, state=opt.init(np.zeros(3)))
-    with pytest.raises(ValueError, match="state"):
+    with pytest.raises(TypeError, match="state"):
         pk.train(net, X, y, optimizer=opt, state=opt.init(net.theta.astype(np.float32)))
     with pytest.raises(TypeError, match="state"):
         pk.train(net, X, y, optimizer=opt, state=[0.0])
