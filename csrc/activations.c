@@ -50,6 +50,9 @@ int PK_NAME(activation_row)(const real *restrict z, int64_t n, real *restrict a,
         double scale = 1.0 / total;
         for (int64_t j = 0; j < n; j++)
             a[j] = (real)(a[j] * scale);
+    } else if (code == PK_EXP) {
+        for (int64_t j = 0; j < n; j++)
+            a[j] = (real)pk_exp(z[j]);
     } else {
         for (int64_t j = 0; j < n; j++)
             a[j] = z[j];
@@ -96,6 +99,9 @@ int PK_NAME(activation_backward)(const real *restrict a, int64_t batch, int64_t 
                 dot += (real)(ai[j] * di[j]);
             for (int64_t j = 0; j < n; j++)
                 di[j] = (real)(ai[j] * (di[j] - dot));
+        } else if (code == PK_EXP) {
+            for (int64_t j = 0; j < n; j++)
+                di[j] = (real)(di[j] * ai[j]);
         }
     }
     return PK_OK;

@@ -42,8 +42,10 @@ int main(void)
         theta[k] = 0.5 * uniform(&rng);
     double loss = 0.0;
     for (int epoch = 0; epoch <= epochs && status == PK_OK; epoch++) {
+        /* no sample weights (NULL, 0), scale 1 / batch: the mean loss, no L2 penalty */
         status = pk_mlp_loss_and_grad_f64(theta, sizes, n_sizes, PK_TANH, PK_IDENTITY, PK_MSE,
-                                          X, batch, Y, work, grad, &loss);
+                                          X, batch, Y, NULL, 0, 1.0 / batch, 0.0, work, grad,
+                                          &loss);
         if (epoch % 500 == 0)
             printf("epoch %4d  loss %.6e\n", epoch, loss);
         for (int64_t k = 0; k < n_theta; k++)

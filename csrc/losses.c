@@ -1,5 +1,6 @@
 /* losses.c -- twin of kernels/losses.py: losses of the network output, fused with
- * the output activation; every loss is a mean (conventions in kernels/losses.py).
+ * the output activation; scale * the sum of the rows' weighted losses (conventions in
+ * kernels/losses.py).
  * Compiled for double and float like activations.c. */
 #ifndef PK_REAL
 
@@ -25,22 +26,24 @@
 
 PK_SIMD_CLONES
 int PK_NAME(output_loss)(const real *restrict z, int64_t batch, int64_t n_out,
-                         const real *restrict y, int out_code, int loss_code,
-                         real *restrict a, real *restrict delta, double *value)
+                         const real *restrict y, const real *restrict sw, int64_t n_sw,
+                         double scale, int out_code, int loss_code, real *restrict a,
+                         real *restrict delta, double *value)
 {
-    if (!pk_valid_activation(out_code) || loss_code < PK_MSE || loss_code > PK_CROSS_ENTROPY
-        || (loss_code == PK_CROSS_ENTROPY && out_code != PK_SOFTMAX && out_code != PK_SIGMOID))
+    if (!pk_valid_activation(out_code) || loss_code < PK_MSE || loss_code > PK_POISSON
+        || (loss_code == PK_CROSS_ENTROPY && out_code != PK_SOFTMAX && out_code != PK_SIGMOID)
+        || (loss_code == PK_POISSON && out_code != PK_EXP))
         return PK_ERR_CODE;
-    if (batch < 1 || n_out < 1)
+    if (batch < 1 || n_out < 1 || pk_valid_weights(n_sw, batch) != PK_OK)
         return PK_ERR_SIZE;
     for (int64_t i = 0; i < batch; i++)
         PK_NAME(activation_row)(z + i * n_out, n_out, a + i * n_out, out_code);
     double total = 0.0;
     if (loss_code == PK_CROSS_ENTROPY && out_code == PK_SOFTMAX) {
-        double scale = 1.0 / (double)batch;
         for (int64_t i = 0; i < batch; i++) {
             const real *zi = z + i * n_out, *yi = y + i * n_out, *ai = a + i * n_out;
             real *di = delta + i * n_out;
+            double w = n_sw ? sw[i] : 1.0, s = w * scale;
             real zmax = zi[0];
             for (int64_t j = 1; j < n_out; j++)
                 zmax = zi[j] > zmax ? zi[j] : zmax;
@@ -50,38 +53,51 @@ int PK_NAME(output_loss)(const real *restrict z, int64_t batch, int64_t n_out,
                 ysum += yi[j];
                 yz += (real)(yi[j] * zi[j]);
             }
-            total += ysum * (zmax + log(sum_exp)) - yz;
+            total += w * (ysum * (zmax + log(sum_exp)) - yz);
             for (int64_t j = 0; j < n_out; j++)
-                di[j] = (real)((ai[j] * ysum - yi[j]) * scale);
+                di[j] = (real)((ai[j] * ysum - yi[j]) * s);
         }
         *value = total * scale;
         return PK_OK;
     }
-    double scale = 1.0 / ((double)batch * (double)n_out);
-    int64_t count = batch * n_out;
-    if (loss_code == PK_CROSS_ENTROPY) { /* binary, on a sigmoid output */
-        for (int64_t k = 0; k < count; k++) {
-            total += (pk_max(z[k], 0.0) - (real)(z[k] * y[k]) + log1p(pk_exp(-pk_abs(z[k]))));
-            delta[k] = (real)((real)(a[k] - y[k]) * scale);
-        }
-        *value = total * scale;
-        return PK_OK;
-    }
-    for (int64_t k = 0; k < count; k++) {
-        real r = a[k] - y[k];
-        if (loss_code == PK_MSE) {
-            total += (real)(r * r);
-            delta[k] = (real)(2.0 * r * scale);
-        } else if (loss_code == PK_L1) {
-            total += pk_abs(r);
-            delta[k] = (real)((r > 0 ? 1.0 : (r < 0 ? -1.0 : 0.0)) * scale);
+    for (int64_t i = 0; i < batch; i++) {
+        const real *zi = z + i * n_out, *yi = y + i * n_out, *ai = a + i * n_out;
+        real *di = delta + i * n_out;
+        double w = n_sw ? sw[i] : 1.0, s = w * scale, row = 0.0;
+        if (loss_code == PK_CROSS_ENTROPY) { /* binary, on a sigmoid output */
+            for (int64_t j = 0; j < n_out; j++) {
+                row += (pk_max(zi[j], 0.0) - (real)(zi[j] * yi[j])
+                        + log1p(pk_exp(-pk_abs(zi[j]))));
+                di[j] = (real)((real)(ai[j] - yi[j]) * s);
+            }
+        } else if (loss_code == PK_POISSON) { /* on an exp output */
+            for (int64_t j = 0; j < n_out; j++) {
+                double yj = yi[j];
+                if (yj > 0.0)
+                    row += yj * (log(yj) - zi[j]);
+                row += ai[j] - yj;
+                di[j] = (real)((real)(ai[j] - yi[j]) * s);
+            }
         } else {
-            double ar = pk_abs(r);
-            total += ar <= 1.0 ? 0.5 * r * r : ar - 0.5;
-            delta[k] = (real)(pk_min(pk_max(r, -1.0), 1.0) * scale);
+            for (int64_t j = 0; j < n_out; j++) {
+                real r = ai[j] - yi[j];
+                if (loss_code == PK_MSE) {
+                    row += (real)(r * r);
+                    di[j] = (real)(2.0 * r * s);
+                } else if (loss_code == PK_L1) {
+                    row += pk_abs(r);
+                    di[j] = (real)((r > 0 ? 1.0 : (r < 0 ? -1.0 : 0.0)) * s);
+                } else {
+                    double ar = pk_abs(r);
+                    row += ar <= 1.0 ? 0.5 * r * r : ar - 0.5;
+                    di[j] = (real)(pk_min(pk_max(r, -1.0), 1.0) * s);
+                }
+            }
         }
+        total += w * row;
     }
-    PK_NAME(activation_backward)(a, batch, n_out, delta, out_code);
+    if (loss_code != PK_CROSS_ENTROPY && loss_code != PK_POISSON)
+        PK_NAME(activation_backward)(a, batch, n_out, delta, out_code);
     *value = total * scale;
     return PK_OK;
 }

@@ -4,7 +4,8 @@
  * Layer l maps n_l -> n_{l+1}: a_{l+1} = G(a_l W_l^T + b_l) for a batch of rows;
  * theta holds, layer after layer, W_l (n_{l+1}, n_l) row-major then b_l.  work
  * (pk_mlp_workspace_size entries, kept by the caller) is laid out as in
- * kernels/mlp.py: [a_1 | ... | a_{L-1} | z_L | a_L | scratch | scratch].
+ * kernels/mlp.py: [a_1 | ... | a_{L-1} | z_L | a_L | scratch | scratch].  The loss
+ * kernels weight, scale and penalise the loss as pykernels.h says.
  * Compiled for double and float like activations.c. */
 #ifndef PK_REAL
 
@@ -119,6 +120,23 @@ real *PK_NAME(mlp_forward)(const real *theta, const int64_t *sizes, int64_t n_si
     return (real *)prev;
 }
 
+double PK_NAME(weight_penalty)(const real *theta, const int64_t *sizes, int64_t n_sizes,
+                              double l2, const real *v, real *out)
+{
+    double total = 0.0;
+    int64_t t = 0;
+    for (int64_t layer = 0; layer + 1 < n_sizes; layer++) {
+        int64_t end = t + sizes[layer] * sizes[layer + 1];
+        for (int64_t k = t; k < end; k++)
+            total += (double)theta[k] * theta[k];
+        if (out)
+            for (int64_t k = t; k < end; k++)
+                out[k] = (real)(out[k] + l2 * v[k]);
+        t = end + sizes[layer + 1];
+    }
+    return 0.5 * l2 * total;
+}
+
 int PK_NAME(mlp_predict)(const real *theta, const int64_t *sizes, int64_t n_sizes,
                          int hidden, int output, const real *X, int64_t batch,
                          real *work, real *out)
@@ -135,38 +153,51 @@ int PK_NAME(mlp_predict)(const real *theta, const int64_t *sizes, int64_t n_size
     return PK_OK;
 }
 
-int PK_NAME(mlp_loss)(const real *theta, const int64_t *sizes, int64_t n_sizes,
-                      int hidden, int output, int loss, const real *X, int64_t batch,
-                      const real *Y, real *work, double *value)
+/* PK_OK when the arguments every loss kernel shares are valid. */
+static int PK_NAME(loss_check)(const int64_t *sizes, int64_t n_sizes, int hidden,
+                               int64_t batch, int64_t n_sw)
 {
     int status = pk_mlp_check(sizes, n_sizes, batch);
     if (status != PK_OK)
         return status;
     if (!pk_valid_activation(hidden))
         return PK_ERR_CODE;
+    return pk_valid_weights(n_sw, batch);
+}
+
+int PK_NAME(mlp_loss)(const real *theta, const int64_t *sizes, int64_t n_sizes,
+                      int hidden, int output, int loss, const real *X, int64_t batch,
+                      const real *Y, const real *sw, int64_t n_sw, double scale, double l2,
+                      real *work, double *value)
+{
+    int status = PK_NAME(loss_check)(sizes, n_sizes, hidden, batch, n_sw);
+    if (status != PK_OK)
+        return status;
     real *z = PK_NAME(mlp_forward)(theta, sizes, n_sizes, hidden, X, batch, work);
     int64_t a, scratch, spare;
     PK_NAME(mlp_buffers)(sizes, n_sizes, batch, &a, &scratch, &spare);
-    return PK_NAME(output_loss)(z, batch, sizes[n_sizes - 1], Y, output, loss, work + a,
-                                work + scratch, value);
+    status = PK_NAME(output_loss)(z, batch, sizes[n_sizes - 1], Y, sw, n_sw, scale, output,
+                                  loss, work + a, work + scratch, value);
+    if (status == PK_OK && l2 != 0.0)
+        *value += PK_NAME(weight_penalty)(theta, sizes, n_sizes, l2, theta, NULL);
+    return status;
 }
 
 int PK_NAME(mlp_loss_and_grad)(const real *theta, const int64_t *sizes, int64_t n_sizes,
                                int hidden, int output, int loss, const real *X,
-                               int64_t batch, const real *Y, real *work, real *grad,
+                               int64_t batch, const real *Y, const real *sw, int64_t n_sw,
+                               double scale, double l2, real *work, real *grad,
                                double *value)
 {
-    int status = pk_mlp_check(sizes, n_sizes, batch);
+    int status = PK_NAME(loss_check)(sizes, n_sizes, hidden, batch, n_sw);
     if (status != PK_OK)
         return status;
-    if (!pk_valid_activation(hidden))
-        return PK_ERR_CODE;
     real *z = PK_NAME(mlp_forward)(theta, sizes, n_sizes, hidden, X, batch, work);
     int64_t a, buf, spare;
     PK_NAME(mlp_buffers)(sizes, n_sizes, batch, &a, &buf, &spare);
     real *delta = work + buf;
-    status = PK_NAME(output_loss)(z, batch, sizes[n_sizes - 1], Y, output, loss, work + a,
-                                  delta, value);
+    status = PK_NAME(output_loss)(z, batch, sizes[n_sizes - 1], Y, sw, n_sw, scale, output,
+                                  loss, work + a, delta, value);
     if (status != PK_OK)
         return status;
     int64_t t = pk_mlp_theta_size(sizes, n_sizes);
@@ -202,6 +233,8 @@ int PK_NAME(mlp_loss_and_grad)(const real *theta, const int64_t *sizes, int64_t 
             delta = d_prev;
         }
     }
+    if (l2 != 0.0)
+        *value += PK_NAME(weight_penalty)(theta, sizes, n_sizes, l2, theta, grad);
     return PK_OK;
 }
 

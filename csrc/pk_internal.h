@@ -110,6 +110,12 @@ static inline double pk_sigmoid(double x)
 /* PK_OK when sizes/batch describe a network BLAS can run, else PK_ERR_SIZE. */
 int pk_mlp_check(const int64_t *sizes, int64_t n_sizes, int64_t batch);
 
+/* PK_OK when n_sw (the number of sample weights) is 0 or batch, else PK_ERR_SIZE. */
+static inline int pk_valid_weights(int64_t n_sw, int64_t batch)
+{
+    return n_sw == 0 || n_sw == batch ? PK_OK : PK_ERR_SIZE;
+}
+
 /* The forward pass of kernels/mlp.py: fills work's activations, returns z_L. */
 double *pk_mlp_forward_f64(const double *theta, const int64_t *sizes, int64_t n_sizes,
                            int hidden, const double *X, int64_t batch, double *work);
@@ -118,7 +124,14 @@ float *pk_mlp_forward_f32(const float *theta, const int64_t *sizes, int64_t n_si
 
 static inline int pk_valid_activation(int code)
 {
-    return code >= PK_IDENTITY && code <= PK_SOFTMAX;
+    return code >= PK_IDENTITY && code <= PK_EXP;
 }
+
+/* (l2 / 2) * the sum of theta's squared weight entries (biases excluded); when out is not
+ * NULL, out <- out + l2 * v on the weight entries (kernels/mlp.py: weight_penalty). */
+double pk_weight_penalty_f64(const double *theta, const int64_t *sizes, int64_t n_sizes,
+                             double l2, const double *v, double *out);
+double pk_weight_penalty_f32(const float *theta, const int64_t *sizes, int64_t n_sizes,
+                             double l2, const float *v, float *out);
 
 #endif

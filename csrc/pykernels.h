@@ -12,6 +12,13 @@
  * elementwise math of both runs in double, as in the Numba kernels); reported loss
  * values are always double.
  *
+ * The loss kernels take per-sample weights sw (n_sw = batch entries, or n_sw = 0:
+ * every weight is 1), a double scale and an L2 coefficient l2 >= 0, and compute
+ *     scale * sum_i sw_i l_i  +  (l2 / 2) * (sum of the squared weight entries)
+ * with l_i row i's loss (kernels/losses.py: the sum over its outputs for the
+ * elementwise losses) and the biases not penalised; gradients and curvature products
+ * are those of this value.
+ *
  * This file is also the cffi cdef (csrc/build_cffi.py strips the lines starting
  * with '#'), so it holds declarations only.
  */
@@ -27,10 +34,11 @@ enum {
 };
 
 /* Activation codes (kernels/activations.py). */
-enum { PK_IDENTITY = 0, PK_TANH = 1, PK_RELU = 2, PK_SIGMOID = 3, PK_SOFTMAX = 4 };
+enum { PK_IDENTITY = 0, PK_TANH = 1, PK_RELU = 2, PK_SIGMOID = 3, PK_SOFTMAX = 4, PK_EXP = 5 };
 
-/* Loss codes (kernels/losses.py). */
-enum { PK_MSE = 0, PK_L1 = 1, PK_HUBER = 2, PK_CROSS_ENTROPY = 3 };
+/* Loss codes (kernels/losses.py); cross-entropy needs a softmax or sigmoid output,
+ * Poisson an exp output. */
+enum { PK_MSE = 0, PK_L1 = 1, PK_HUBER = 2, PK_CROSS_ENTROPY = 3, PK_POISSON = 4 };
 
 /* ---- activations.c ---------------------------------------------------------- */
 
@@ -50,12 +58,14 @@ int pk_activation_backward_f32(const float *a, int64_t batch, int64_t n, float *
 
 /* ---- losses.c --------------------------------------------------------------- */
 
-/* Mean loss of a = G_out(z) against y, all (batch, n_out); fills a, delta = dL/dz
- * and *value. */
+/* *value <- scale * sum_i sw_i l_i for a = G_out(z) against y, all (batch, n_out);
+ * fills a and delta = d value / dz. */
 int pk_output_loss_f64(const double *z, int64_t batch, int64_t n_out, const double *y,
-                       int out_code, int loss_code, double *a, double *delta, double *value);
+                       const double *sw, int64_t n_sw, double scale, int out_code,
+                       int loss_code, double *a, double *delta, double *value);
 int pk_output_loss_f32(const float *z, int64_t batch, int64_t n_out, const float *y,
-                       int out_code, int loss_code, float *a, float *delta, double *value);
+                       const float *sw, int64_t n_sw, double scale, int out_code,
+                       int loss_code, float *a, float *delta, double *value);
 
 /* ---- mlp.c ------------------------------------------------------------------ */
 
@@ -75,48 +85,56 @@ int pk_mlp_predict_f32(const float *theta, const int64_t *sizes, int64_t n_sizes
                        int hidden, int output, const float *X, int64_t batch,
                        float *work, float *out);
 
-/* *value <- the mean loss of the network on (X, Y). */
+/* *value <- the loss of the network on (X, Y) (weighted, scaled, penalised). */
 int pk_mlp_loss_f64(const double *theta, const int64_t *sizes, int64_t n_sizes,
                     int hidden, int output, int loss, const double *X, int64_t batch,
-                    const double *Y, double *work, double *value);
+                    const double *Y, const double *sw, int64_t n_sw, double scale,
+                    double l2, double *work, double *value);
 int pk_mlp_loss_f32(const float *theta, const int64_t *sizes, int64_t n_sizes,
                     int hidden, int output, int loss, const float *X, int64_t batch,
-                    const float *Y, float *work, double *value);
+                    const float *Y, const float *sw, int64_t n_sw, double scale,
+                    double l2, float *work, double *value);
 
-/* *value <- the mean loss on (X, Y); grad (theta size) <- its gradient by
+/* *value <- the loss on (X, Y) as pk_mlp_loss; grad (theta size) <- its gradient by
  * backpropagation.  The fused training step. */
 int pk_mlp_loss_and_grad_f64(const double *theta, const int64_t *sizes, int64_t n_sizes,
                              int hidden, int output, int loss, const double *X,
-                             int64_t batch, const double *Y, double *work, double *grad,
-                             double *value);
+                             int64_t batch, const double *Y, const double *sw,
+                             int64_t n_sw, double scale, double l2, double *work,
+                             double *grad, double *value);
 int pk_mlp_loss_and_grad_f32(const float *theta, const int64_t *sizes, int64_t n_sizes,
                              int hidden, int output, int loss, const float *X,
-                             int64_t batch, const float *Y, float *work, float *grad,
-                             double *value);
+                             int64_t batch, const float *Y, const float *sw,
+                             int64_t n_sw, double scale, double l2, float *work,
+                             float *grad, double *value);
 
 /* ---- rop.c ------------------------------------------------------------------ *
  * Second-order products of the loss by the R-operator and per-sample Jacobians
  * (kernels/rop.py); work holds pk_mlp_rop_workspace_size entries, zero-filled before its
- * first use: the products keep the forward and backward pass of the last (theta, X, Y)
- * there, and skip them in the next call at the same point. */
+ * first use: the products keep the forward and backward pass of the last (theta, X, Y,
+ * sw, scale, l2) there, and skip them in the next call at the same point. */
 
 int64_t pk_mlp_rop_workspace_size(const int64_t *sizes, int64_t n_sizes, int64_t batch);
 
-/* out (theta size) <- H v, H the Hessian of the mean loss w.r.t. theta; *value <- the
- * loss. */
+/* out (theta size) <- H v, H the Hessian of the loss (as pk_mlp_loss) w.r.t. theta;
+ * *value <- the loss. */
 int pk_mlp_hvp_f64(const double *theta, const int64_t *sizes, int64_t n_sizes, int hidden,
                    int output, int loss, const double *X, int64_t batch, const double *Y,
+                   const double *sw, int64_t n_sw, double scale, double l2,
                    const double *v, double *work, double *out, double *value);
 int pk_mlp_hvp_f32(const float *theta, const int64_t *sizes, int64_t n_sizes, int hidden,
                    int output, int loss, const float *X, int64_t batch, const float *Y,
+                   const float *sw, int64_t n_sw, double scale, double l2,
                    const float *v, float *work, float *out, double *value);
 
 /* out (theta size) <- G v, G the (PSD) Gauss-Newton matrix; *value <- the loss. */
 int pk_mlp_gnvp_f64(const double *theta, const int64_t *sizes, int64_t n_sizes, int hidden,
                     int output, int loss, const double *X, int64_t batch, const double *Y,
+                    const double *sw, int64_t n_sw, double scale, double l2,
                     const double *v, double *work, double *out, double *value);
 int pk_mlp_gnvp_f32(const float *theta, const int64_t *sizes, int64_t n_sizes, int hidden,
                     int output, int loss, const float *X, int64_t batch, const float *Y,
+                    const float *sw, int64_t n_sw, double scale, double l2,
                     const float *v, float *work, float *out, double *value);
 
 /* out (batch, n_out, n_in) -- or (batch, n_out, theta size) when wrt_params -- <- the

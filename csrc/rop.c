@@ -1,17 +1,20 @@
 /* rop.c -- twin of kernels/rop.py: Hessian- and Gauss-Newton-vector products of the
- * mean loss by the R-operator (Pearlmutter 1994), and per-sample Jacobians of the
- * outputs.  Formulas and the work layout are in kernels/rop.py: each layer keeps a
- * (2 batch, n_l) block [a_l; R a_l] ([z_L; R z_L] for the last), so one GEMM serves a
- * value and its R-derivative.  Compiled for double and float like activations.c. */
+ * (weighted, scaled, penalised) loss by the R-operator (Pearlmutter 1994), and
+ * per-sample Jacobians of the outputs.  Formulas and the work layout are in
+ * kernels/rop.py: each layer keeps a (2 batch, n_l) block [a_l; R a_l] ([z_L; R z_L] for
+ * the last), so one GEMM serves a value and its R-derivative.  Compiled for double and
+ * float like activations.c. */
 #ifndef PK_REAL
 
 #include "pk_internal.h"
 
 #define PK_HALF_SIZE_MAX 1073741823 /* 2 batch rows must fit a 32-bit BLAS dimension */
 
-/* work's header: [state, hidden, output, loss, batch, n_sizes, sizes...]; state says what
- * the rest holds for the (theta, X, Y) copied after the header (kernels/rop.py) */
-#define PK_HEAD 6
+/* work's header: [state, hidden, output, loss, batch, n_sizes, key, n_sw, sizes...], the
+ * key (4 entries from PK_KEY on) holding the bytes of the double pair (scale, l2); state
+ * says what the rest holds for the (theta, X, Y, sw) copied after it (kernels/rop.py) */
+#define PK_KEY 6
+#define PK_HEAD 11
 enum { PK_EMPTY = 0, PK_FORWARD = 1, PK_CURVATURE = 2 };
 
 /* How the backward sweep finishes R delta_l and delta_l (kernels/rop.py). */
@@ -36,7 +39,7 @@ int64_t pk_mlp_rop_workspace_size(const int64_t *sizes, int64_t n_sizes, int64_t
     int64_t head = PK_HEAD + n_sizes;
     if (widths > INT64_MAX / 8 || n_theta > INT64_MAX - head)
         return PK_ERR_SIZE;
-    int64_t rop_rows = sizes[0] + 5 * widths + 2 * sizes[n_sizes - 1];
+    int64_t rop_rows = sizes[0] + 1 + 5 * widths + 2 * sizes[n_sizes - 1];
     if (rop_rows > (INT64_MAX - head - n_theta) / batch
         || 2 * widest_all > (INT64_MAX - head - base) / batch)
         return PK_ERR_SIZE;
@@ -160,15 +163,19 @@ static void PK_NAME(tangent_activation)(real *block, int64_t batch, int64_t n, c
     }
 }
 
-/* 1 when the header's codes, batch and sizes are these, compared exactly (a float header
- * holding a rounded integer never matches). */
+/* 1 when the header's codes, batch, sizes, number of weights and the bytes of key (scale,
+ * l2) are these, compared exactly (a float header holding a rounded integer never
+ * matches). */
 static int PK_NAME(header_matches)(const real *head, const int64_t *sizes, int64_t n_sizes,
-                                   const int *codes, int64_t batch)
+                                   const int *codes, int64_t batch, int64_t n_sw,
+                                   const double *key)
 {
     for (int k = 0; k < 3; k++)
         if (head[1 + k] != codes[k])
             return 0;
-    if ((double)head[4] != (double)batch || (double)head[5] != (double)n_sizes)
+    if ((double)head[4] != (double)batch || (double)head[5] != (double)n_sizes
+        || (double)head[PK_HEAD - 1] != (double)n_sw
+        || memcmp(head + PK_KEY, key, 2 * sizeof *key) != 0)
         return 0;
     for (int64_t k = 0; k < n_sizes; k++)
         if ((double)head[PK_HEAD + k] != (double)sizes[k])
@@ -176,28 +183,35 @@ static int PK_NAME(header_matches)(const real *head, const int64_t *sizes, int64
     return 1;
 }
 
-/* 1 when work holds a pass of this network at (theta, X, Y) (head[0] says which).  On a
- * miss the copy is written first and the state cleared: the pass about to be computed --
- * from the copy, not from the caller's arrays, which another thread may change meanwhile
- * -- then always matches the copy it is kept with. */
+/* 1 when work holds a pass of this network at (theta, X, Y, sw, key) (head[0] says
+ * which).  On a miss the copy is written first and the state cleared: the pass about to
+ * be computed -- from the copy, not from the caller's arrays, which another thread may
+ * change meanwhile -- then always matches the copy it is kept with. */
 static int PK_NAME(rop_keep)(real *head, real *copy, const int64_t *sizes, int64_t n_sizes,
                              const int *codes, const real *theta, int64_t n_theta,
-                             const real *X, int64_t batch, const real *Y)
+                             const real *X, int64_t batch, const real *Y, const real *sw,
+                             int64_t n_sw, const double *key)
 {
     size_t m = (size_t)(batch * sizes[0]), n_y = (size_t)(batch * sizes[n_sizes - 1]);
-    size_t n = (size_t)n_theta, bytes = sizeof *copy;
-    if (head[0] != PK_EMPTY && PK_NAME(header_matches)(head, sizes, n_sizes, codes, batch)
+    size_t n = (size_t)n_theta, bytes = sizeof *copy, y = n + m + n_y;
+    if (head[0] != PK_EMPTY
+        && PK_NAME(header_matches)(head, sizes, n_sizes, codes, batch, n_sw, key)
         && memcmp(copy, theta, n * bytes) == 0 && memcmp(copy + n, X, m * bytes) == 0
-        && memcmp(copy + n + m, Y, n_y * bytes) == 0)
+        && memcmp(copy + n + m, Y, n_y * bytes) == 0
+        && (n_sw == 0 || memcmp(copy + y, sw, (size_t)n_sw * bytes) == 0))
         return 1;
     head[0] = PK_EMPTY;
     memcpy(copy, theta, n * bytes);
     memcpy(copy + n, X, m * bytes);
     memcpy(copy + n + m, Y, n_y * bytes);
+    if (n_sw)
+        memcpy(copy + y, sw, (size_t)n_sw * bytes);
     for (int k = 0; k < 3; k++)
         head[1 + k] = (real)codes[k];
     head[4] = (real)batch;
     head[5] = (real)n_sizes;
+    head[PK_HEAD - 1] = (real)n_sw;
+    memcpy(head + PK_KEY, key, 2 * sizeof *key);
     for (int64_t k = 0; k < n_sizes; k++)
         head[PK_HEAD + k] = (real)sizes[k];
     return 0;
@@ -285,63 +299,74 @@ static void PK_NAME(tangent_backward)(const real *S, real *D, real *G, int64_t b
     }
 }
 
-/* rdelta <- H_z rz, H_z the loss's Hessian w.r.t. the logits (its Gauss-Newton part);
- * rz is overwritten with R{a} = J rz. */
-static void PK_NAME(output_rop)(int64_t batch, int64_t n_out, const real *y, int out_code,
-                                int loss_code, const real *a, real *rz, real *rdelta,
-                                int gauss_newton)
+/* rdelta <- H_z rz, H_z the loss's Hessian w.r.t. the logits (its Gauss-Newton part), row
+ * i's part times sw_i scale; rz is overwritten with R{a} = J rz. */
+static void PK_NAME(output_rop)(int64_t batch, int64_t n_out, const real *y, const real *sw,
+                                int64_t n_sw, double scale, int out_code, int loss_code,
+                                const real *a, real *rz, real *rdelta, int gauss_newton)
 {
-    if (loss_code == PK_CROSS_ENTROPY) {
+    /* fused: H_z is the output activation's Jacobian (times ysum for softmax) */
+    if (loss_code == PK_CROSS_ENTROPY || loss_code == PK_POISSON) {
         for (int64_t i = 0; i < batch; i++) {
-            double ysum = 0.0;
+            double s = (n_sw ? sw[i] : 1.0) * scale;
+            if (out_code == PK_SOFTMAX) {
+                double ysum = 0.0;
+                for (int64_t j = 0; j < n_out; j++)
+                    ysum += y[i * n_out + j];
+                s *= ysum;
+            }
             for (int64_t j = 0; j < n_out; j++)
-                ysum += y[i * n_out + j];
-            double scale = out_code == PK_SOFTMAX ? ysum / (double)batch
-                                                  : 1.0 / ((double)batch * (double)n_out);
-            for (int64_t j = 0; j < n_out; j++)
-                rdelta[i * n_out + j] = (real)(rz[i * n_out + j] * scale);
+                rdelta[i * n_out + j] = (real)(rz[i * n_out + j] * s);
         }
         PK_NAME(activation_backward)(a, batch, n_out, rdelta, out_code);
         return;
     }
     PK_NAME(activation_backward)(a, batch, n_out, rz, out_code); /* J symmetric for softmax */
-    double scale = 1.0 / ((double)batch * (double)n_out);
-    for (int64_t k = 0; k < batch * n_out; k++)
-        rdelta[k] = (real)(pk_loss_curvature((real)(a[k] - y[k]), loss_code) * rz[k] * scale);
+    for (int64_t i = 0; i < batch; i++) {
+        double s = (n_sw ? sw[i] : 1.0) * scale;
+        for (int64_t k = i * n_out; k < (i + 1) * n_out; k++)
+            rdelta[k] = (real)(pk_loss_curvature((real)(a[k] - y[k]), loss_code) * rz[k] * s);
+    }
     PK_NAME(activation_backward)(a, batch, n_out, rdelta, out_code); /* J^T R{dL/da} */
     if (gauss_newton || out_code == PK_IDENTITY)
         return;
     for (int64_t i = 0; i < batch; i++) { /* + R{J}^T dL/da */
         const real *ai = a + i * n_out, *rai = rz + i * n_out, *yi = y + i * n_out;
         real *di = rdelta + i * n_out;
+        double s = (n_sw ? sw[i] : 1.0) * scale;
         if (out_code == PK_SOFTMAX) { /* R{a (g - a.g)} at fixed g = Ra (g - a.g) - a (Ra.g) */
             double dot_ag = 0.0, dot_rg = 0.0;
             for (int64_t j = 0; j < n_out; j++) {
-                double g = pk_loss_slope((real)(ai[j] - yi[j]), loss_code) * scale;
+                double g = pk_loss_slope((real)(ai[j] - yi[j]), loss_code) * s;
                 dot_ag += ai[j] * g;
                 dot_rg += rai[j] * g;
             }
             for (int64_t j = 0; j < n_out; j++) {
-                double g = pk_loss_slope((real)(ai[j] - yi[j]), loss_code) * scale;
+                double g = pk_loss_slope((real)(ai[j] - yi[j]), loss_code) * s;
                 di[j] = (real)(di[j] + (rai[j] * (g - dot_ag) - ai[j] * dot_rg));
             }
+        } else if (out_code == PK_EXP) { /* G''(z) R{z} = exp(z) R{z} = R{a} */
+            for (int64_t j = 0; j < n_out; j++)
+                di[j] = (real)(di[j] + pk_loss_slope((real)(ai[j] - yi[j]), loss_code) * s
+                                           * rai[j]);
         } else {
             for (int64_t j = 0; j < n_out; j++)
-                di[j] = (real)(di[j] + pk_loss_slope((real)(ai[j] - yi[j]), loss_code) * scale
+                di[j] = (real)(di[j] + pk_loss_slope((real)(ai[j] - yi[j]), loss_code) * s
                                            * pk_bend(ai[j], rai[j], out_code));
         }
     }
 }
 
-/* out <- H v (or G v when gauss_newton); *value <- the mean loss. */
+/* out <- H v (or G v when gauss_newton); *value <- the loss. */
 static int PK_NAME(rop)(const real *theta, const int64_t *sizes, int64_t n_sizes, int hidden,
                         int output, int loss, const real *X, int64_t batch, const real *Y,
-                        const real *v, real *work, real *out, double *value, int gauss_newton)
+                        const real *sw, int64_t n_sw, double scale, double l2, const real *v,
+                        real *work, real *out, double *value, int gauss_newton)
 {
     int status = pk_mlp_check(sizes, n_sizes, batch);
     if (status != PK_OK)
         return status;
-    if (batch > PK_HALF_SIZE_MAX)
+    if (batch > PK_HALF_SIZE_MAX || pk_valid_weights(n_sw, batch) != PK_OK)
         return PK_ERR_SIZE;
     if (!pk_valid_activation(hidden))
         return PK_ERR_CODE;
@@ -350,24 +375,27 @@ static int PK_NAME(rop)(const real *theta, const int64_t *sizes, int64_t n_sizes
         widths += sizes[l];
     int64_t total = batch * widths;
     real *head = work, *copy = head + PK_HEAD + n_sizes;
-    real *stack = copy + n_theta + batch * (sizes[0] + n_out), *a = stack + 2 * total;
+    real *stack = copy + n_theta + batch * (sizes[0] + n_out + 1), *a = stack + 2 * total;
     real *deltas = a + batch * n_out, *gs = deltas + 2 * total;
     const int codes[3] = {hidden, output, loss};
+    const double key[2] = {scale, l2};
     int state = gauss_newton ? PK_FORWARD : PK_CURVATURE;
-    int hit = PK_NAME(rop_keep)(head, copy, sizes, n_sizes, codes, theta, n_theta, X, batch, Y);
+    int hit = PK_NAME(rop_keep)(head, copy, sizes, n_sizes, codes, theta, n_theta, X, batch, Y,
+                                sw, n_sw, key);
     int cached = hit && head[0] >= state;
     theta = copy; /* computed from the copy, see rop_keep */
     X = copy + n_theta;
     Y = X + batch * sizes[0];
+    sw = Y + batch * n_out;
     real *last = PK_NAME(rop_forward)(theta, sizes, n_sizes, hidden, X, batch, v, stack, cached);
     int64_t w = 2 * (total - batch * n_out);
     real *D = deltas + w; /* (2 batch, n): [R delta; delta] */
-    status = PK_NAME(output_loss)(last, batch, n_out, Y, output, loss, a, D + batch * n_out,
-                                  value);
+    status = PK_NAME(output_loss)(last, batch, n_out, Y, sw, n_sw, scale, output, loss, a,
+                                  D + batch * n_out, value);
     if (status != PK_OK)
         return status;
-    PK_NAME(output_rop)(batch, n_out, Y, output, loss, a, last + batch * n_out, D,
-                        gauss_newton);
+    PK_NAME(output_rop)(batch, n_out, Y, sw, n_sw, scale, output, loss, a, last + batch * n_out,
+                        D, gauss_newton);
     int curved = hidden == PK_TANH || hidden == PK_SIGMOID;
     int64_t t = n_theta;
     for (int64_t layer = n_sizes - 2; layer >= 0; layer--) {
@@ -410,25 +438,29 @@ static int PK_NAME(rop)(const real *theta, const int64_t *sizes, int64_t n_sizes
         PK_NAME(tangent_backward)(S, D_prev, G, batch, n_in, mode, hidden);
         D = D_prev;
     }
-    if (!cached && PK_NAME(header_matches)(head, sizes, n_sizes, codes, batch))
+    if (l2 != 0.0)
+        *value += PK_NAME(weight_penalty)(theta, sizes, n_sizes, l2, v, out);
+    if (!cached && PK_NAME(header_matches)(head, sizes, n_sizes, codes, batch, n_sw, key))
         head[0] = (real)state;
     return PK_OK;
 }
 
 int PK_NAME(mlp_hvp)(const real *theta, const int64_t *sizes, int64_t n_sizes, int hidden,
                      int output, int loss, const real *X, int64_t batch, const real *Y,
-                     const real *v, real *work, real *out, double *value)
+                     const real *sw, int64_t n_sw, double scale, double l2, const real *v,
+                     real *work, real *out, double *value)
 {
-    return PK_NAME(rop)(theta, sizes, n_sizes, hidden, output, loss, X, batch, Y, v, work, out,
-                        value, 0);
+    return PK_NAME(rop)(theta, sizes, n_sizes, hidden, output, loss, X, batch, Y, sw, n_sw,
+                        scale, l2, v, work, out, value, 0);
 }
 
 int PK_NAME(mlp_gnvp)(const real *theta, const int64_t *sizes, int64_t n_sizes, int hidden,
                       int output, int loss, const real *X, int64_t batch, const real *Y,
-                      const real *v, real *work, real *out, double *value)
+                      const real *sw, int64_t n_sw, double scale, double l2, const real *v,
+                      real *work, real *out, double *value)
 {
-    return PK_NAME(rop)(theta, sizes, n_sizes, hidden, output, loss, X, batch, Y, v, work, out,
-                        value, 1);
+    return PK_NAME(rop)(theta, sizes, n_sizes, hidden, output, loss, X, batch, Y, sw, n_sw,
+                        scale, l2, v, work, out, value, 1);
 }
 
 int PK_NAME(mlp_jacobian)(const real *theta, const int64_t *sizes, int64_t n_sizes,

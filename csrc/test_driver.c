@@ -1,13 +1,16 @@
 /* test_driver.c -- the C kernels without Python (make -C csrc test; with SAN=1
  * under AddressSanitizer + UBSan):
  *   - backpropagation against central differences of the loss, for every
- *     hidden x output x loss, batch 1 and 7, float64;
+ *     hidden x output x loss, batch 1 and 7, float64, with and without sample
+ *     weights and an L2 penalty;
  *   - float32 against float64;
  *   - loss, loss_and_grad and predict consistent with each other;
  *   - the elementary functions against libm, special values included;
  *   - every invalid argument gives its error code and writes nothing;
- *   - the R-operator products against differences of the gradient, the Jacobian
- *     against differences of predict, Gauss-Newton positive semi-definite;
+ *   - the R-operator products (weighted and penalised, Poisson included) against
+ *     differences of the gradient, the Jacobian against differences of predict,
+ *     Gauss-Newton positive semi-definite, the kept pass recomputed when the weights,
+ *     scale or l2 change;
  *   - the difference loops on C functions against exact derivatives;
  *   - the optimizer updates: one SGD step exactly, Adam to a quadratic's minimum.
  * Every buffer is malloc'ed at its exact size, so the sanitizer sees any overrun. */
@@ -55,15 +58,16 @@ static void *calloc_or_die(size_t count, size_t bytes)
     return p;
 }
 
-/* Data of one case: random X, theta and targets fitting the loss. */
+/* Data of one case: random X, theta, targets fitting the loss and sample weights; scale
+ * makes the loss a mean. */
 typedef struct {
     int64_t sizes[4], n_sizes, batch, n_theta, n_work, n_y;
-    double *theta, *X, *Y, *work, *grad;
+    double *theta, *X, *Y, *work, *grad, *sw, scale;
 } Case;
 
 static Case make_case(int output, int loss, int64_t batch, uint64_t seed)
 {
-    Case c = {{3, 5, 4, 3}, 4, batch, 0, 0, 0, NULL, NULL, NULL, NULL, NULL};
+    Case c = {{3, 5, 4, 3}, 4, batch, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0.0};
     c.n_theta = pk_mlp_theta_size(c.sizes, c.n_sizes);
     c.n_work = pk_mlp_workspace_size(c.sizes, c.n_sizes, batch);
     c.n_y = batch * c.sizes[c.n_sizes - 1];
@@ -72,6 +76,9 @@ static Case make_case(int output, int loss, int64_t batch, uint64_t seed)
     c.work = xmalloc(c.n_work * sizeof(double));
     c.X = xmalloc(batch * c.sizes[0] * sizeof(double));
     c.Y = xmalloc(c.n_y * sizeof(double));
+    c.sw = xmalloc(batch * sizeof(double));
+    for (int64_t i = 0; i < batch; i++)
+        c.sw[i] = 1.0 + uniform(&seed);
     for (int64_t k = 0; k < c.n_theta; k++)
         c.theta[k] = uniform(&seed);
     for (int64_t k = 0; k < batch * c.sizes[0]; k++)
@@ -84,9 +91,13 @@ static Case make_case(int output, int loss, int64_t batch, uint64_t seed)
                 c.Y[i * n_out + j] = j == (i % n_out);
             else if (loss == PK_CROSS_ENTROPY)
                 c.Y[i * n_out + j] = 0.5 + 0.5 * u;
+            else if (loss == PK_POISSON)
+                c.Y[i * n_out + j] = u < -0.5 ? 0.0 : 3.0 * (1.0 + u);
             else
                 c.Y[i * n_out + j] = 2.0 * u;
         }
+    c.scale = 1.0 / (double)(loss == PK_CROSS_ENTROPY && output == PK_SOFTMAX ? batch
+                                                                               : c.n_y);
     return c;
 }
 
@@ -97,45 +108,57 @@ static void free_case(Case *c)
     free(c->work);
     free(c->X);
     free(c->Y);
+    free(c->sw);
 }
 
-static double loss_at(Case *c, int hidden, int output, int loss)
+/* The mean loss, or with weighted != 0 the weighted one plus a penalty of 0.1. */
+static double loss_at(Case *c, int hidden, int output, int loss, int weighted)
 {
     double value = NAN;
     pk_mlp_loss_f64(c->theta, c->sizes, c->n_sizes, hidden, output, loss, c->X, c->batch,
-                    c->Y, c->work, &value);
+                    c->Y, c->sw, weighted ? c->batch : 0, c->scale, weighted ? 0.1 : 0.0,
+                    c->work, &value);
     return value;
+}
+
+/* 1 when loss needs an output other than output. */
+static int invalid_pair(int output, int loss)
+{
+    return (loss == PK_CROSS_ENTROPY && output != PK_SOFTMAX && output != PK_SIGMOID)
+           || (loss == PK_POISSON && output != PK_EXP);
 }
 
 static void test_gradients(void)
 {
-    const int outputs[] = {PK_IDENTITY, PK_TANH, PK_SIGMOID, PK_SOFTMAX};
+    const int outputs[] = {PK_IDENTITY, PK_TANH, PK_SIGMOID, PK_SOFTMAX, PK_EXP};
     char detail[96];
     for (int hidden = PK_IDENTITY; hidden <= PK_SIGMOID; hidden++)
-        for (int o = 0; o < 4; o++)
-            for (int loss = PK_MSE; loss <= PK_CROSS_ENTROPY; loss++)
+        for (int o = 0; o < 5; o++)
+            for (int loss = PK_MSE; loss <= PK_POISSON; loss++)
                 for (int64_t batch = 1; batch <= 7; batch += 6) {
-                    int output = outputs[o];
-                    if (loss == PK_CROSS_ENTROPY && output != PK_SOFTMAX && output != PK_SIGMOID)
+                    int output = outputs[o], weighted = batch > 1;
+                    if (invalid_pair(output, loss))
                         continue;
                     Case c = make_case(output, loss, batch, 7 + hidden + 10 * o + 100 * loss);
                     double value;
                     int status = pk_mlp_loss_and_grad_f64(c.theta, c.sizes, c.n_sizes, hidden,
-                                                          output, loss, c.X, batch, c.Y,
-                                                          c.work, c.grad, &value);
+                                                          output, loss, c.X, batch, c.Y, c.sw,
+                                                          weighted ? batch : 0, c.scale,
+                                                          weighted ? 0.1 : 0.0, c.work, c.grad,
+                                                          &value);
                     double err = 0.0, scale = 1e-3;
                     for (int64_t k = 0; k < c.n_theta; k++) {
                         double t = c.theta[k], h = 1e-6;
                         c.theta[k] = t + h;
-                        double up = loss_at(&c, hidden, output, loss);
+                        double up = loss_at(&c, hidden, output, loss, weighted);
                         c.theta[k] = t - h;
-                        double down = loss_at(&c, hidden, output, loss);
+                        double down = loss_at(&c, hidden, output, loss, weighted);
                         c.theta[k] = t;
                         double fd = (up - down) / (2 * h);
                         err = fmax(err, fabs(fd - c.grad[k]));
                         scale = fmax(scale, fabs(fd));
                     }
-                    double again = loss_at(&c, hidden, output, loss);
+                    double again = loss_at(&c, hidden, output, loss, weighted);
                     snprintf(detail, sizeof detail, "hidden %d output %d loss %d batch %d: "
                              "err %.2e", hidden, output, loss, (int)batch, err / scale);
                     /* l1 has kinks: only its values are compared */
@@ -162,9 +185,11 @@ static void test_float32_and_predict(void)
         Y[k] = (float)c.Y[k];
     double v64, v32;
     pk_mlp_loss_and_grad_f64(c.theta, c.sizes, c.n_sizes, PK_TANH, PK_SOFTMAX,
-                             PK_CROSS_ENTROPY, c.X, 5, c.Y, c.work, c.grad, &v64);
+                             PK_CROSS_ENTROPY, c.X, 5, c.Y, NULL, 0, c.scale, 0.0, c.work,
+                             c.grad, &v64);
     int status = pk_mlp_loss_and_grad_f32(theta, c.sizes, c.n_sizes, PK_TANH, PK_SOFTMAX,
-                                          PK_CROSS_ENTROPY, X, 5, Y, work, grad, &v32);
+                                          PK_CROSS_ENTROPY, X, 5, Y, NULL, 0, c.scale, 0.0, work,
+                                          grad, &v32);
     double err = fabs(v32 - v64) / fabs(v64);
     for (int64_t k = 0; k < c.n_theta; k++)
         err = fmax(err, fabs(grad[k] - c.grad[k]) / 1e-1);
@@ -220,13 +245,19 @@ static void test_invalid_arguments(void)
     int64_t zero[] = {3, 0, 3}, big[] = {3, (int64_t)1 << 31, 3};
 #define STEP(sizes, n_sizes, hidden, output, loss, batch) \
     pk_mlp_loss_and_grad_f64(c.theta, sizes, n_sizes, hidden, output, loss, c.X, batch, c.Y, \
-                             c.work, c.grad, &value)
+                             NULL, 0, 1.0, 0.0, c.work, c.grad, &value)
     check(STEP(c.sizes, c.n_sizes, 9, PK_IDENTITY, PK_MSE, 2) == PK_ERR_CODE, "bad hidden", "");
     check(STEP(c.sizes, c.n_sizes, -1, PK_IDENTITY, PK_MSE, 2) == PK_ERR_CODE, "hidden < 0", "");
-    check(STEP(c.sizes, c.n_sizes, PK_TANH, 5, PK_MSE, 2) == PK_ERR_CODE, "bad output", "");
+    check(STEP(c.sizes, c.n_sizes, PK_TANH, 6, PK_MSE, 2) == PK_ERR_CODE, "bad output", "");
     check(STEP(c.sizes, c.n_sizes, PK_TANH, PK_IDENTITY, 4, 2) == PK_ERR_CODE, "bad loss", "");
     check(STEP(c.sizes, c.n_sizes, PK_TANH, PK_IDENTITY, PK_CROSS_ENTROPY, 2) == PK_ERR_CODE,
           "cross-entropy without softmax/sigmoid", "");
+    check(STEP(c.sizes, c.n_sizes, PK_TANH, PK_SOFTMAX, PK_POISSON, 2) == PK_ERR_CODE,
+          "Poisson without exp", "");
+    check(STEP(c.sizes, c.n_sizes, PK_TANH, PK_EXP, 5, 2) == PK_ERR_CODE, "bad loss 5", "");
+    check(pk_mlp_loss_and_grad_f64(c.theta, c.sizes, c.n_sizes, PK_TANH, PK_IDENTITY, PK_MSE,
+                                   c.X, 2, c.Y, c.sw, 1, 1.0, 0.0, c.work, c.grad, &value)
+              == PK_ERR_SIZE, "n_sw neither 0 nor batch", "");
     check(STEP(zero, 3, PK_TANH, PK_IDENTITY, PK_MSE, 2) == PK_ERR_SIZE, "empty layer", "");
     check(STEP(big, 3, PK_TANH, PK_IDENTITY, PK_MSE, 2) == PK_ERR_SIZE, "layer > 2**31-1", "");
     check(STEP(c.sizes, 1, PK_TANH, PK_IDENTITY, PK_MSE, 2) == PK_ERR_SIZE, "one size", "");
@@ -240,6 +271,7 @@ static void test_invalid_arguments(void)
           && pk_mlp_theta_size(big, 3) == PK_ERR_SIZE, "sizes of invalid networks", "");
     double z = 0, a;
     check(pk_activation_row_f64(&z, 1, &a, 7) == PK_ERR_CODE, "bad activation code", "");
+    check(pk_activation_row_f64(&z, 1, &a, PK_EXP) == PK_OK && a == 1.0, "exp(0) = 1", "");
     free_case(&c);
 }
 
@@ -247,11 +279,16 @@ static void test_rop(void)
 {
     const int combos[][3] = {{PK_TANH, PK_SOFTMAX, PK_CROSS_ENTROPY},
                              {PK_SIGMOID, PK_IDENTITY, PK_MSE},
-                             {PK_TANH, PK_TANH, PK_HUBER}};
+                             {PK_TANH, PK_TANH, PK_HUBER},
+                             {PK_SIGMOID, PK_EXP, PK_POISSON},
+                             {PK_TANH, PK_EXP, PK_MSE}};
     char detail[96];
-    for (int c = 0; c < 3; c++) {
+    for (int c = 0; c < 5; c++) {
         int hidden = combos[c][0], output = combos[c][1], loss = combos[c][2];
         Case k = make_case(output, loss, 6, 40 + c);
+        /* the first three unweighted, the others with weights and a penalty */
+        const double *sw = c < 3 ? NULL : k.sw, l2 = c < 3 ? 0.0 : 0.25;
+        int64_t n_sw = c < 3 ? 0 : 6;
         int64_t n = k.n_theta, n_rop = pk_mlp_rop_workspace_size(k.sizes, k.n_sizes, 6);
         double *v = xmalloc(n * sizeof(double)), *hv = xmalloc(n * sizeof(double));
         double *gv = xmalloc(n * sizeof(double)), *up = xmalloc(n * sizeof(double));
@@ -259,18 +296,16 @@ static void test_rop(void)
         uint64_t seed = 99;
         for (int64_t q = 0; q < n; q++)
             v[q] = uniform(&seed);
-        int status = pk_mlp_hvp_f64(k.theta, k.sizes, k.n_sizes, hidden, output, loss, k.X, 6,
-                                    k.Y, v, rwork, hv, &value);
-        status |= pk_mlp_gnvp_f64(k.theta, k.sizes, k.n_sizes, hidden, output, loss, k.X, 6,
-                                  k.Y, v, rwork, gv, &value);
+#define ARGS k.theta, k.sizes, k.n_sizes, hidden, output, loss, k.X, 6, k.Y, sw, n_sw, \
+             k.scale, l2
+        int status = pk_mlp_hvp_f64(ARGS, v, rwork, hv, &value);
+        status |= pk_mlp_gnvp_f64(ARGS, v, rwork, gv, &value);
         for (int64_t q = 0; q < n; q++)
             k.theta[q] += eps * v[q];
-        pk_mlp_loss_and_grad_f64(k.theta, k.sizes, k.n_sizes, hidden, output, loss, k.X, 6,
-                                 k.Y, k.work, up, &value);
+        pk_mlp_loss_and_grad_f64(ARGS, k.work, up, &value);
         for (int64_t q = 0; q < n; q++)
             k.theta[q] -= 2 * eps * v[q];
-        pk_mlp_loss_and_grad_f64(k.theta, k.sizes, k.n_sizes, hidden, output, loss, k.X, 6,
-                                 k.Y, k.work, k.grad, &value);
+        pk_mlp_loss_and_grad_f64(ARGS, k.work, k.grad, &value);
         double err = 0.0, scale = 1e-3, vgv = 0.0;
         for (int64_t q = 0; q < n; q++) {
             double fd = (up[q] - k.grad[q]) / (2 * eps);
@@ -284,20 +319,36 @@ static void test_rop(void)
         check(vgv >= 0.0, "Gauss-Newton product is PSD", detail);
         /* theta moved since rwork was filled: the kept pass must not be reused */
         double *fresh = calloc_or_die(n_rop, sizeof(double)), stale = 0.0;
-        status = pk_mlp_hvp_f64(k.theta, k.sizes, k.n_sizes, hidden, output, loss, k.X, 6, k.Y,
-                                v, rwork, hv, &value);
-        status |= pk_mlp_hvp_f64(k.theta, k.sizes, k.n_sizes, hidden, output, loss, k.X, 6,
-                                 k.Y, v, fresh, up, &value);
+        status = pk_mlp_hvp_f64(ARGS, v, rwork, hv, &value);
+        status |= pk_mlp_hvp_f64(ARGS, v, fresh, up, &value);
         for (int64_t q = 0; q < n; q++)
             stale = fmax(stale, fabs(hv[q] - up[q]));
         check(status == PK_OK && stale == 0.0, "hvp after theta moved equals a fresh one",
               detail);
-        status = pk_mlp_hvp_f64(k.theta, k.sizes, k.n_sizes, hidden, output, loss, k.X, 6, k.Y,
-                                v, rwork, hv, &value); /* same point: reused */
+        status = pk_mlp_hvp_f64(ARGS, v, rwork, hv, &value); /* same point: reused */
         stale = 0.0;
         for (int64_t q = 0; q < n; q++)
             stale = fmax(stale, fabs(hv[q] - up[q]) / scale);
         check(status == PK_OK && stale <= 1e-13, "hvp at the same point reuses work", detail);
+#undef ARGS
+        /* the kept pass is keyed on the weights, scale and l2 too: changing one at a time
+         * recomputes it */
+        double *want = xmalloc(n * sizeof(double));
+        for (int change = 0; change < 3; change++) {
+            k.sw[2] += change == 0 ? 0.5 : 0.0;
+            double scale2 = k.scale * (change >= 1 ? 3.0 : 1.0), l2b = l2 + (change == 2);
+            double *w_fresh = calloc_or_die(n_rop, sizeof(double));
+            status = pk_mlp_hvp_f64(k.theta, k.sizes, k.n_sizes, hidden, output, loss, k.X, 6,
+                                    k.Y, k.sw, 6, scale2, l2b, v, rwork, hv, &value);
+            status |= pk_mlp_hvp_f64(k.theta, k.sizes, k.n_sizes, hidden, output, loss, k.X, 6,
+                                     k.Y, k.sw, 6, scale2, l2b, v, w_fresh, want, &value);
+            stale = 0.0;
+            for (int64_t q = 0; q < n; q++)
+                stale = fmax(stale, fabs(hv[q] - want[q]));
+            check(status == PK_OK && stale == 0.0, "hvp after sw, scale or l2 changed", detail);
+            free(w_fresh);
+        }
+        free(want);
         free(fresh);
         free(v);
         free(hv);

@@ -2,8 +2,9 @@
 
 Codes (``IDENTITY`` ...) are plain ints so one compiled kernel serves every
 network.  Derivatives are expressed through the layer *output* a = G(z), so the
-forward pass keeps only a:  tanh' = 1 - a^2,  sigmoid' = a (1 - a),  relu' = [a > 0].
-Softmax acts on whole rows and is only an output activation.
+forward pass keeps only a:  tanh' = 1 - a^2,  sigmoid' = a (1 - a),  relu' = [a > 0],
+exp' = a.  Softmax (on whole rows) and exp (the mean of a Poisson regression) are only
+output activations.
 """
 
 from . import _math
@@ -14,6 +15,7 @@ TANH = 1
 RELU = 2
 SIGMOID = 3
 SOFTMAX = 4
+EXP = 5
 
 
 @jit
@@ -44,6 +46,9 @@ def activation_row(z, a, code):
         scale = 1.0 / total
         for j in range(n):
             a[j] *= scale
+    elif code == EXP:
+        for j in range(n):
+            a[j] = _math.exp(z[j])
     else:
         for j in range(n):
             a[j] = z[j]
@@ -84,3 +89,6 @@ def activation_backward(a, d, code):
                 dot += ai[j] * di[j]
             for j in range(n):
                 di[j] = ai[j] * (di[j] - dot)
+        elif code == EXP:
+            for j in range(n):
+                di[j] *= ai[j]

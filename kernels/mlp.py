@@ -5,6 +5,13 @@ Layer l maps n_l -> n_{l+1}: a_{l+1} = G(a_l W_l^T + b_l) for a batch of rows.
 ``sizes`` (int64) holds n_0 ... n_L; ``hidden``/``output``/``loss`` are the codes of
 :mod:`.activations` and :mod:`.losses`.
 
+The loss kernels take per-sample weights ``sw`` ((batch,), or empty: all 1), a float64
+``scale`` and an L2 coefficient ``l2`` and return
+
+    scale * sum_i sw_i l_i  +  (l2 / 2) * sum of the squared weight entries of theta
+
+(:mod:`.losses` defines l_i; the biases are not penalised).
+
 ``work`` is one flat buffer of :func:`workspace_size` entries that the caller keeps
 between calls (no allocation in the hot path), laid out as
 ``[a_1 | ... | a_{L-1} | z_L | a_L | scratch | scratch]``: the hidden activations,
@@ -61,6 +68,25 @@ def mlp_forward(theta, sizes, hidden, X, work):
 
 
 @jit
+def weight_penalty(theta, sizes, l2, v, out):
+    """(l2 / 2) * sum of theta's squared weight entries (biases excluded), and, when
+    ``out`` is not empty, out <- out + l2 * v on the weight entries (the penalty's
+    gradient for v = theta, its Hessian times v)."""
+    total = 0.0
+    t = 0
+    for layer in range(sizes.size - 1):
+        end = t + sizes[layer] * sizes[layer + 1]
+        for k in range(t, end):
+            w = np.float64(theta[k])
+            total += w * w
+        if out.size != 0:
+            for k in range(t, end):
+                out[k] += l2 * v[k]
+        t = end + sizes[layer + 1]
+    return 0.5 * l2 * total
+
+
+@jit
 def mlp_predict(theta, sizes, hidden, output, X, work, out):
     """out (batch, n_out) <- the network's output for the rows of X."""
     z = mlp_forward(theta, sizes, hidden, X, work)
@@ -69,21 +95,25 @@ def mlp_predict(theta, sizes, hidden, output, X, work, out):
 
 
 @jit
-def mlp_loss(theta, sizes, hidden, output, loss, X, Y, work):
-    """Mean loss of the network on (X, Y)."""
+def mlp_loss(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, work):
+    """The (weighted, scaled, penalised) loss of the network on (X, Y)."""
     z = mlp_forward(theta, sizes, hidden, X, work)
     a, scratch, _ = _buffers(sizes, X.shape[0], work)
-    return output_loss(z, Y, output, loss, a, scratch[:z.size].reshape(z.shape))
+    value = output_loss(z, Y, sw, scale, output, loss, a, scratch[:z.size].reshape(z.shape))
+    if l2 != 0.0:
+        value += weight_penalty(theta, sizes, l2, theta, work[:0])
+    return value
 
 
 @jit
-def mlp_loss_and_grad(theta, sizes, hidden, output, loss, X, Y, work, grad):
-    """Mean loss on (X, Y); grad (theta.size,) <- its gradient by backpropagation."""
+def mlp_loss_and_grad(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, work, grad):
+    """The loss on (X, Y) as :func:`mlp_loss`; grad (theta.size,) <- its gradient by
+    backpropagation."""
     batch = X.shape[0]
     z = mlp_forward(theta, sizes, hidden, X, work)
     a, buf, spare = _buffers(sizes, batch, work)
     delta = buf[:z.size].reshape(z.shape)
-    value = output_loss(z, Y, output, loss, a, delta)
+    value = output_loss(z, Y, sw, scale, output, loss, a, delta)
     t = theta.size
     w = batch * np.sum(sizes[1:]) - z.size
     for layer in range(sizes.size - 2, -1, -1):
@@ -109,4 +139,6 @@ def mlp_loss_and_grad(theta, sizes, hidden, output, loss, X, Y, work, grad):
             activation_backward(prev, d_prev, hidden)
             buf, spare = spare, buf
             delta = d_prev
+    if l2 != 0.0:
+        value += weight_penalty(theta, sizes, l2, theta, grad)
     return value

@@ -14,21 +14,23 @@ and one extra backward sweep differentiates backpropagation (g_l = delta_{l+1} W
     R{delta_l} = (R{delta_{l+1}} W_l + delta_{l+1} V_l) * G'(z_l) + g_l * G''(z_l) R{z_l}
 
 with R{delta_L} = H_z R{z_L}, H_z the Hessian of the loss w.r.t. the output
-pre-activation.  The Gauss-Newton product drops every term with a second derivative of
-a layer: it is J^T H J v with H the loss's Hessian w.r.t. the logits z_L for
-cross-entropy (convex in z) and w.r.t. the output a_L for the elementwise losses
-(convex in a), hence positive semi-definite.
+pre-activation (each row's part times sw_i scale, as delta_L in :mod:`.losses`).  The
+Gauss-Newton product drops every term with a second derivative of a layer: it is
+J^T H J v with H the loss's Hessian w.r.t. the logits z_L for cross-entropy and Poisson
+(convex in z) and w.r.t. the output a_L for the elementwise losses (convex in a), hence
+positive semi-definite.  The L2 penalty adds l2 v on the weight entries to both.
 
 ``work`` holds :func:`rop_workspace_size` entries: a header and a copy of the (theta,
-X, Y) it was last used at, then for every layer a (2 batch, n_l) block ``[a_l; R a_l]``
-(``[z_L; R z_L]`` for the last; each written by its GEMMs, then activated in place), the
-output a_L, for every layer a block ``[R delta_l; delta_l]`` and a block g_l.  Stacking
+X, Y, sw) it was last used at (the header keeps scale and l2), then for every layer a
+(2 batch, n_l) block ``[a_l; R a_l]`` (``[z_L; R z_L]`` for the last; each written by its
+GEMMs, then activated in place), the output a_L, for every layer a block
+``[R delta_l; delta_l]`` and a block g_l.  Stacking
 a value over its R-derivative lets one GEMM serve both (z and R a W^T forward; g and
 R delta W backward; R delta^T a + delta^T R a for the weights' product); the second
 term of a sum is accumulated by the GEMM itself (beta = 1).
 
-Products at the point of the previous call -- the same bits of theta, X and Y, the
-usual case in Lanczos or conjugate gradients -- reuse the a_l, delta_l and g_l kept in
+Products at the point of the previous call -- the same bits of theta, X, Y, sw, scale
+and l2, the usual case in Lanczos or conjugate gradients -- reuse the a_l, delta_l and g_l kept in
 ``work`` and skip every GEMM that does not involve v (z = a W^T, g = delta W): on the
 benchmark networks H v then costs about 1.7 gradients instead of 2.1.  ``work`` must be
 zero-filled before its first use (the header then says it holds nothing).
@@ -39,10 +41,10 @@ import numpy as np
 from . import _math
 from ._blas import gemm
 from ._jit import jit, jit_inline
-from .activations import (IDENTITY, RELU, SIGMOID, SOFTMAX, TANH, activation_backward,
-                          activation_row)
-from .losses import CROSS_ENTROPY, HUBER, L1, MSE, output_loss
-from .mlp import _buffers, mlp_forward, workspace_size
+from .activations import (EXP, IDENTITY, RELU, SIGMOID, SOFTMAX, TANH,
+                          activation_backward, activation_row)
+from .losses import CROSS_ENTROPY, HUBER, L1, MSE, POISSON, output_loss
+from .mlp import _buffers, mlp_forward, weight_penalty, workspace_size
 
 
 def rop_workspace_size(sizes, batch):
@@ -51,7 +53,7 @@ def rop_workspace_size(sizes, batch):
     widths = sizes[1:]
     n_theta = sum(o * (i + 1) for i, o in zip(sizes[:-1], widths))
     head = _HEAD + len(sizes)
-    rop = (head + n_theta + batch * (sizes[0] + widths[-1])
+    rop = (head + n_theta + batch * (sizes[0] + widths[-1] + 1)
            + batch * (5 * sum(widths) + widths[-1]))
     jacobian = head + workspace_size(sizes, batch) + 2 * batch * max(sizes)
     return max(rop, jacobian)
@@ -99,9 +101,11 @@ def _loss_curvature(r, code):
     return 0.0
 
 
-# the header of ``work``: [state, hidden, output, loss, batch, n_sizes, sizes...]; state
-# says what the rest holds for the (theta, X, Y) copied after the header
-_HEAD = 6
+# the header of ``work``: [state, hidden, output, loss, batch, n_sizes, key, n_sw,
+# sizes...], the key (4 entries from _KEY on) holding the bits of the float64 pair
+# (scale, l2); state says what the rest holds for the (theta, X, Y, sw) copied after it
+_KEY = 6
+_HEAD = 11
 _EMPTY = 0.0  # nothing (zero-filled work)
 _FORWARD = 1.0  # the forward pass: a_l, z_L (enough for G v)
 _CURVATURE = 2.0  # and the backward deltas delta_l, g_l (enough for H v)
@@ -109,10 +113,10 @@ _CURVATURE = 2.0  # and the backward deltas delta_l, g_l (enough for H v)
 
 @jit
 def _rop_buffers(sizes, batch, n_theta, work):
-    """Views of ``work``: header, copy of (theta, X, Y), the [a_l; R a_l] blocks, a_L,
-    the [R delta_l; delta_l] blocks and the g_l blocks (laid out like the a_l)."""
+    """Views of ``work``: header, copy of (theta, X, Y, sw), the [a_l; R a_l] blocks,
+    a_L, the [R delta_l; delta_l] blocks and the g_l blocks (laid out like the a_l)."""
     head = _HEAD + sizes.size
-    copy = n_theta + batch * (sizes[0] + sizes[-1])
+    copy = n_theta + batch * (sizes[0] + sizes[-1] + 1)
     total = batch * np.sum(sizes[1:])
     n_out = sizes[-1]
     w = head + copy
@@ -143,12 +147,16 @@ def _same_bits(a, b):
 
 
 @jit
-def _header_matches(head, sizes, hidden, output, loss, batch):
-    """True when the header's codes, batch and sizes are these (compared exactly: a
-    float32 header holding a rounded integer never matches, see :func:`_keep`)."""
+def _header_matches(head, sizes, hidden, output, loss, batch, n_sw, scale, l2):
+    """True when the header's codes, batch, sizes, number of weights and the bits of
+    scale and l2 are these (compared exactly: a float32 header holding a rounded integer
+    never matches, see :func:`_keep`)."""
     if head[1] != hidden or head[2] != output or head[3] != loss or head[4] != batch:
         return False
-    if head[5] != sizes.size:
+    if head[5] != sizes.size or head[_HEAD - 1] != n_sw:
+        return False
+    key = head[_KEY:_KEY + 16 // head.itemsize].view(np.uint64)
+    if key[0] != np.float64(scale).view(np.uint64) or key[1] != np.float64(l2).view(np.uint64):
         return False
     for k in range(sizes.size):
         if head[_HEAD + k] != sizes[k]:
@@ -176,9 +184,9 @@ def _put_matrix(copy, M):
 
 
 @jit
-def _keep(head, copy, sizes, hidden, output, loss, theta, X, Y):
-    """Return (theta, X, Y) read back from their copy in ``work``, and whether ``work``
-    already holds a pass of this network there (``head[0]`` says which).
+def _keep(head, copy, sizes, hidden, output, loss, theta, X, Y, sw, scale, l2):
+    """Return (theta, X, Y, sw) read back from their copy in ``work``, and whether
+    ``work`` already holds a pass of this network there (``head[0]`` says which).
 
     On a miss the copy is written first and the state cleared, so that the pass about
     to be computed -- from the copy, not from the caller's arrays, which another thread
@@ -186,20 +194,27 @@ def _keep(head, copy, sizes, hidden, output, loss, theta, X, Y):
     """
     batch = X.shape[0]
     n, m = theta.size, X.size
-    hit = (head[0] != _EMPTY and _header_matches(head, sizes, hidden, output, loss, batch)
+    y = n + m + Y.size
+    hit = (head[0] != _EMPTY
+           and _header_matches(head, sizes, hidden, output, loss, batch, sw.size, scale, l2)
            and _same_bits(copy[:n], theta) and _same_matrix(copy[n:n + m], X)
-           and _same_matrix(copy[n + m:], Y))
+           and _same_matrix(copy[n + m:y], Y) and _same_bits(copy[y:y + sw.size], sw))
     if not hit:
         head[0] = _EMPTY
         for i in range(n):
             copy[i] = theta[i]
         _put_matrix(copy[n:n + m], X)
-        _put_matrix(copy[n + m:], Y)
+        _put_matrix(copy[n + m:y], Y)
+        for i in range(sw.size):
+            copy[y + i] = sw[i]
         head[1], head[2], head[3], head[4], head[5] = hidden, output, loss, batch, sizes.size
+        head[_HEAD - 1] = sw.size
+        key = head[_KEY:_KEY + 16 // head.itemsize].view(np.float64)
+        key[0], key[1] = scale, l2
         for k in range(sizes.size):
             head[_HEAD + k] = sizes[k]
-    return (copy[:n], copy[n:n + m].reshape(X.shape), copy[n + m:].reshape(Y.shape),
-            hit)
+    return (copy[:n], copy[n:n + m].reshape(X.shape), copy[n + m:y].reshape(Y.shape),
+            copy[y:y + sw.size], hit)
 
 
 @jit_inline
@@ -268,46 +283,55 @@ def _rop_forward(theta, sizes, hidden, X, v, stack, cached):
 
 
 @jit
-def _output_rop(z, y, out_code, loss_code, a, rz, rdelta, gauss_newton):
-    """rdelta <- H_z rz, H_z the loss's Hessian w.r.t. the logits (its Gauss-Newton part).
+def _output_rop(z, y, sw, scale, out_code, loss_code, a, rz, rdelta, gauss_newton):
+    """rdelta <- H_z rz, H_z the loss's Hessian w.r.t. the logits (its Gauss-Newton part),
+    row i's part times sw_i scale.
 
     ``rz`` is overwritten with R{a} = J rz (J the output activation's Jacobian).
     """
     batch, n_out = z.shape
-    # cross-entropy: H_z = ysum (diag(a) - a a^T) / batch (softmax), a (1 - a) / count (sigmoid)
-    if loss_code == CROSS_ENTROPY:
+    weighted = sw.size != 0
+    # fused: H_z = ysum (diag(a) - a a^T) (softmax cross-entropy), a (1 - a) (sigmoid
+    # cross-entropy), a (Poisson on exp) -- each the output activation's Jacobian
+    if loss_code == CROSS_ENTROPY or loss_code == POISSON:
         for i in range(batch):
-            ysum = 0.0
+            s = (sw[i] if weighted else 1.0) * scale
+            if out_code == SOFTMAX:
+                ysum = 0.0
+                for j in range(n_out):
+                    ysum += y[i, j]
+                s *= ysum
             for j in range(n_out):
-                ysum += y[i, j]
-            scale = ysum / batch if out_code == SOFTMAX else 1.0 / (batch * n_out)
-            for j in range(n_out):
-                rdelta[i, j] = rz[i, j] * scale
+                rdelta[i, j] = rz[i, j] * s
         activation_backward(a, rdelta, out_code)
         return
     activation_backward(a, rz, out_code)  # R{a} = J R{z}; J is symmetric for softmax
-    scale = 1.0 / (batch * n_out)
     for i in range(batch):
+        s = (sw[i] if weighted else 1.0) * scale
         for j in range(n_out):
-            rdelta[i, j] = _loss_curvature(a[i, j] - y[i, j], loss_code) * rz[i, j] * scale
+            rdelta[i, j] = _loss_curvature(a[i, j] - y[i, j], loss_code) * rz[i, j] * s
     activation_backward(a, rdelta, out_code)  # J^T R{dL/da}
     if gauss_newton or out_code == IDENTITY:
         return
     for i in range(batch):  # + R{J}^T dL/da
         ai, rai, di = a[i], rz[i], rdelta[i]
+        s = (sw[i] if weighted else 1.0) * scale
         if out_code == SOFTMAX:  # R{a * (g - a.g)} at fixed g = Ra (g - a.g) - a (Ra.g)
             dot_ag = 0.0
             dot_rg = 0.0
             for j in range(n_out):
-                g = _loss_slope(ai[j] - y[i, j], loss_code) * scale
+                g = _loss_slope(ai[j] - y[i, j], loss_code) * s
                 dot_ag += ai[j] * g
                 dot_rg += rai[j] * g
             for j in range(n_out):
-                g = _loss_slope(ai[j] - y[i, j], loss_code) * scale
+                g = _loss_slope(ai[j] - y[i, j], loss_code) * s
                 di[j] += rai[j] * (g - dot_ag) - ai[j] * dot_rg
+        elif out_code == EXP:  # G''(z) R{z} = exp(z) R{z} = R{a}
+            for j in range(n_out):
+                di[j] += _loss_slope(ai[j] - y[i, j], loss_code) * s * rai[j]
         else:
             for j in range(n_out):
-                di[j] += _loss_slope(ai[j] - y[i, j], loss_code) * scale * _bend(
+                di[j] += _loss_slope(ai[j] - y[i, j], loss_code) * s * _bend(
                     ai[j], rai[j], out_code)
 
 
@@ -343,22 +367,25 @@ def _tangent_backward(S, D, G, mode, code):
 
 
 @jit
-def mlp_rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, gauss_newton):
-    """out (theta.size,) <- H v, or G v with ``gauss_newton``; returns the mean loss.
+def mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, out,
+            gauss_newton):
+    """out (theta.size,) <- H v, or G v with ``gauss_newton``; returns the loss (as
+    :func:`.mlp.mlp_loss`).
 
     The compiled kernel behind :func:`mlp_hvp` and :func:`mlp_gnvp` (call it from
     ``@njit`` code); see the module docstring."""
     batch = X.shape[0]
     head, copy, stack, a, deltas, gs = _rop_buffers(sizes, batch, theta.size, work)
     state = _FORWARD if gauss_newton else _CURVATURE
-    theta, X, Y, hit = _keep(head, copy, sizes, hidden, output, loss, theta, X, Y)
+    theta, X, Y, sw, hit = _keep(head, copy, sizes, hidden, output, loss, theta, X, Y, sw,
+                                 scale, l2)
     cached = hit and head[0] >= state
     last = _rop_forward(theta, sizes, hidden, X, v, stack, cached)
     z, rz = last[:batch], last[batch:]
     w = stack.size - last.size
     D = deltas[w:].reshape((2 * batch, z.shape[1]))  # [R delta; delta]
-    value = output_loss(z, Y, output, loss, a, D[batch:])
-    _output_rop(z, Y, output, loss, a, rz, D[:batch], gauss_newton)
+    value = output_loss(z, Y, sw, scale, output, loss, a, D[batch:])
+    _output_rop(z, Y, sw, scale, output, loss, a, rz, D[:batch], gauss_newton)
     curved = hidden == TANH or hidden == SIGMOID
     t = theta.size
     for layer in range(sizes.size - 2, -1, -1):
@@ -406,29 +433,33 @@ def mlp_rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, gauss_newton
             mode = _PLAIN
         _tangent_backward(S, D_prev, G, mode, hidden)
         D = D_prev
+    if l2 != 0.0:
+        value += weight_penalty(theta, sizes, l2, v, out)
     # a kept pass is only as good as its header: integers a float32 header rounds
     # (beyond 2**24) never match, so the pass is not marked as kept
-    if not cached and _header_matches(head, sizes, hidden, output, loss, batch):
+    if not cached and _header_matches(head, sizes, hidden, output, loss, batch, sw.size, scale,
+                                      l2):
         head[0] = state
     return value
 
 
-def mlp_hvp(theta, sizes, hidden, output, loss, X, Y, v, work, out):
-    """out (theta.size,) <- H v, H the Hessian of the mean loss w.r.t. theta; returns the loss.
+def mlp_hvp(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, out):
+    """out (theta.size,) <- H v, H the Hessian of the loss (as :func:`.mlp.mlp_loss`)
+    w.r.t. theta; returns the loss.
 
     ``work`` (zero-filled before its first use) keeps the forward and backward pass of
-    (theta, X, Y) for the next call at the same point.  A Python alias of the
+    (theta, X, Y, sw, scale, l2) for the next call at the same point.  A Python alias of the
     compiled :func:`mlp_rop` (call that one from ``@njit`` code): each compiled entry
     point re-optimises its whole call tree when compiled, so the two products share one.
     """
-    return mlp_rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, False)
+    return mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, out, False)
 
 
-def mlp_gnvp(theta, sizes, hidden, output, loss, X, Y, v, work, out):
+def mlp_gnvp(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, out):
     """out (theta.size,) <- G v, G the (PSD) Gauss-Newton matrix of the loss; returns the loss.
 
     Reuses (and keeps) a point's forward pass in ``work`` as :func:`mlp_hvp` does."""
-    return mlp_rop(theta, sizes, hidden, output, loss, X, Y, v, work, out, True)
+    return mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, out, True)
 
 
 @jit

@@ -67,9 +67,10 @@ except (ImportError, OSError) as exc:
 _CTYPES = {np.dtype(np.float64): "double[]", np.dtype(np.float32): "float[]",
            np.dtype(np.int8): "int8_t[]", np.dtype(np.int64): "int64_t[]"}
 _FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
-_STATUS = {-1: "unknown activation or loss code, or cross_entropy without a softmax or "
-               "sigmoid output",
-           -2: "a layer size or the batch is < 1 or > 2**31 - 1"}
+_STATUS = {-1: "unknown activation or loss code, cross_entropy without a softmax or "
+               "sigmoid output, or poisson without an exp output",
+           -2: "a layer size or the batch is < 1 or > 2**31 - 1, or sw is neither empty "
+               "nor (batch,)"}
 _shapes = {}  # (sizes bytes, batch) -> _Shape; bounded, see _shape
 
 
@@ -202,25 +203,33 @@ def mlp_predict(theta, sizes, hidden, output, X, work, out):
     _status(fn(*head, int(hidden), int(output), *data, p_out))
 
 
-def mlp_loss(theta, sizes, hidden, output, loss, X, Y, work):
-    """Mean loss of the network on (X, Y) (see kernels/mlp.py)."""
+def _targets(Y, sw, scale, l2, dtype, shape):
+    """The C arguments ``(Y, sw, n_sw, scale, l2)`` after checking Y (``shape``) and sw
+    (empty or (batch,))."""
+    n_sw = getattr(sw, "size", 0)
+    p_sw = _pointer(sw, "sw", dtype, (n_sw and shape[0],))
+    return _pointer(Y, "Y", dtype, shape), p_sw, n_sw, float(scale), float(l2)
+
+
+def mlp_loss(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, work):
+    """The (weighted, scaled, penalised) loss of the network on (X, Y) (see kernels/mlp.py)."""
     f32, dtype, head, (p_X, batch, p_work), shape = _prepare(theta, sizes, X, work)
-    p_Y = _pointer(Y, "Y", dtype, shape)
+    targets = _targets(Y, sw, scale, l2, dtype, shape)
     value = ffi.new("double *")
     fn = lib.pk_mlp_loss_f32 if f32 else lib.pk_mlp_loss_f64
-    _status(fn(*head, int(hidden), int(output), int(loss), p_X, batch, p_Y, p_work, value))
+    _status(fn(*head, int(hidden), int(output), int(loss), p_X, batch, *targets, p_work, value))
     return value[0]
 
 
-def mlp_loss_and_grad(theta, sizes, hidden, output, loss, X, Y, work, grad):
-    """Mean loss on (X, Y); grad (theta.size,) <- its gradient (see kernels/mlp.py)."""
+def mlp_loss_and_grad(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, work, grad):
+    """The loss on (X, Y) as :func:`mlp_loss`; grad (theta.size,) <- its gradient."""
     f32, dtype, head, (p_X, batch, p_work), shape = _prepare(theta, sizes, X, work)
-    p_Y = _pointer(Y, "Y", dtype, shape)
+    targets = _targets(Y, sw, scale, l2, dtype, shape)
     p_grad = _pointer(grad, "grad", dtype, theta.shape, writable=True)
     value = ffi.new("double *")
     fn = lib.pk_mlp_loss_and_grad_f32 if f32 else lib.pk_mlp_loss_and_grad_f64
-    _status(fn(*head, int(hidden), int(output), int(loss), p_X, batch, p_Y, p_work, p_grad,
-               value))
+    _status(fn(*head, int(hidden), int(output), int(loss), p_X, batch, *targets, p_work,
+               p_grad, value))
     return value[0]
 
 
@@ -243,26 +252,29 @@ def rop_workspace_size(sizes, batch):
     return _status(_shape(sizes, int(batch)).n_rop)
 
 
-def _rop(name, theta, sizes, hidden, output, loss, X, Y, v, work, out):
+def _rop(name, theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, out):
     f32, dtype, head, (p_X, batch, p_work), shape = _prepare(theta, sizes, X, work, rop=True)
-    p_Y = _pointer(Y, "Y", dtype, shape)
+    targets = _targets(Y, sw, scale, l2, dtype, shape)
     p_v = _pointer(v, "v", dtype, theta.shape)
     p_out = _pointer(out, "out", dtype, theta.shape, writable=True)
     value = ffi.new("double *")
     fn = getattr(lib, f"pk_{name}_{'f32' if f32 else 'f64'}")
-    _status(fn(*head, int(hidden), int(output), int(loss), p_X, batch, p_Y, p_v, p_work, p_out,
-               value))
+    _status(fn(*head, int(hidden), int(output), int(loss), p_X, batch, *targets, p_v, p_work,
+               p_out, value))
     return value[0]
 
 
-def mlp_hvp(theta, sizes, hidden, output, loss, X, Y, v, work, out):
-    """out (theta.size,) <- H v, H the Hessian of the mean loss; returns the loss."""
-    return _rop("mlp_hvp", theta, sizes, hidden, output, loss, X, Y, v, work, out)
+def mlp_hvp(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, out):
+    """out (theta.size,) <- H v, H the Hessian of the loss (as :func:`mlp_loss`); returns
+    the loss."""
+    return _rop("mlp_hvp", theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work,
+                out)
 
 
-def mlp_gnvp(theta, sizes, hidden, output, loss, X, Y, v, work, out):
+def mlp_gnvp(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, out):
     """out (theta.size,) <- G v, G the Gauss-Newton matrix of the loss; returns the loss."""
-    return _rop("mlp_gnvp", theta, sizes, hidden, output, loss, X, Y, v, work, out)
+    return _rop("mlp_gnvp", theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work,
+                out)
 
 
 def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):

@@ -1,5 +1,7 @@
 """Multilayer perceptrons on one flat parameter vector: ``pk.MLP``."""
 
+import math
+import numbers
 import os
 import tempfile
 import threading
@@ -13,8 +15,10 @@ from ._checks import choice, float_array, float_dtype, positive_int
 __all__ = ["MLP"]
 
 ACTIVATIONS = {"identity": 0, "tanh": 1, "relu": 2, "sigmoid": 3}
-OUTPUTS = {"identity": 0, "tanh": 1, "sigmoid": 3, "softmax": 4}
-LOSSES = {"mse": 0, "l1": 1, "huber": 2, "cross_entropy": 3}
+OUTPUTS = {"identity": 0, "tanh": 1, "sigmoid": 3, "softmax": 4, "exp": 5}
+LOSSES = {"mse": 0, "l1": 1, "huber": 2, "cross_entropy": 3, "poisson": 4}
+#: The outputs a loss needs (a loss not listed takes every output).
+LOSS_OUTPUTS = {"cross_entropy": ("softmax", "sigmoid"), "poisson": ("exp",)}
 _FILE_FORMAT = "pykernels.MLP"
 _FILE_VERSION = 1
 _FILE_KEYS = {"format", "version", "sizes", "activation", "output", "loss", "theta"}
@@ -29,13 +33,20 @@ class MLP:
         Layer widths ``[n_in, n_hidden..., n_out]`` (at least two entries).
     activation : {"tanh", "relu", "sigmoid", "identity"}
         Activation G of the hidden layers.
-    output : {"identity", "sigmoid", "softmax", "tanh"}
-        Activation of the last layer.
-    loss : {"mse", "l1", "huber", "cross_entropy"}
-        Loss, a mean over the batch (and, for the elementwise losses, over the
-        outputs, as ``torch.nn.functional`` with ``reduction="mean"``).  Huber uses
-        delta = 1.  ``cross_entropy`` needs a ``softmax`` output (categorical: integer
-        labels or one-hot rows) or a ``sigmoid`` output (binary: targets in [0, 1]).
+    output : {"identity", "sigmoid", "softmax", "tanh", "exp"}
+        Activation of the last layer (``"exp"``: a = exp(z), the mean of a Poisson
+        regression; it takes every elementwise loss).
+    loss : {"mse", "l1", "huber", "cross_entropy", "poisson"}
+        Loss, a mean over the batch (and, for the elementwise losses -- all but
+        softmax cross-entropy -- over the outputs, as ``torch.nn.functional`` with
+        ``reduction="mean"``); sample weights and an L2 penalty are arguments of the
+        evaluation methods.  Huber uses delta = 1.  ``cross_entropy`` needs a
+        ``softmax`` output (categorical: integer labels or one-hot rows) or a
+        ``sigmoid`` output (binary: targets in [0, 1]).  ``poisson`` needs the
+        ``exp`` output and targets y >= 0: it is half the Poisson deviance,
+        ``y log(y / mu) - y + mu`` with ``mu = exp(z)`` (0 log 0 = 0), computed from
+        z; scikit-learn's ``MLPRegressor(loss="poisson")`` sums it over the outputs
+        where this is a mean.
     dtype : {numpy.float64, numpy.float32}
         Dtype of the parameters and of every computation.
     seed : int or None
@@ -71,11 +82,18 @@ class MLP:
         self.activation = choice(activation, "activation", ACTIVATIONS)
         self.output = choice(output, "output", OUTPUTS)
         self.loss_name = choice(loss, "loss", LOSSES)
-        if loss == "cross_entropy" and output not in ("softmax", "sigmoid"):
+        if loss == "cross_entropy" and output not in LOSS_OUTPUTS[loss]:
             raise ValueError("loss='cross_entropy' needs output='softmax' (categorical) or "
                              f"output='sigmoid' (binary), got output={output!r}")
+        if loss == "poisson" and output not in LOSS_OUTPUTS[loss]:
+            raise ValueError("loss='poisson' needs output='exp' (the Poisson mean "
+                             f"exp(z)), got output={output!r}")
         self.dtype = float_dtype(dtype)
         self._codes = (ACTIVATIONS[activation], OUTPUTS[output], LOSSES[loss])
+        # the kernels sum a row's loss over its outputs (softmax cross-entropy has one
+        # per row): the mean divides by this many outputs per row
+        self._row_terms = 1 if loss == "cross_entropy" and output == "softmax" else self.n_out
+        self._no_weights = np.empty(0, self.dtype)  # sw of the kernels: all weights 1
         widths = list(zip(self.sizes[:-1], self.sizes[1:]))
         self._theta = np.zeros(sum(int(o * (i + 1)) for i, o in widths), dtype=self.dtype)
         self.layers = []
@@ -179,7 +197,27 @@ class MLP:
         if self.loss_name == "cross_entropy" and (Y.min() < 0 or Y.max() > 1):
             raise ValueError("Y (cross-entropy targets) must lie in [0, 1], "
                              f"got values in [{Y.min()}, {Y.max()}]")
+        if self.loss_name == "poisson" and Y.min() < 0:
+            raise ValueError(f"Y (Poisson targets) must be >= 0, got a minimum of {Y.min()}")
         return Y
+
+    def _check_weights(self, sample_weight, l2, batch):
+        """The kernels' weighting arguments (sw, scale, l2) for ``batch`` rows: scale
+        turns their weighted sum into the weighted mean of the rows' mean losses."""
+        if sample_weight is None:
+            sw, total = self._no_weights, batch
+        else:
+            sw = float_array(sample_weight, "sample_weight", dtype=self.dtype, ndim=1,
+                             allow_int=True)
+            if sw.shape != (batch,):
+                raise ValueError(f"sample_weight must have shape ({batch},) to match X, "
+                                 f"got {sw.shape}")
+            if sw.min() < 0:
+                raise ValueError(f"sample_weight must be >= 0, got a minimum of {sw.min()}")
+            total = float(np.sum(sw, dtype=np.float64))
+            if not total > 0:
+                raise ValueError("sample_weight must have a positive sum, got all zeros")
+        return sw, 1.0 / (total * self._row_terms), check_l2(l2)
 
     def _work(self, backend, batch):
         """This thread's workspace for (backend, batch): reused, never shared."""
@@ -215,8 +253,15 @@ class MLP:
         module.mlp_predict(theta, self.sizes, hidden, output, X, self._work(module, len(X)), out)
         return out
 
-    def loss(self, X, Y, theta=None, *, backend=None):
-        """Mean loss on ``(X, Y)``.
+    def _checked(self, X, Y, theta, sample_weight, l2):
+        """theta, X, Y and the kernels' (sw, scale, l2), checked."""
+        theta = self._check_theta(theta)
+        X = self._check_X(X)
+        Y = self._check_Y(Y, X.shape[0])
+        return theta, X, Y, self._check_weights(sample_weight, l2, X.shape[0])
+
+    def loss(self, X, Y, theta=None, *, sample_weight=None, l2=0.0, backend=None):
+        """Loss on ``(X, Y)``: the (weighted) mean loss plus an optional L2 penalty.
 
         Parameters
         ----------
@@ -225,36 +270,54 @@ class MLP:
             Targets, shape (batch, n_out) (or (batch,) when n_out == 1); for
             softmax cross-entropy also integer class labels of shape (batch,).
         theta : array_like, shape (size,), optional
+        sample_weight : array_like, shape (batch,), optional
+            Weight s_i of each row: finite, >= 0, with a positive sum.  None: all 1.
+        l2 : float
+            Coefficient of the L2 penalty on the weight matrices (not the biases);
+            finite, >= 0.
         backend : str, optional
 
         Returns
         -------
         float
+
+        Raises
+        ------
+        ValueError, TypeError
+            On a bad argument; the message names it.
+
+        Notes
+        -----
+        .. math:: L(\\theta) = \\frac{\\sum_i s_i \\bar l_i}{\\sum_i s_i}
+                  + \\frac{l_2}{2} \\sum_l \\|W_l\\|_F^2
+
+        with :math:`\\bar l_i` row i's loss: for the elementwise losses (all but softmax
+        cross-entropy) the mean over its outputs.  Without weights and penalty this is
+        the plain mean loss.  Integer weights equal repeating rows; scaling all weights
+        by a constant changes nothing; zero weights drop rows.  scikit-learn's
+        ``alpha`` for a batch of n rows (total weight n) is ``l2 = alpha / n``.
         """
-        theta = self._check_theta(theta)
-        X = self._check_X(X)
-        Y = self._check_Y(Y, X.shape[0])
+        theta, X, Y, weights = self._checked(X, Y, theta, sample_weight, l2)
         module = _backend.resolve(backend)
-        return float(module.mlp_loss(theta, self.sizes, *self._codes, X, Y,
+        return float(module.mlp_loss(theta, self.sizes, *self._codes, X, Y, *weights,
                                      self._work(module, len(X))))
 
-    def loss_and_grad(self, X, Y, theta=None, *, backend=None):
-        """Mean loss on ``(X, Y)`` and its gradient with respect to theta (backpropagation).
+    def loss_and_grad(self, X, Y, theta=None, *, sample_weight=None, l2=0.0, backend=None):
+        """Loss on ``(X, Y)`` and its gradient with respect to theta (backpropagation).
 
-        Parameters are as for :meth:`loss`.
+        Parameters are as for :meth:`loss`, whose Notes give the loss.
 
         Returns
         -------
         loss : float
         grad : ndarray, shape (size,)
-            Laid out like ``theta``.
+            Laid out like ``theta``; the penalty adds ``l2 * W`` to each weight matrix's
+            part.
         """
-        theta = self._check_theta(theta)
-        X = self._check_X(X)
-        Y = self._check_Y(Y, X.shape[0])
+        theta, X, Y, weights = self._checked(X, Y, theta, sample_weight, l2)
         module = _backend.resolve(backend)
         grad = np.empty(self.size, self.dtype)
-        value = module.mlp_loss_and_grad(theta, self.sizes, *self._codes, X, Y,
+        value = module.mlp_loss_and_grad(theta, self.sizes, *self._codes, X, Y, *weights,
                                          self._work(module, len(X)), grad)
         return float(value), grad
 
@@ -278,20 +341,23 @@ class MLP:
                 f"backend {module.__name__!r} has no {name} kernel yet; use 'numba' or 'numpy'")
         return module, getattr(module, name)
 
-    def _product(self, name, X, Y, v, theta, backend):
-        theta = self._check_theta(theta)
-        X = self._check_X(X)
-        Y = self._check_Y(Y, X.shape[0])
+    def _apply(self, module, kernel, theta, X, Y, weights, v):
+        """``kernel`` (mlp_hvp or mlp_gnvp) at checked (theta, X, Y, weights) along v."""
         v = float_array(v, "v", dtype=self.dtype, ndim=1)
         if v.size != self.size:
             raise ValueError(f"v must have {self.size} entries (net.size), got {v.size}")
-        module, kernel = self._rop_kernel(name, backend)
         out = np.empty(self.size, self.dtype)
-        kernel(theta, self.sizes, *self._codes, X, Y, v, self._rop_work(module, len(X)), out)
+        kernel(theta, self.sizes, *self._codes, X, Y, *weights, v,
+               self._rop_work(module, len(X)), out)
         return out
 
-    def hvp(self, X, Y, v, theta=None, *, backend=None):
-        """Exact Hessian-vector product of the mean loss w.r.t. theta (R-operator).
+    def _product(self, name, X, Y, v, theta, sample_weight, l2, backend):
+        theta, X, Y, weights = self._checked(X, Y, theta, sample_weight, l2)
+        module, kernel = self._rop_kernel(name, backend)
+        return self._apply(module, kernel, theta, X, Y, weights, v)
+
+    def hvp(self, X, Y, v, theta=None, *, sample_weight=None, l2=0.0, backend=None):
+        """Exact Hessian-vector product of the loss w.r.t. theta (R-operator).
 
         Parameters
         ----------
@@ -300,12 +366,16 @@ class MLP:
         v : array_like, shape (size,)
             Direction, laid out like ``theta``; finite.
         theta : array_like, shape (size,), optional
+        sample_weight : array_like, shape (batch,), optional
+        l2 : float
+            Sample weights and L2 penalty of the loss, as for :meth:`loss`.
         backend : str, optional
 
         Returns
         -------
         ndarray, shape (size,)
-            ``H v`` with ``H`` the Hessian of ``net.loss(X, Y)`` at theta.
+            ``H v`` with ``H`` the Hessian of ``net.loss(X, Y, sample_weight=...,
+            l2=...)`` at theta (the penalty adds ``l2 V`` to each weight matrix's part).
 
         Raises
         ------
@@ -327,16 +397,16 @@ class MLP:
                   + (\\delta_{l+1} W_l) \\odot G''(z_l) R z_l,
 
         starting from :math:`R\\delta_L = H_z R z_L` (the loss's Hessian w.r.t. the
-        output pre-activation).  Every product is a BLAS GEMM; a value and its
-        R-derivative are stacked so one GEMM serves both.  Cost: 2-2.2 gradients
-        (the product rule doubles every hidden layer's GEMMs; the input layer's
-        R{a_0} = 0 saves some), about what the central difference of two gradients
-        costs, but exact up to rounding -- no step size.  The network keeps the
-        forward and backward pass of the last (theta, X, Y) per thread: further
-        products at the same point (Lanczos, conjugate gradients) skip the GEMMs that
-        do not involve v and cost about 1.7 gradients; a change of theta, X or Y, in
-        place or not, is detected by comparing their bits.  At the kinks of relu, l1
-        and huber the one-sided second derivative (0) is used.
+        output pre-activation, each row's part times its weight).  Every product is a
+        BLAS GEMM; a value and its R-derivative are stacked so one GEMM serves both.
+        Cost: 2-2.2 gradients (the product rule doubles every hidden layer's GEMMs; the
+        input layer's R{a_0} = 0 saves some), about what the central difference of two
+        gradients costs, but exact up to rounding -- no step size.  The network keeps
+        the forward and backward pass of the last (theta, X, Y, sample weights, l2) per
+        thread: further products at the same point (Lanczos, conjugate gradients) skip
+        the GEMMs that do not involve v and cost about 1.7 gradients; a change of any
+        of them, in place or not, is detected by comparing their bits.  At the kinks of
+        relu, l1 and huber the one-sided second derivative (0) is used.
 
         Examples
         --------
@@ -346,9 +416,9 @@ class MLP:
         >>> net.hvp(X, X[:, :1], np.ones(net.size)).shape
         (33,)
         """
-        return self._product("mlp_hvp", X, Y, v, theta, backend)
+        return self._product("mlp_hvp", X, Y, v, theta, sample_weight, l2, backend)
 
-    def gnvp(self, X, Y, v, theta=None, *, backend=None):
+    def gnvp(self, X, Y, v, theta=None, *, sample_weight=None, l2=0.0, backend=None):
         """Gauss-Newton matrix-vector product ``G v`` (positive semi-definite ``G``).
 
         Parameters are as for :meth:`hvp`.
@@ -359,13 +429,15 @@ class MLP:
 
         Notes
         -----
-        :math:`G = \\sum_i J_i^T H_i J_i` with :math:`J_i` the Jacobian of the network's
-        logits z (cross-entropy, convex in z) or outputs a (mse, l1, huber, convex in a)
-        for sample i, and :math:`H_i` the loss's Hessian there.  Computed as the R-operator
-        product of :meth:`hvp` without the terms in the layers' second derivatives and in
-        :math:`\\delta^T R a`; for l1 (zero curvature) G is 0.
+        :math:`G = \\sum_i s_i J_i^T H_i J_i / \\sum_i s_i + l_2 P` with :math:`J_i` the
+        Jacobian of the network's logits z (cross-entropy and Poisson, convex in z) or
+        outputs a (mse, l1, huber, convex in a) for sample i, :math:`H_i` the loss's
+        Hessian there, :math:`s_i` its weight and P the projection on the weight entries.
+        Computed as the R-operator product of :meth:`hvp` without the terms in the
+        layers' second derivatives and in :math:`\\delta^T R a`; for l1 (zero curvature)
+        and no penalty G is 0.
         """
-        return self._product("mlp_gnvp", X, Y, v, theta, backend)
+        return self._product("mlp_gnvp", X, Y, v, theta, sample_weight, l2, backend)
 
     def jacobian(self, X, wrt="input", theta=None, *, backend=None):
         """Per-sample Jacobian of the network's outputs (one backward sweep per output).
@@ -412,15 +484,16 @@ class MLP:
         Each layer is the composition of an affine map (Lipschitz constant
         :math:`\\|W\\|_2`) and its activation: 1 for identity, tanh and relu, 1/4 for
         sigmoid, 1/2 for softmax (its Jacobian diag(a) - a a^T has row sums of absolute
-        values 2 a_i (1 - a_i) <= 1/2).  Each :math:`\\|W\\|_2^2` is the largest eigenvalue
-        of :math:`W^T W` by :func:`pykernels.hessian_eigs` (Lanczos) plus its residual
-        norm, an upper bound on the eigenvalue's error, so the product is an upper bound.
+        values 2 a_i (1 - a_i) <= 1/2); exp has none, so the bound is inf.  Each
+        :math:`\\|W\\|_2^2` is the largest eigenvalue of :math:`W^T W` by
+        :func:`pykernels.hessian_eigs` (Lanczos) plus its residual norm, an upper bound on
+        the eigenvalue's error, so the product is an upper bound.
         """
         from .curvature import spectral_norm_bound
 
         theta = self._check_theta(theta)
         constants = {"identity": 1.0, "tanh": 1.0, "relu": 1.0, "sigmoid": 0.25,
-                     "softmax": 0.5}
+                     "softmax": 0.5, "exp": math.inf}
         bound = 1.0
         for k in range(len(self.layers)):
             n_in, n_out = int(self.sizes[k]), int(self.sizes[k + 1])
@@ -430,25 +503,31 @@ class MLP:
             bound *= spectral_norm_bound(W) * constants[self.output if last else self.activation]
         return float(bound)
 
-    def objective(self, X, Y, *, backend=None):
+    def objective(self, X, Y, *, sample_weight=None, l2=0.0, backend=None):
         """The full-batch loss on ``(X, Y)`` as a :class:`pk.Objective` over theta.
 
-        ``X`` and ``Y`` are checked (and integer labels one-hot encoded) once, here;
-        the objective's ``fun``, ``grad``, ``fun_and_grad`` (one backpropagation) and
-        ``hvp`` (R-operator) then take only theta, so ``pk.minimize(net.objective(X, Y),
-        net.theta, method=...)`` trains the network with any method.  ``net.theta`` is
-        not changed; assign ``net.theta = res.x`` afterwards.
+        ``X``, ``Y`` and the weights are checked (and integer labels one-hot encoded)
+        once, here; the objective's ``fun``, ``grad``, ``fun_and_grad`` (one
+        backpropagation), ``hvp`` (R-operator) and ``gnvp`` (Gauss-Newton product) then
+        take only theta (and v), so ``pk.minimize(net.objective(X, Y), net.theta,
+        method=...)`` trains the network with any method.  ``net.theta`` is not
+        changed; assign ``net.theta = res.x`` afterwards.
 
         Parameters
         ----------
         X, Y : array_like
             Inputs and targets, as for :meth:`loss`.
+        sample_weight : array_like, shape (batch,), optional
+        l2 : float
+            Sample weights and L2 penalty of the loss, as for :meth:`loss`.
         backend : str, optional
             Backend of the kernels the objective calls.
 
         Returns
         -------
         pk.Objective
+            ``fun(theta)`` is ``net.loss(X, Y, theta, sample_weight=..., l2=...)``;
+            ``hvp(theta, v)`` and ``gnvp(theta, v)`` are :meth:`hvp` and :meth:`gnvp`.
 
         Examples
         --------
@@ -460,24 +539,27 @@ class MLP:
         True
         """
         from .optimize import Objective
-        X = self._check_X(X)
-        Y = self._check_Y(Y, X.shape[0])
+        _, X, Y, weights = self._checked(X, Y, None, sample_weight, l2)
         module = _backend.resolve(backend)
 
         def fun(theta):
             return float(module.mlp_loss(self._check_theta(theta), self.sizes, *self._codes,
-                                         X, Y, self._work(module, len(X))))
+                                         X, Y, *weights, self._work(module, len(X))))
 
         def fun_and_grad(theta):
             grad = np.empty(self.size, self.dtype)
             value = module.mlp_loss_and_grad(self._check_theta(theta), self.sizes,
-                                             *self._codes, X, Y, self._work(module, len(X)),
-                                             grad)
+                                             *self._codes, X, Y, *weights,
+                                             self._work(module, len(X)), grad)
             return float(value), grad
 
+        def product(kernel):
+            return lambda theta, v: self._apply(module, kernel, self._check_theta(theta), X, Y,
+                                                weights, v)
+
         return Objective(fun, grad=lambda theta: fun_and_grad(theta)[1],
-                         hvp=lambda theta, v: self.hvp(X, Y, v, theta, backend=backend),
-                         fun_and_grad=fun_and_grad)
+                         hvp=product(module.mlp_hvp), fun_and_grad=fun_and_grad,
+                         gnvp=product(module.mlp_gnvp))
 
     # -- files ---------------------------------------------------------------
 
@@ -525,6 +607,17 @@ class MLP:
             raise ValueError(f"{path!r}: field 'theta' holds non-finite values")
         net.theta = theta
         return net
+
+
+def check_l2(l2):
+    """``l2`` (an L2 penalty's coefficient) as a float, else a TypeError/ValueError."""
+    if type(l2) is float and l2 == 0.0:
+        return l2
+    if isinstance(l2, bool) or not isinstance(l2, numbers.Real):
+        raise TypeError(f"l2 must be a real number, got {l2!r}")
+    if not (math.isfinite(l2) and l2 >= 0):
+        raise ValueError(f"l2 must be finite and >= 0, got {l2!r}")
+    return float(l2)
 
 
 def _read_npz(path, keys):

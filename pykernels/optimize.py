@@ -75,6 +75,10 @@ class Objective:
     fun_and_grad : callable ``x -> (f, g)``, optional
         Value and gradient in one call (e.g. one backpropagation); used whenever
         both are needed.
+    gnvp : callable ``gnvp(x, v) -> (n,)``, optional
+        A positive semi-definite curvature product, e.g. the Gauss-Newton matrix of a
+        network's loss times v (:meth:`pk.MLP.objective` provides it).  Kept for the
+        caller; the optimizers do not use it yet.
 
     Examples
     --------
@@ -85,21 +89,21 @@ class Objective:
     (True, True)
     """
 
-    def __init__(self, fun, grad=None, hvp=None, hess=None, *, fun_and_grad=None):
+    def __init__(self, fun, grad=None, hvp=None, hess=None, *, fun_and_grad=None, gnvp=None):
         for name, value in (("fun", fun), ("grad", grad), ("hvp", hvp), ("hess", hess),
-                            ("fun_and_grad", fun_and_grad)):
+                            ("fun_and_grad", fun_and_grad), ("gnvp", gnvp)):
             if value is not None and not callable(value):
                 raise TypeError(f"{name} must be callable or None, got {type(value).__name__}")
         if fun is None:
             raise TypeError("fun must be callable, got None")
         self.fun, self.grad, self.hvp, self.hess = fun, grad, hvp, hess
-        self.fun_and_grad = fun_and_grad
+        self.fun_and_grad, self.gnvp = fun_and_grad, gnvp
 
     def __call__(self, x):
         return self.fun(x)
 
     def __repr__(self):
-        known = [k for k in ("grad", "hvp", "hess", "fun_and_grad") if getattr(self, k)]
+        known = [k for k in ("grad", "hvp", "hess", "fun_and_grad", "gnvp") if getattr(self, k)]
         return f"Objective(fun, {', '.join(known) or 'no derivatives'})"
 
 

@@ -76,7 +76,8 @@ def _load_checkpoint(path, net, opt, state, rng, history):
 
 def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0,
           progress=False, callback=None, validation=None, checkpoint=None, resume=False,
-          *, schedule="constant", step_size=10, gamma=0.1, backend=None):
+          *, schedule="constant", step_size=10, gamma=0.1, sample_weight=None, l2=0.0,
+          backend=None):
     """Train ``net`` in place by mini-batch first-order optimization.
 
     Each epoch shuffles the rows with one seeded generator, walks them in batches of
@@ -118,13 +119,25 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
     step_size : int
     gamma : float
         Parameters of the ``"step"`` schedule.
+    sample_weight : array_like, shape (n,), optional
+        Weight of each row of X (finite, >= 0, positive sum), shuffled with the rows.
+        Each mini-batch's loss is the weighted mean over its rows (as
+        :meth:`pk.MLP.loss`); a mini-batch whose weights are all 0 contributes only
+        the penalty.
+    l2 : float
+        Coefficient of the L2 penalty ``(l2 / 2) sum ||W||^2`` on the weight matrices
+        (not the biases) added to every mini-batch's loss; finite, >= 0.
+        scikit-learn's ``alpha`` (its penalty is ``alpha / (2 n_batch) ||W||^2``)
+        corresponds to ``l2 = alpha / batch_size``.
     backend : str, optional
 
     Returns
     -------
     dict
-        ``"loss"`` (mean training loss over each epoch's mini-batches, evaluated
-        before each update), ``"val_loss"`` (NaN entries without validation),
+        ``"loss"`` (each epoch's mini-batch losses, evaluated before each update,
+        averaged with the batches' total sample weights -- their sizes without
+        ``sample_weight``), ``"val_loss"`` (the unweighted mean loss on
+        ``validation``, without the penalty; NaN entries without validation),
         ``"lr"`` and ``"time"`` (seconds per epoch), one entry per epoch.
 
     Examples
@@ -143,11 +156,13 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
         raise ValueError("resume=True needs checkpoint=<path>")
     X = net._check_X(X)
     Y = net._check_Y(Y, X.shape[0])
+    sw, _, l2 = net._check_weights(sample_weight, l2, X.shape[0])
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise TypeError("validation must be a tuple (X_val, Y_val)")
         Xv = net._check_X(validation[0])
         Yv = net._check_Y(validation[1], Xv.shape[0])
+        val_weights = net._check_weights(None, 0.0, Xv.shape[0])
     module = _backend.resolve(backend)
     opt = _optimizer(optimizer, lr, backend)
     rate = _schedule(schedule, opt.lr, epochs, positive_int(step_size, "step_size"), gamma)
@@ -162,6 +177,7 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
         history["time"] = [float("nan")] * start
 
     n = X.shape[0]
+    row_terms = net._row_terms  # a batch of total weight w has scale 1 / (w row_terms)
     grad = np.empty_like(theta)
     bar = None
     if progress:
@@ -172,18 +188,23 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
             t0 = time.perf_counter()
             lr_epoch = float(rate(epoch))
             order = rng.permutation(n)
-            total = 0.0
+            total = weight = 0.0
             for lo in range(0, n, batch_size):
                 idx = order[lo:lo + batch_size]
                 Xb = X.take(idx, axis=0)
                 Yb = Y.take(idx, axis=0)
-                total += len(idx) * module.mlp_loss_and_grad(
-                    theta, net.sizes, *net._codes, Xb, Yb, net._work(module, len(idx)), grad)
+                swb = sw.take(idx) if sw.size else sw
+                wb = float(np.sum(swb, dtype=np.float64)) if sw.size else float(len(idx))
+                scale = 1.0 / (wb * row_terms) if wb > 0 else 0.0
+                total += wb * module.mlp_loss_and_grad(
+                    theta, net.sizes, *net._codes, Xb, Yb, swb, scale, l2,
+                    net._work(module, len(idx)), grad)
+                weight += wb
                 opt._apply(module, theta, grad, state, lr_epoch)
-            history["loss"].append(total / n)
+            history["loss"].append(total / weight)
             history["lr"].append(lr_epoch)
             history["val_loss"].append(
-                float(module.mlp_loss(theta, net.sizes, *net._codes, Xv, Yv,
+                float(module.mlp_loss(theta, net.sizes, *net._codes, Xv, Yv, *val_weights,
                                       net._work(module, len(Xv))))
                 if validation is not None else float("nan"))
             history["time"].append(time.perf_counter() - t0)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import pykernels as pk
-from pykernels.network import ACTIVATIONS, LOSSES, OUTPUTS
+from pykernels.network import ACTIVATIONS, LOSS_OUTPUTS, LOSSES, OUTPUTS
 
 if "c" not in pk.backends():
     if os.environ.get("PYKERNELS_REQUIRE_C") == "1":
@@ -30,7 +30,7 @@ from pykernels import _cbackend
 ffi, lib = _cbackend.ffi, _cbackend.lib
 COMBOS = [(act, out, loss)
           for act, out, loss in itertools.product(ACTIVATIONS, OUTPUTS, LOSSES)
-          if loss != "cross_entropy" or out in ("softmax", "sigmoid")]
+          if out in LOSS_OUTPUTS.get(loss, OUTPUTS)]
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
 # (sizes, batch): single layer, batch 1, deeper and wider than the batch
 SHAPES = [((3, 1), 1), ((2, 5, 4), 1), ((3, 5, 4, 3), 7), ((4, 16, 9, 2), 33)]
@@ -45,12 +45,23 @@ def make_case(act, out, loss, dtype, sizes, batch, seed=0):
         Y = np.eye(net.n_out, dtype=dtype)[rng.integers(0, net.n_out, batch)]
     elif loss == "cross_entropy":
         Y = rng.uniform(0, 1, (batch, net.n_out)).astype(dtype)
+    elif loss == "poisson":
+        Y = rng.poisson(1.5, (batch, net.n_out)).astype(dtype)
     elif out == "softmax":  # targets around 1 / n_out: residuals of both signs in a row,
         # else l1 is affine in the softmax output and its gradient and Hessian vanish
         Y = rng.uniform(0, 2 / net.n_out, (batch, net.n_out)).astype(dtype)
     else:
         Y = rng.standard_normal((batch, net.n_out)).astype(dtype)
     return net, X, Y
+
+
+def weighting(batch, dtype, seed=0):
+    """Sample weights and an L2 penalty for batches of more than one row (batch 1: none,
+    so both paths of the kernels run)."""
+    if batch == 1:
+        return {}
+    sw = np.random.default_rng(seed).uniform(0.2, 2.0, batch).astype(dtype)
+    return {"sample_weight": sw, "l2": 0.25}
 
 
 def assert_close(actual, desired, rtol):
@@ -76,13 +87,14 @@ def suffix(dtype):
 def test_mlp_kernels_agree_across_backends(act, out, loss, dtype):
     for sizes, batch in SHAPES:
         net, X, Y = make_case(act, out, loss, dtype, sizes, batch)
-        c_loss, c_grad = net.loss_and_grad(X, Y, backend="c")
+        kw = weighting(batch, dtype)
+        c_loss, c_grad = net.loss_and_grad(X, Y, backend="c", **kw)
         assert c_grad.dtype == dtype
         for other in ("numba", "numpy"):
-            value, grad = net.loss_and_grad(X, Y, backend=other)
+            value, grad = net.loss_and_grad(X, Y, backend=other, **kw)
             assert_close(c_loss, value, TOL[dtype])
             assert_close(c_grad, grad, TOL[dtype])
-            assert_close(net.loss(X, Y, backend="c"), net.loss(X, Y, backend=other),
+            assert_close(net.loss(X, Y, backend="c", **kw), net.loss(X, Y, backend=other, **kw),
                          TOL[dtype])
             assert_close(net.predict(X, backend="c"), net.predict(X, backend=other),
                          TOL[dtype])
@@ -96,11 +108,13 @@ def test_rop_kernels_agree_across_backends(act, out, loss, dtype):
             continue  # a constant output: H = 0 exactly, the backends' float32 noise ~1e-8
         net, X, Y = make_case(act, out, loss, dtype, sizes, batch)
         v = np.random.default_rng(5).standard_normal(net.size).astype(dtype)
-        c_results = [net.hvp(X, Y, v, backend="c"), net.gnvp(X, Y, v, backend="c"),
+        kw = weighting(batch, dtype)
+        c_results = [net.hvp(X, Y, v, backend="c", **kw), net.gnvp(X, Y, v, backend="c", **kw),
                      net.jacobian(X, wrt="input", backend="c"),
                      net.jacobian(X, wrt="params", backend="c")]
         for other in ("numba", "numpy"):
-            results = [net.hvp(X, Y, v, backend=other), net.gnvp(X, Y, v, backend=other),
+            results = [net.hvp(X, Y, v, backend=other, **kw),
+                       net.gnvp(X, Y, v, backend=other, **kw),
                        net.jacobian(X, wrt="input", backend=other),
                        net.jacobian(X, wrt="params", backend=other)]
             for actual, desired in zip(c_results, results):
@@ -111,7 +125,7 @@ def test_rop_kernels_agree_across_backends(act, out, loss, dtype):
 # -- parity: the activation and loss kernels ---------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("code", range(5))
+@pytest.mark.parametrize("code", range(6))
 def test_activation_kernels_match_numba(code, dtype):
     rng = np.random.default_rng(code)
     z = (rng.standard_normal((6, 9)) * 4).astype(dtype)
@@ -138,14 +152,17 @@ def test_output_loss_matches_numba(out, loss, dtype):
     z = (np.random.default_rng(1).standard_normal((5, 4)) * 3).astype(dtype)
     ac, dc = np.empty_like(z), np.empty_like(z)
     an, dn = np.empty_like(z), np.empty_like(z)
-    value = ffi.new("double *")
-    name = "pk_output_loss" + suffix(dtype)
-    assert getattr(lib, name)(pointer(z), 5, 4, pointer(Y), OUTPUTS[out], LOSSES[loss],
-                              pointer(ac), pointer(dc), value) == 0
-    expected = nb_loss.output_loss(z, Y, OUTPUTS[out], LOSSES[loss], an, dn)
-    assert_close(value[0], expected, TOL[dtype])
-    assert_close(ac, an, TOL[dtype])
-    assert_close(dc, dn, TOL[dtype])
+    sw = np.random.default_rng(2).uniform(0, 2, 5).astype(dtype)
+    for weights in (sw, sw[:0]):
+        value = ffi.new("double *")
+        name = "pk_output_loss" + suffix(dtype)
+        assert getattr(lib, name)(pointer(z), 5, 4, pointer(Y), pointer(weights), weights.size,
+                                  0.3, OUTPUTS[out], LOSSES[loss], pointer(ac), pointer(dc),
+                                  value) == 0
+        expected = nb_loss.output_loss(z, Y, weights, 0.3, OUTPUTS[out], LOSSES[loss], an, dn)
+        assert_close(value[0], expected, TOL[dtype])
+        assert_close(ac, an, TOL[dtype])
+        assert_close(dc, dn, TOL[dtype])
 
 
 def test_elementary_functions_within_a_few_ulp():
@@ -230,9 +247,10 @@ def test_rop_kernels_check_their_buffers():
     net, X, Y = make_case("tanh", "identity", "mse", np.float64, (3, 5, 2), 4)
     work = np.zeros(_cbackend.rop_workspace_size(net.sizes, 4))
     v, out = np.ones(net.size), np.empty(net.size)
-    args = [net.theta, net.sizes, 1, 0, 0, X, Y, v, work, out]
+    args = [net.theta, net.sizes, 1, 0, 0, X, Y, np.ones(4), 0.125, 0.0, v, work, out]
     assert np.isfinite(_cbackend.mlp_hvp(*args))
-    for position, bad in [(7, v[:-1]), (8, work[:-1]), (9, out[:-1])]:
+    for position, bad in [(7, np.ones(3)), (7, np.ones((4, 1))), (10, v[:-1]), (11, work[:-1]),
+                          (12, out[:-1])]:
         with pytest.raises(ValueError):
             _cbackend.mlp_hvp(*args[:position], bad, *args[position + 1:])
     with pytest.raises(ValueError):  # out sized for wrt="input", asked for "params"
@@ -243,7 +261,8 @@ def _step_args(dtype=np.float64, batch=4):
     net, X, Y = make_case("tanh", "identity", "mse", dtype, (3, 5, 2), batch)
     work = np.empty(_cbackend.workspace_size(net.sizes, batch), dtype)
     grad = np.empty(net.size, dtype)
-    return [net.theta, net.sizes, 1, 0, 0, X, Y, work, grad]
+    return [net.theta, net.sizes, 1, 0, 0, X, Y, np.ones(batch, dtype), 1.0 / (2 * batch), 0.1,
+            work, grad]
 
 
 @pytest.mark.parametrize("position,bad,error", [
@@ -259,9 +278,12 @@ def _step_args(dtype=np.float64, batch=4):
     (5, lambda a: np.asfortranarray(np.vstack([a, a])), ValueError),
     (5, lambda a: a[::2], ValueError),                     # batch != Y's
     (6, lambda a: a[:, :1].copy(), ValueError),            # Y too narrow
-    (7, lambda a: a[:-1], ValueError),                     # work too short
-    (8, lambda a: a[:-1], ValueError),                     # grad too short
-    (8, lambda a: a[::2], ValueError),                     # grad not contiguous
+    (7, lambda a: a[:-1], ValueError),                     # sw neither empty nor (batch,)
+    (7, lambda a: a.astype(np.float32), TypeError),        # sw's dtype is not theta's
+    (7, lambda a: a[::2], ValueError),                     # sw not contiguous
+    (10, lambda a: a[:-1], ValueError),                    # work too short
+    (11, lambda a: a[:-1], ValueError),                    # grad too short
+    (11, lambda a: a[::2], ValueError),                    # grad not contiguous
 ])
 def test_bad_buffers_raise_instead_of_reaching_c(position, bad, error):
     args = _step_args()
@@ -272,14 +294,14 @@ def test_bad_buffers_raise_instead_of_reaching_c(position, bad, error):
 
 def test_read_only_outputs_are_refused():
     args = _step_args()
-    args[8].flags.writeable = False
+    args[11].flags.writeable = False
     with pytest.raises((TypeError, ValueError, BufferError)):
         _cbackend.mlp_loss_and_grad(*args)
 
 
 def test_oversized_work_is_accepted():
     args = _step_args()
-    args[7] = np.empty(args[7].size + 10)
+    args[10] = np.empty(args[10].size + 10)
     reference = _cbackend.mlp_loss_and_grad(*_step_args())
     assert _cbackend.mlp_loss_and_grad(*args) == reference
 

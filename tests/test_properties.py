@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pykernels as pk
-from pykernels.network import ACTIVATIONS, LOSSES, OUTPUTS
+from pykernels.network import ACTIVATIONS, LOSS_OUTPUTS, LOSSES, OUTPUTS
 
 shapes = st.lists(st.integers(1, 9), min_size=2, max_size=4)
 
@@ -14,18 +14,18 @@ shapes = st.lists(st.integers(1, 9), min_size=2, max_size=4)
 def cases(draw):
     sizes = draw(shapes)
     loss = draw(st.sampled_from(sorted(LOSSES)))
-    outputs = ["softmax", "sigmoid"] if loss == "cross_entropy" else sorted(OUTPUTS)
-    output = draw(st.sampled_from(outputs))
+    output = draw(st.sampled_from(sorted(LOSS_OUTPUTS.get(loss, OUTPUTS))))
     activation = draw(st.sampled_from(sorted(ACTIVATIONS)))
     batch = draw(st.integers(1, 12))
     seed = draw(st.integers(0, 2**16))
-    return sizes, activation, output, loss, batch, seed
+    weighted = draw(st.booleans())  # random sample weights and L2 penalty
+    return sizes, activation, output, loss, batch, seed, weighted
 
 
 @settings(max_examples=60, deadline=None)
 @given(cases())
 def test_backends_agree_on_any_shape(case):
-    sizes, activation, output, loss, batch, seed = case
+    sizes, activation, output, loss, batch, seed, weighted = case
     net = pk.MLP(sizes, activation=activation, output=output, loss=loss, seed=seed)
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((batch, sizes[0]))
@@ -33,10 +33,15 @@ def test_backends_agree_on_any_shape(case):
         Y = rng.uniform(0, 1, (batch, sizes[-1]))
         if output == "softmax":
             Y /= Y.sum(axis=1, keepdims=True)
+    elif loss == "poisson":
+        Y = rng.poisson(1.0, (batch, sizes[-1])).astype(float)
     else:
         Y = rng.standard_normal((batch, sizes[-1]))
-    value, grad = net.loss_and_grad(X, Y)
-    ref_value, ref_grad = net.loss_and_grad(X, Y, backend="numpy")
+    kw = {}
+    if weighted:
+        kw = dict(sample_weight=rng.uniform(0.1, 3.0, batch), l2=float(rng.uniform(0, 1)))
+    value, grad = net.loss_and_grad(X, Y, **kw)
+    ref_value, ref_grad = net.loss_and_grad(X, Y, backend="numpy", **kw)
     scale = max(1.0, np.max(np.abs(ref_grad)))
     assert abs(value - ref_value) <= 1e-12 * max(1.0, abs(ref_value))
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-12, atol=1e-12 * scale)

@@ -61,9 +61,10 @@ def test_numba_matches_reference(act, out, loss, dtype):
 
 def output_hessians(net, X, Y):
     """Per-sample H_L of the Gauss-Newton split, and the Jacobians J_i it is sandwiched by:
-    w.r.t. the logits for cross-entropy, w.r.t. the outputs for the elementwise losses."""
+    w.r.t. the logits for cross-entropy and Poisson, w.r.t. the outputs for the elementwise
+    losses."""
     batch, n_out = len(X), net.n_out
-    if net.loss_name == "cross_entropy":
+    if net.loss_name in ("cross_entropy", "poisson"):
         logits = pk.MLP(net.sizes.tolist(), activation=net.activation, output="identity",
                         loss="mse", seed=None)
         logits.theta = net.theta
@@ -71,6 +72,8 @@ def output_hessians(net, X, Y):
         a = net.predict(X)
         if net.output == "softmax":
             H = [Y[i].sum() / batch * (np.diag(a[i]) - np.outer(a[i], a[i])) for i in range(batch)]
+        elif net.output == "exp":  # the Poisson deviance's second derivative: mu = a
+            H = [np.diag(a[i]) / (batch * n_out) for i in range(batch)]
         else:
             H = [np.diag(a[i] * (1 - a[i])) / (batch * n_out) for i in range(batch)]
         return J, np.array(H)
@@ -104,7 +107,8 @@ def test_gnvp_equals_hvp_for_linear_least_squares():
 
 
 @pytest.mark.parametrize("act,out", [("tanh", "softmax"), ("relu", "sigmoid"),
-                                     ("sigmoid", "tanh"), ("identity", "identity")])
+                                     ("sigmoid", "tanh"), ("identity", "identity"),
+                                     ("tanh", "exp")])
 def test_jacobian_matches_central_differences(act, out):
     net = make_net(act, out, "mse")
     X = np.random.default_rng(9).standard_normal((4, net.n_in))

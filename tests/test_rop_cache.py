@@ -22,6 +22,11 @@ def module_of(backend):
         pytest.skip(str(exc))
 
 
+def plain(net, batch):
+    """The kernels' (sw, scale, l2) of the unweighted mean loss without penalty."""
+    return net._check_weights(None, 0.0, batch)
+
+
 def fresh(net, X, Y, v, backend, kernel="mlp_hvp", theta=None):
     """The product computed in a new, zero-filled work buffer (nothing to reuse)."""
     module = module_of(backend)
@@ -29,7 +34,8 @@ def fresh(net, X, Y, v, backend, kernel="mlp_hvp", theta=None):
     theta = net.theta if theta is None else theta
     work = np.zeros(module.rop_workspace_size(net.sizes, len(X)), net.dtype)
     out = np.empty(net.size, net.dtype)
-    getattr(module, kernel)(theta, net.sizes, *net._codes, X, Y, v, work, out)
+    getattr(module, kernel)(theta, net.sizes, *net._codes, X, Y, *plain(net, len(X)), v, work,
+                            out)
     return out
 
 
@@ -111,10 +117,11 @@ def test_one_work_buffer_for_two_networks(backend):
     work = np.zeros(module.rop_workspace_size(relu.sizes, 4))
     out = np.empty(relu.size)
     for net in (relu, tanh, relu):
-        module.mlp_hvp(net.theta, net.sizes, *net._codes, X, Y, v, work, out)
+        module.mlp_hvp(net.theta, net.sizes, *net._codes, X, Y, *plain(net, 4), v, work, out)
         np.testing.assert_array_equal(out, fresh(net, X, Y, v, backend))
     small = work[:module.rop_workspace_size(relu.sizes, 3)]
-    module.mlp_hvp(relu.theta, relu.sizes, *relu._codes, X[:3], Y[:3], v, small, out)
+    module.mlp_hvp(relu.theta, relu.sizes, *relu._codes, X[:3], Y[:3], *plain(relu, 3), v, small,
+                   out)
     np.testing.assert_array_equal(out, fresh(relu, X[:3], Y[:3], v, backend))
 
 
@@ -142,14 +149,15 @@ def test_networks_of_different_depth_sharing_a_buffer(backend):
     Y = rng.standard_normal((1, 1))
     n = max(module.rop_workspace_size(net.sizes, 1) for net in (deep, shallow))
     work = np.zeros(n)
-    module.mlp_hvp(theta, deep.sizes, *deep._codes, X, Y, rng.standard_normal(deep.size), work,
-                   np.empty(deep.size))
+    module.mlp_hvp(theta, deep.sizes, *deep._codes, X, Y, *plain(deep, 1),
+                   rng.standard_normal(deep.size), work, np.empty(deep.size))
     t2, X2, Y2 = (np.concatenate([[1.0], theta[:8]]), theta[8:10].reshape(1, 2).copy(),
                   theta[10:13].reshape(1, 3).copy())
     v = rng.standard_normal(shallow.size)
     got, want = np.empty(shallow.size), np.empty(shallow.size)
-    module.mlp_hvp(t2, shallow.sizes, *shallow._codes, X2, Y2, v, work, got)
-    module.mlp_hvp(t2, shallow.sizes, *shallow._codes, X2, Y2, v, np.zeros(n), want)
+    weights = plain(shallow, 1)
+    module.mlp_hvp(t2, shallow.sizes, *shallow._codes, X2, Y2, *weights, v, work, got)
+    module.mlp_hvp(t2, shallow.sizes, *shallow._codes, X2, Y2, *weights, v, np.zeros(n), want)
     np.testing.assert_array_equal(got, want)
 
 
@@ -167,16 +175,19 @@ def test_theta_changed_by_another_thread_mid_call(backend):
     X, Y = rng.standard_normal((256, 50)), np.eye(10)[rng.integers(0, 10, 256)]
     v, theta = rng.standard_normal(net.size), net.theta.copy()
     work = np.zeros(module.rop_workspace_size(net.sizes, 256))
+    weights = plain(net, 256)
     for _ in range(20):
         theta[:] = net.theta
         mover = threading.Thread(target=lambda: theta.__setitem__(slice(0, net.size // 2),
                                                                   theta[:net.size // 2] + 0.05))
         mover.start()
-        module.mlp_hvp(theta, net.sizes, *net._codes, X, Y, v, work, np.empty(net.size))
+        module.mlp_hvp(theta, net.sizes, *net._codes, X, Y, *weights, v, work,
+                       np.empty(net.size))
         mover.join()
         got, want = np.empty(net.size), np.empty(net.size)
-        module.mlp_hvp(theta, net.sizes, *net._codes, X, Y, v, work, got)
-        module.mlp_hvp(theta, net.sizes, *net._codes, X, Y, v, np.zeros_like(work), want)
+        module.mlp_hvp(theta, net.sizes, *net._codes, X, Y, *weights, v, work, got)
+        module.mlp_hvp(theta, net.sizes, *net._codes, X, Y, *weights, v, np.zeros_like(work),
+                       want)
         np.testing.assert_array_equal(got, want)
 
 
@@ -186,30 +197,37 @@ def test_mlp_rop_is_callable_from_njit_and_takes_any_layout():
     from pykernels.kernels import mlp_hvp, mlp_rop
 
     @numba.njit
-    def product(theta, sizes, codes, X, Y, v, work, out):
-        return mlp_rop(theta, sizes, codes[0], codes[1], codes[2], X, Y, v, work, out, False)
+    def product(theta, sizes, codes, X, Y, sw, scale, v, work, out):
+        return mlp_rop(theta, sizes, codes[0], codes[1], codes[2], X, Y, sw, scale, 0.0, v, work,
+                       out, False)
 
     net = make_net("relu", "softmax", "cross_entropy", sizes=(3, 6, 4))
     X, Y = make_data(net, 5, seed=12)
     v = np.random.default_rng(13).standard_normal(net.size)
     want = fresh(net, X, Y, v, "numba")
     work, out = np.zeros(module_of("numba").rop_workspace_size(net.sizes, 5)), np.empty(net.size)
-    product(net.theta, net.sizes, np.array(net._codes), X, Y, v, work, out)
+    sw, scale, _ = plain(net, 5)
+    product(net.theta, net.sizes, np.array(net._codes), X, Y, sw, scale, v, work, out)
     assert_close(out, want, 1e-13)
-    mlp_hvp(net.theta, net.sizes, *net._codes, np.asfortranarray(X), Y, v, np.zeros_like(work),
-            out)
+    mlp_hvp(net.theta, net.sizes, *net._codes, np.asfortranarray(X), Y, sw, scale, 0.0, v,
+            np.zeros_like(work), out)
     assert_close(out, want, 1e-13)
 
 
 def test_rounded_float32_header_never_matches():
-    from pykernels.kernels.rop import _HEAD, _header_matches
+    from pykernels.kernels.rop import _HEAD, _KEY, _header_matches
 
     sizes = np.array([3, 2])
     head = np.zeros(_HEAD + sizes.size, np.float32)
     head[1:6] = 1, 0, 1, 2 ** 24 + 1, sizes.size  # batch 2**24 + 1 rounds to 2**24
+    head[_KEY:_KEY + 4].view(np.float64)[:] = 0.1, 0.0  # (scale, l2), as bits
     head[_HEAD:] = sizes
     # the kernel checks the header it wrote with this before marking a pass as kept, so
     # such a buffer stays empty (a buffer for batch 2**24 + 1 is too large to test here)
-    assert not _header_matches(head, sizes, 1, 0, 1, 2 ** 24 + 1)
+    assert not _header_matches(head, sizes, 1, 0, 1, 2 ** 24 + 1, 0, 0.1, 0.0)
     head[4] = 7
-    assert _header_matches(head, sizes, 1, 0, 1, 7)
+    assert _header_matches(head, sizes, 1, 0, 1, 7, 0, 0.1, 0.0)
+    # scale and l2 are compared bit for bit, not through a float32 rounding
+    assert not _header_matches(head, sizes, 1, 0, 1, 7, 0, np.nextafter(0.1, 1.0), 0.0)
+    assert not _header_matches(head, sizes, 1, 0, 1, 7, 0, 0.1, -0.0)
+    assert not _header_matches(head, sizes, 1, 0, 1, 7, 7, 0.1, 0.0)  # with 7 weights

@@ -1,10 +1,14 @@
-"""NumPy reference of the MLP kernels (see ``kernels/mlp.py`` for the contract)."""
+"""NumPy reference of the MLP kernels (see ``kernels/mlp.py`` for the contract).
+
+Every loss kernel returns scale * sum_i sw_i l_i + (l2 / 2) * sum of the squared weight
+entries, l_i the loss of row i (see ``kernels/losses.py``), ``sw`` empty meaning all 1.
+"""
 
 import numpy as np
 
 # Codes shared with the compiled kernels (kernels/activations.py, kernels/losses.py).
-IDENTITY, TANH, RELU, SIGMOID, SOFTMAX = range(5)
-MSE, L1, HUBER, CROSS_ENTROPY = range(4)
+IDENTITY, TANH, RELU, SIGMOID, SOFTMAX, EXP = range(6)
+MSE, L1, HUBER, CROSS_ENTROPY, POISSON = range(5)
 
 
 def workspace_size(sizes, batch):
@@ -28,6 +32,8 @@ def activate(z, code):
     if code == SOFTMAX:
         e = np.exp(z - z.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
+    if code == EXP:
+        return np.exp(z)
     return z.copy()
 
 
@@ -41,6 +47,8 @@ def activation_vjp(a, d, code):
         return d * a * (1 - a)
     if code == SOFTMAX:
         return a * (d - np.sum(a * d, axis=1, keepdims=True))
+    if code == EXP:
+        return d * a
     return d
 
 
@@ -63,29 +71,52 @@ def _forward(theta, sizes, hidden, X):
     return acts, acts[-1] @ W.T + b
 
 
-def loss_and_delta(z, Y, output, loss):
-    """Mean loss of G_out(z) against Y and its gradient with respect to z."""
+def row_weights(sw, scale, batch):
+    """sw_i * scale as a (batch, 1) column (sw empty: every weight is 1)."""
+    return (np.ones(batch) if sw.size == 0 else sw.astype(np.float64))[:, None] * scale
+
+
+def row_losses(z, Y, output, loss):
+    """The loss l_i of each row of G_out(z) against Y, (batch, 1), and dl_i/dz."""
     a = activate(z, output)
     if loss == CROSS_ENTROPY and output == SOFTMAX:
         zmax = z.max(axis=1, keepdims=True)
         logsumexp = zmax + np.log(np.exp(z - zmax).sum(axis=1, keepdims=True))
         ysum = Y.sum(axis=1, keepdims=True)
-        value = np.sum(ysum * logsumexp) - np.sum(Y * z)
-        value /= len(z)
-        return value, (a * ysum - Y) / len(z)
-    count = z.size
+        return ysum * logsumexp - np.sum(Y * z, axis=1, keepdims=True), a * ysum - Y
     if loss == CROSS_ENTROPY:
-        value = np.sum(np.maximum(z, 0) - z * Y + np.log1p(np.exp(-np.abs(z)))) / count
-        return value, (a - Y) / count
-    r = a - Y
-    if loss == MSE:
-        value, dA = np.sum(r * r), 2 * r
-    elif loss == L1:
-        value, dA = np.sum(np.abs(r)), np.sign(r)
+        terms, dz = np.maximum(z, 0) - z * Y + np.log1p(np.exp(-np.abs(z))), a - Y
+    elif loss == POISSON:  # y log(y / a) - y + a with log a = z; y log y = 0 at y = 0
+        ylogy = Y * np.log(np.where(Y > 0, Y, 1))
+        terms, dz = ylogy - Y * z - Y + a, a - Y
     else:
-        value = np.sum(np.where(np.abs(r) <= 1, 0.5 * r * r, np.abs(r) - 0.5))
-        dA = np.clip(r, -1, 1)
-    return value / count, activation_vjp(a, dA / count, output)
+        r = a - Y
+        if loss == MSE:
+            terms, dA = r * r, 2 * r
+        elif loss == L1:
+            terms, dA = np.abs(r), np.sign(r)
+        else:
+            terms = np.where(np.abs(r) <= 1, 0.5 * r * r, np.abs(r) - 0.5)
+            dA = np.clip(r, -1, 1)
+        dz = activation_vjp(a, dA, output)
+    return terms.sum(axis=1, keepdims=True), dz
+
+
+def loss_and_delta(z, Y, sw, scale, output, loss):
+    """scale * sum_i sw_i l_i for G_out(z) against Y and its gradient with respect to z."""
+    rows, dz = row_losses(z, Y, output, loss)
+    s = row_weights(sw, scale, len(z))
+    return float(np.sum(s * rows)), (s * dz).astype(z.dtype)
+
+
+def weight_penalty(theta, sizes, l2):
+    """(l2 / 2) * sum of the squared weight entries (biases excluded), and its gradient."""
+    grad = np.zeros_like(theta)
+    total = 0.0
+    for (W, _), (dW, _) in zip(_layers(theta, sizes), _layers(grad, sizes)):
+        total += np.sum(W.astype(np.float64) ** 2)
+        dW[...] = l2 * W
+    return 0.5 * l2 * total, grad
 
 
 def mlp_predict(theta, sizes, hidden, output, X, work, out):
@@ -93,15 +124,16 @@ def mlp_predict(theta, sizes, hidden, output, X, work, out):
     out[...] = activate(_forward(theta, sizes, hidden, X)[1], output)
 
 
-def mlp_loss(theta, sizes, hidden, output, loss, X, Y, work):
-    """Mean loss of the network on (X, Y)."""
-    return float(loss_and_delta(_forward(theta, sizes, hidden, X)[1], Y, output, loss)[0])
+def mlp_loss(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, work):
+    """The (weighted, scaled, penalised) loss of the network on (X, Y)."""
+    value = loss_and_delta(_forward(theta, sizes, hidden, X)[1], Y, sw, scale, output, loss)[0]
+    return value + weight_penalty(theta, sizes, l2)[0]
 
 
-def mlp_loss_and_grad(theta, sizes, hidden, output, loss, X, Y, work, grad):
-    """Mean loss on (X, Y); grad <- its gradient by backpropagation."""
+def mlp_loss_and_grad(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, work, grad):
+    """The loss on (X, Y) as :func:`mlp_loss`; grad <- its gradient by backpropagation."""
     acts, z = _forward(theta, sizes, hidden, X)
-    value, delta = loss_and_delta(z, Y, output, loss)
+    value, delta = loss_and_delta(z, Y, sw, scale, output, loss)
     layers = list(_layers(theta, sizes))
     grads = []
     for layer in range(len(layers) - 1, -1, -1):
@@ -110,5 +142,6 @@ def mlp_loss_and_grad(theta, sizes, hidden, output, loss, X, Y, work, grad):
         grads.append((delta.T @ acts[layer]).ravel())
         if layer > 0:
             delta = activation_vjp(acts[layer], delta @ W, hidden)
-    grad[:] = np.concatenate(grads[::-1])
-    return float(value)
+    penalty, penalty_grad = weight_penalty(theta, sizes, l2)
+    grad[:] = np.concatenate(grads[::-1]) + penalty_grad
+    return float(value + penalty)
