@@ -27,7 +27,10 @@ import time
 import numpy as np
 
 from . import _backend
+from ._checks import float_array, positive_int
+from .network import check_l2
 from .optimize import Objective
+from .reference.mlp import weight_penalty
 
 __all__ = ["ShardedObjective"]
 
@@ -78,7 +81,7 @@ def _make_rows(spec, X, Y, sw):
     net = _network(spec, None)
     X = net._check_X(X)
     Y = net._check_Y(Y, X.shape[0])
-    sw = np.empty(0, net.dtype) if sw is None else net._check_sample_weight(sw, X.shape[0])
+    sw = net._check_weights(sw, 0.0, X.shape[0])[0]
     return _Rows(X, Y, sw)
 
 
@@ -137,7 +140,7 @@ class ShardedObjective(Objective):
         self._net = net
         self._spec = _spec_of(net, _backend.get_backend() if backend is None else backend)
         _backend.resolve(self._spec[-1])  # an unknown or unavailable backend fails here
-        self._l2 = net._check_l2(l2)
+        self._l2 = check_l2(l2)
         if _is_dask(X) or _is_dask(Y) or _is_dask(sample_weight):
             self._rows, self._shards = None, self._persist(X, Y, sample_weight, shards)
         else:
@@ -146,7 +149,7 @@ class ShardedObjective(Objective):
         self.n_shards = len(self._shards)
         self.rows = sum(n for n, _ in totals)
         weight = sum(w for _, w in totals)  # in shard order: the same bits every time
-        self._scale = net._loss_scale(weight)
+        self._scale = 1.0 / (weight * net._row_terms)
         super().__init__(self._fun, self._grad, self._hvp, fun_and_grad=self._fun_and_grad,
                          gnvp=self._gnvp)
 
@@ -157,12 +160,10 @@ class ShardedObjective(Objective):
         net = self._net
         X = net._check_X(X)
         Y = net._check_Y(Y, X.shape[0])
-        sw = (np.empty(0, net.dtype) if sample_weight is None
-              else net._check_sample_weight(sample_weight, X.shape[0]))
+        sw = net._check_weights(sample_weight, 0.0, X.shape[0])[0]
         if shards is None:
             shards = 2 * max(1, sum(self._client.nthreads().values()))
-        shards = min(_positive(shards, "shards"), len(X))
-        bounds = np.linspace(0, len(X), shards + 1).round().astype(np.int64)
+        bounds = np.cumsum((0,) + _row_blocks(len(X), shards))
         rows = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
         self._source = X, Y, sw
         return rows, self._client.scatter([self._recipe(a, b) for a, b in rows], hash=False)
@@ -177,9 +178,7 @@ class ShardedObjective(Objective):
         import dask.array as da
 
         X = X if _is_dask(X) else da.from_array(np.asarray(X))
-        chunks = ((X.shape[0] // shards,) * shards if shards is not None else X.chunks[0])
-        if shards is not None:
-            chunks = chunks[:-1] + (X.shape[0] - sum(chunks[:-1]),)
+        chunks = X.chunks[0] if shards is None else _row_blocks(X.shape[0], shards)
         X = X.rechunk((chunks, -1))
         Y = (Y if _is_dask(Y) else da.from_array(np.asarray(Y))).rechunk(
             (chunks,) + ((-1,) if np.ndim(Y) == 2 else ()))
@@ -205,13 +204,18 @@ class ShardedObjective(Objective):
         """(sum of the loss, sum of the gradient or product or None) over every shard."""
         theta = self._net._check_theta(theta)
         if v is not None:
-            v = self._net._check_vector(v, "v")
+            v = float_array(v, "v", dtype=self._net.dtype, ndim=1)
+            if v.size != self._net.size:
+                raise ValueError(f"v must have {self._net.size} entries (net.size), "
+                                 f"got {v.size}")
+        from distributed.client import ClosedClientError
+
         for attempt in range(self.retries + 1):
-            theta_arg, v_arg = self._share(theta), self._share(v)
-            futures = [self._client.submit(_sums, self._spec, k, shard, kind, theta_arg, v_arg,
-                                           pure=False)
-                       for k, shard in enumerate(self._shards)]
             try:
+                theta_arg, v_arg = self._share(theta), self._share(v)
+                futures = [self._client.submit(_sums, self._spec, k, shard, kind, theta_arg,
+                                               v_arg, pure=False)
+                           for k, shard in enumerate(self._shards)]
                 parts = self._gather(futures)
                 break
             except _LostShards as lost:
@@ -219,10 +223,14 @@ class ShardedObjective(Objective):
                     raise RuntimeError(f"shards {lost.shards} were lost {self.retries + 1} "
                                        f"times with their workers; giving up") from None
                 self._rebuild(lost.shards)
-        value = 0.0
+            except (OSError, ClosedClientError) as exc:
+                raise RuntimeError(f"the Dask cluster is unreachable: {type(exc).__name__}: "
+                                   f"{exc}") from exc
+        value = None if parts[0][0] is None else 0.0
         vector = None if parts[0][1] is None else np.zeros_like(theta)
         for part_value, part_vector in parts:  # shard order: the same bits every time
-            value += part_value
+            if value is not None:
+                value += part_value
             if vector is not None:
                 vector += part_vector
         return value, vector
@@ -231,6 +239,7 @@ class ShardedObjective(Objective):
         """Results of ``futures`` in order; lost shards raise :class:`_LostShards`, an
         error on a worker a clear error naming its shard."""
         from distributed import wait
+        from distributed.client import FutureCancelledError, FuturesCancelledError
 
         idle_since = None
         while True:
@@ -239,15 +248,11 @@ class ShardedObjective(Objective):
                 break
             except TimeoutError:
                 pass
-            except OSError as exc:
-                raise RuntimeError(f"the Dask cluster is unreachable: {exc}") from exc
+            except (FutureCancelledError, FuturesCancelledError):
+                break  # lost dependencies: the shards are rebuilt below
             if any(f.status == "cancelled" for f in futures):
                 break
-            try:
-                workers = self._client.nthreads()
-            except OSError as exc:
-                raise RuntimeError(f"the Dask cluster is unreachable: {exc}") from exc
-            if workers:
+            if self._client.nthreads():
                 idle_since = None
             elif idle_since is None:
                 idle_since = time.monotonic()
@@ -264,10 +269,7 @@ class ShardedObjective(Objective):
                 if isinstance(exc, (ValueError, TypeError)):
                     raise type(exc)(f"{where}: {exc}") from exc
                 raise RuntimeError(f"{where} failed: {type(exc).__name__}: {exc}") from exc
-        try:
-            return self._client.gather(futures)
-        except OSError as exc:
-            raise RuntimeError(f"the Dask cluster is unreachable: {exc}") from exc
+        return self._client.gather(futures)
 
     def _where(self, k):
         if self._rows is None:
@@ -282,29 +284,41 @@ class ShardedObjective(Objective):
             return
         for k in shards:
             if self._shards[k].status != "finished":
-                self._shards[k] = self._client.scatter(self._recipe(*self._rows[k]),
-                                                       hash=False, timeout=self.timeout)
+                try:
+                    self._shards[k] = self._client.scatter(self._recipe(*self._rows[k]),
+                                                           hash=False, timeout=self.timeout)
+                except (TimeoutError, OSError) as exc:
+                    raise RuntimeError(f"{self._where(k)} was lost with its worker and could "
+                                       f"not be placed again within {self.timeout:g} s "
+                                       f"(timeout=): no workers? ({type(exc).__name__}: "
+                                       f"{exc})") from exc
 
     # -- the objective ----------------------------------------------------------------
 
+    def _finish(self, kind, theta, v=None):
+        """The objective's value and derivative: shard sums scaled once, plus the penalty."""
+        value, vector = self._evaluate(kind, theta, v)
+        at = self._net._check_theta(theta) if v is None else v
+        penalty, penalty_grad = weight_penalty(at, self._net.sizes, self._l2)
+        if vector is not None:
+            vector *= self._net.dtype.type(self._scale)
+            vector += penalty_grad.astype(vector.dtype)
+        return (None if value is None else value * self._scale + penalty), vector
+
     def _fun(self, theta):
-        value, _ = self._evaluate("loss", theta)
-        return self._net._finish(value, None, theta, self._scale, self._l2)[0]
+        return self._finish("loss", theta)[0]
 
     def _fun_and_grad(self, theta):
-        value, grad = self._evaluate("loss_and_grad", theta)
-        return self._net._finish(value, grad, theta, self._scale, self._l2)
+        return self._finish("loss_and_grad", theta)
 
     def _grad(self, theta):
-        return self._fun_and_grad(theta)[1]
+        return self._finish("loss_and_grad", theta)[1]
 
     def _hvp(self, theta, v):
-        _, product = self._evaluate("hvp", theta, v)
-        return self._net._finish(None, product, v, self._scale, self._l2)[1]
+        return self._finish("hvp", theta, v)[1]
 
     def _gnvp(self, theta, v):
-        _, product = self._evaluate("gnvp", theta, v)
-        return self._net._finish(None, product, v, self._scale, self._l2)[1]
+        return self._finish("gnvp", theta, v)[1]
 
     def close(self):
         """Release the shards held on the workers."""
@@ -317,6 +331,12 @@ class ShardedObjective(Objective):
                 f"backend={self._spec[-1]!r})")
 
 
+def _row_blocks(rows, shards):
+    """Sizes of ``shards`` contiguous blocks of ``rows`` rows, as equal as can be."""
+    shards = min(positive_int(shards, "shards"), rows)
+    return tuple(int(n) for n in np.diff(np.linspace(0, rows, shards + 1).round()))
+
+
 class _LostShards(Exception):
     def __init__(self, shards):
         super().__init__(shards)
@@ -326,7 +346,3 @@ class _LostShards(Exception):
 def _is_dask(a):
     return type(a).__module__.startswith("dask.array")
 
-
-def _positive(value, name):
-    from ._checks import positive_int
-    return positive_int(value, name)
