@@ -34,9 +34,10 @@ from .reference.mlp import weight_penalty
 
 __all__ = ["ShardedObjective"]
 
-#: theta (or v) with more entries than this is scattered once per evaluation to every
-#: worker instead of travelling inside each task
-_SCATTER_ENTRIES = 2048
+#: theta (or v) with more entries than this (1 MiB of float64) is scattered once per
+#: evaluation to every worker instead of travelling inside each task: below it, the
+#: extra round trip of a scatter costs more than the copies
+_SCATTER_ENTRIES = 2 ** 17
 
 
 class _Rows:
