@@ -17,8 +17,8 @@ retried, so a run ends with the same result as an undisturbed one.  An exception
 worker is raised naming the shard; a cluster with no workers left, or gone, is an error
 after ``timeout`` seconds, never a hang.
 
-scikit-style dependencies stay optional: this module imports ``distributed`` only when a
-sharded objective is built.
+Dask stays optional: ``net.objective`` imports this module, and this module imports
+``distributed``, only when a cluster is given.
 """
 
 import functools
@@ -59,7 +59,8 @@ class _Rows:
 
     def totals(self):
         """(rows, total sample weight)."""
-        return len(self.X), float(self.sw.sum()) if self.sw.size else float(len(self.X))
+        weight = np.sum(self.sw, dtype=np.float64) if self.sw.size else len(self.X)
+        return len(self.X), float(weight)
 
 
 @functools.lru_cache(maxsize=64)
