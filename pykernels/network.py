@@ -549,7 +549,8 @@ class MLP:
             bound *= spectral_norm_bound(W) * constants[self.output if last else self.activation]
         return float(bound)
 
-    def objective(self, X, Y, *, sample_weight=None, l2=0.0, backend=None):
+    def objective(self, X, Y, *, sample_weight=None, l2=0.0, backend=None, executor=None,
+                  shards=None):
         """The full-batch loss on ``(X, Y)`` as a :class:`pk.Objective` over theta.
 
         ``X``, ``Y`` and the weights are checked (and integer labels one-hot encoded)
@@ -568,12 +569,23 @@ class MLP:
             Sample weights and L2 penalty of the loss, as for :meth:`loss`.
         backend : str, optional
             Backend of the kernels the objective calls.
+        executor : distributed.Client, optional
+            Spread the rows over this Dask cluster: they are cut into ``shards`` placed
+            on the workers once, and each evaluation adds the workers' sums in shard
+            order (see :class:`pykernels.sharded.ShardedObjective`).  ``X``, ``Y`` and
+            ``sample_weight`` may then be dask arrays, whose row chunks become the
+            shards without passing through this process.
+        shards : int, optional
+            Number of shards (with ``executor``; default: twice the cluster's threads).
 
         Returns
         -------
         pk.Objective
             ``fun(theta)`` is ``net.loss(X, Y, theta, sample_weight=..., l2=...)``;
             ``hvp(theta, v)`` and ``gnvp(theta, v)`` are :meth:`hvp` and :meth:`gnvp`.
+            With ``executor``, a :class:`~pykernels.sharded.ShardedObjective` that
+            computes the same values (to ~1e-16 relative: the additions are ordered by
+            shard instead of by row).
 
         Examples
         --------
@@ -584,6 +596,12 @@ class MLP:
         >>> bool(res.fun < net.loss(X, X[:, :1] * X[:, 1:]))
         True
         """
+        if executor is not None:
+            from .sharded import ShardedObjective
+            return ShardedObjective(self, X, Y, executor, shards=shards,
+                                    sample_weight=sample_weight, l2=l2, backend=backend)
+        if shards is not None:
+            raise ValueError("shards needs executor= (a dask.distributed.Client)")
         from .optimize import Objective
         _, X, Y, weights = self._checked(X, Y, None, sample_weight, l2)
         module = _backend.resolve(backend)
@@ -606,6 +624,28 @@ class MLP:
         return Objective(fun, grad=lambda theta: fun_and_grad(theta)[1],
                          hvp=product(module.mlp_hvp), fun_and_grad=fun_and_grad,
                          gnvp=product(module.mlp_gnvp))
+
+    def _sums(self, kind, X, Y, sw, theta, v=None, *, backend=None):
+        """Sums over the checked rows (X, Y, sw) of the weighted loss and of its
+        gradient (``kind="loss_and_grad"``) or product with v (``"hvp"``, ``"gnvp"``):
+        the kernels at scale 1 without penalty, the parts a sharded objective adds up.
+
+        Returns
+        -------
+        (float or None, ndarray or None)
+        """
+        module = _backend.resolve(backend)
+        weights = (sw, 1.0, 0.0)
+        if kind == "loss":
+            return float(module.mlp_loss(theta, self.sizes, *self._codes, X, Y, *weights,
+                                         self._work(module, len(X)))), None
+        if kind == "loss_and_grad":
+            grad = np.empty(self.size, self.dtype)
+            value = module.mlp_loss_and_grad(theta, self.sizes, *self._codes, X, Y, *weights,
+                                             self._work(module, len(X)), grad)
+            return float(value), grad
+        module, kernel = self._rop_kernel(f"mlp_{kind}", backend)
+        return None, self._apply(module, kernel, theta, X, Y, weights, v)
 
     # -- files ---------------------------------------------------------------
 
