@@ -117,6 +117,28 @@ def choice(value, name, options):
     return value
 
 
+def l2_penalty(value, name="l2"):
+    """``value`` as an L2 penalty's coefficient: a finite float >= 0.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`real`, naming ``name``.
+    """
+    if type(value) is float and value == 0.0:  # the common case, without the general checks
+        return value
+    return real(value, name, low=0.0)
+
+
 def positive_int(value, name, minimum=1):
     """``value`` as an int >= ``minimum``.
 

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 
 from . import _backend
-from ._checks import as_array, choice, float_array, float_dtype, int_sequence, real
+from ._checks import as_array, choice, float_array, float_dtype, int_sequence, l2_penalty
 from ._checks import seed as check_seed
 
 __all__ = ["MLP"]
@@ -258,7 +258,7 @@ class MLP:
             total = float(np.sum(sw, dtype=np.float64))
             if not total > 0:
                 raise ValueError("sample_weight must have a positive sum, got all zeros")
-        return sw, 1.0 / (total * self._row_terms), check_l2(l2)
+        return sw, 1.0 / (total * self._row_terms), l2_penalty(l2)
 
     def _work(self, backend, batch):
         """This thread's workspace of ``backend`` for ``batch`` rows: reused, never shared.
@@ -724,19 +724,6 @@ class MLP:
             raise ValueError(f"{os.fspath(path)!r}: field 'theta' holds non-finite values")
         net.theta = theta
         return net
-
-
-def check_l2(l2):
-    """``l2`` (an L2 penalty's coefficient) as a float: finite, >= 0.
-
-    Raises
-    ------
-    TypeError, ValueError
-        Naming ``l2``.
-    """
-    if type(l2) is float and l2 == 0.0:  # the common case, without the general checks
-        return l2
-    return real(l2, "l2", low=0.0)
 
 
 #: Largest ratio of a zip member's size to its compressed size (deflate stays below 1032:1).

@@ -27,8 +27,7 @@ import time
 import numpy as np
 
 from . import _backend
-from ._checks import float_array, positive_int
-from .network import check_l2
+from ._checks import float_array, l2_penalty, positive_int
 from .optimize import Objective
 from .reference.mlp import weight_penalty
 
@@ -67,15 +66,14 @@ class _Rows:
 def _network(spec, shard):
     """The worker's network for ``spec`` and ``shard`` (one per shard, so that the
     R-operator's kept pass survives between products at one theta)."""
-    from .network import MLP
-
-    sizes, activation, output, loss, dtype, _ = spec
-    return MLP(list(sizes), activation, output, loss, dtype=np.dtype(dtype), seed=0)
+    cls, sizes, activation, output, loss, dtype, _ = spec
+    return cls(list(sizes), activation, output, loss, dtype=np.dtype(dtype), seed=0)
 
 
 def _spec_of(net, backend):
-    return (tuple(int(n) for n in net.sizes), net.activation, net.output, net.loss_name,
-            net.dtype.name, backend)
+    """What a worker needs to rebuild ``net`` (its class travels by reference)."""
+    return (type(net), tuple(int(n) for n in net.sizes), net.activation, net.output,
+            net.loss_name, net.dtype.name, backend)
 
 
 def _make_rows(spec, X, Y, sw):
@@ -142,7 +140,7 @@ class ShardedObjective(Objective):
         self._net = net
         self._spec = _spec_of(net, _backend.get_backend() if backend is None else backend)
         _backend.resolve(self._spec[-1])  # an unknown or unavailable backend fails here
-        self._l2 = check_l2(l2)
+        self._l2 = l2_penalty(l2)
         if _is_dask(X) or _is_dask(Y) or _is_dask(sample_weight):
             self._rows, self._shards = None, self._persist(X, Y, sample_weight, shards)
         else:
