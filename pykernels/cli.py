@@ -18,7 +18,13 @@ def _blas_info():
 
 
 def info(out=None):
-    """Print versions, backends, BLAS and the Numba cache: where it is, how warm."""
+    """Print versions, backends, BLAS and the Numba cache: where it is, how warm.
+
+    Parameters
+    ----------
+    out : file, optional
+        Where to print (default ``sys.stdout``).
+    """
     out = out or sys.stdout
 
     import numba
@@ -56,7 +62,18 @@ def info(out=None):
 
 
 def main(argv=None):
-    """Entry point of the ``pykernels`` command."""
+    """Entry point of the ``pykernels`` command.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0, or 1 when ``warmup`` failed.
+    """
     parser = argparse.ArgumentParser(prog="pykernels", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="versions, backends, BLAS, Numba cache location and state")

@@ -32,6 +32,11 @@ def activations(path):
     ----------
     path : str or os.PathLike
         The PNG to write.
+
+    Returns
+    -------
+    str
+        ``path``, written.
     """
     z = np.linspace(-4, 4, 401)
     sig = 1 / (1 + np.exp(-z))
@@ -63,6 +68,11 @@ def decision_boundary(predict, X, y, path, title="Decision boundary"):
     y : ndarray of int, shape (n,)
     path : str or os.PathLike
     title : str
+
+    Returns
+    -------
+    str
+        ``path``, written.
     """
     fig, ax = _figure()
     pad = 0.3
@@ -87,6 +97,11 @@ def loss_curves(curves, path, title="Loss against objective evaluations"):
         ``curves[name] = (evaluations, loss)``, two equal-length sequences.
     path : str or os.PathLike
     title : str
+
+    Returns
+    -------
+    str
+        ``path``, written.
     """
     fig, ax = _figure()
     for name, (evals, loss) in curves.items():
@@ -115,6 +130,11 @@ def flow_field(f, grad, lo, hi, paths, path, title="Flow of -grad f", levels=30)
     title : str
     levels : int
         Contour levels (of log10(f - min f)).
+
+    Returns
+    -------
+    str
+        ``path``, written.
     """
     fig, ax = _figure(size=(6.4, 5.2))
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 200), np.linspace(lo[1], hi[1], 200))
@@ -150,6 +170,11 @@ def stationary_points(f, points, lo, hi, path, title="Stationary points"):
     lo, hi : float
     path : str or os.PathLike
     title : str
+
+    Returns
+    -------
+    str
+        ``path``, written.
     """
     fig, ax = _figure()
     x = np.linspace(lo, hi, 600)
@@ -182,6 +207,11 @@ def lipschitz_cone(f, lo, hi, x0, slope, path, title="Lipschitz cone"):
         The Lipschitz constant K.
     path : str or os.PathLike
     title : str
+
+    Returns
+    -------
+    str
+        ``path``, written.
     """
     fig, ax = _figure()
     x = np.linspace(lo, hi, 600)

@@ -21,5 +21,14 @@ __all__ = ["mlp_loss", "mlp_loss_and_grad", "mlp_predict", "workspace_size",
 
 
 def all_finite(x):
-    """True when no entry of the 1-D array x is NaN or +-Inf."""
+    """True when no entry of ``x`` is NaN or +-Inf.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n,)
+
+    Returns
+    -------
+    bool
+    """
     return bool(np.isfinite(x).all())
