@@ -1,0 +1,80 @@
+"""Network kernels at the edges of float64 (issue 14): cross-entropy exact near zero and
+never negative at huge logits."""
+
+from decimal import Decimal, localcontext
+
+import numpy as np
+import pytest
+
+import pykernels as pk
+
+pytestmark = pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning",
+                                        "ignore:invalid value:RuntimeWarning")
+
+BACKENDS = [b for b in ("numba", "c", "numpy") if b in pk.backends()]
+EPS = np.finfo(np.float64).eps
+
+
+def _exact_cross_entropy(z, label):
+    """logsumexp(z) - z[label] of float64 logits, in 400-digit decimal arithmetic."""
+    with localcontext() as ctx:
+        ctx.prec = 400  # exp(-700) ~ 1e-304 must survive 1 + it
+        zs = [Decimal(float(v)) for v in z]
+        top = max(zs)
+        return float(top + sum((v - top).exp() for v in zs).ln() - zs[label])
+
+
+# -- 11. cross-entropy near zero loss -------------------------------------------------
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("gap", [0.0, 2.0, 10.0, 18.0, 20.0, 30.0, 40.0, 700.0])
+def test_cross_entropy_is_exact_near_zero_loss(backend, gap):
+    # one layer, X = 1, b = 0: the logits are the weights, bit for bit
+    net = pk.MLP([1, 5], activation="identity", output="softmax", loss="cross_entropy")
+    rng = np.random.default_rng(int(gap))
+    for label in range(5):
+        z = rng.normal(0.0, 1.0, 5)
+        z[label] += gap
+        net.theta[:] = 0.0
+        net.theta[:5] = z
+        exact = _exact_cross_entropy(z, label)
+        got = net.loss(np.ones((1, 1)), np.array([label]), backend=backend)
+        # the kernels' exp is within 2 ulps (kernels/_math.py): a few ulps in all
+        assert abs(got - exact) <= 8 * EPS * exact, (got, exact)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cross_entropy_of_soft_labels_is_exact(backend):
+    net = pk.MLP([1, 4], activation="identity", output="softmax", loss="cross_entropy")
+    z = np.array([25.0, -1.0, 0.5, 3.0])
+    net.theta[:4] = z
+    Y = np.array([[0.75, 0.0, 0.25, 0.0]])
+    exact = 0.75 * _exact_cross_entropy(z, 0) + 0.25 * _exact_cross_entropy(z, 2)
+    got = net.loss(np.ones((1, 1)), Y, backend=backend)
+    assert abs(got - exact) <= 8 * EPS * exact
+
+
+# -- 10. cross-entropy at huge logits -------------------------------------------------
+
+@pytest.mark.parametrize("scale", [1e150, 1e300])
+@pytest.mark.parametrize("sizes,activation", [([5, 3], "relu"), ([4, 8, 3], "tanh"),
+                                              ([10, 16, 16, 4], "tanh")])
+def test_cross_entropy_at_huge_theta_is_positive_and_agrees(sizes, activation, scale):
+    net = pk.MLP(sizes, activation=activation, output="softmax", loss="cross_entropy", seed=0)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((6, sizes[0])), rng.integers(0, sizes[-1], 6)
+    theta = net.theta * scale
+    values = [net.loss(X, y, theta, backend=b) for b in BACKENDS]
+    assert min(values) >= 0.0
+    np.testing.assert_allclose(values, values[0], rtol=1e-12)
+
+
+def test_cross_entropy_ignores_minus_infinite_logits_of_other_classes():
+    # the logit of a class with y = 0 overflows to -inf: it adds nothing (not 0 * inf)
+    net = pk.MLP([1, 3], activation="identity", output="softmax", loss="cross_entropy")
+    net.theta[:3] = [1.0, -1e308, 0.0]
+    X = np.full((1, 1), 4.0)  # z = (4, -inf, 0)
+    for backend in BACKENDS:
+        value, grad = net.loss_and_grad(X, np.array([0]), backend=backend)
+        assert value == pytest.approx(np.log1p(np.exp(-4.0)), rel=1e-15)
+        assert np.isfinite(grad).all()
