@@ -25,15 +25,18 @@ X, Y, sw) it was last used at (the header keeps scale and l2), then for every la
 (2 batch, n_l) block ``[a_l; R a_l]`` (``[z_L; R z_L]`` for the last; each written by its
 GEMMs, then activated in place), the output a_L, for every layer a block
 ``[R delta_l; delta_l]`` and a block g_l.  Stacking
-a value over its R-derivative lets one GEMM serve both (z and R a W^T forward; g and
-R delta W backward; R delta^T a + delta^T R a for the weights' product); the second
-term of a sum is accumulated by the GEMM itself (beta = 1).
+a value over its R-derivative lets one GEMM give the weights' product R delta^T a +
+delta^T R a; the second term of a sum is accumulated by the GEMM itself (beta = 1).
 
 Products at the point of the previous call -- the same bits of theta, X, Y, sw, scale
 and l2, the usual case in Lanczos or conjugate gradients -- reuse the a_l, delta_l and g_l kept in
 ``work`` and skip every GEMM that does not involve v (z = a W^T, g = delta W): on the
-benchmark networks H v then costs about 1.7 gradients instead of 2.1.  ``work`` must be
-zero-filled before its first use (the header then says it holds nothing).
+benchmark networks H v then costs about 1.7 gradients instead of 2.1.  The GEMMs both
+passes run have the same operands and shapes (a value and its R-derivative are never
+stacked into one product that the kept pass would compute half of: BLAS may round a
+row differently in another shape), so a kept pass gives the bits of a fresh one and a
+result never depends on what was called before.  ``work`` must be zero-filled before
+its first use (the header then says it holds nothing).
 """
 
 import numpy as np
@@ -255,10 +258,10 @@ def _tangent_activation(block, b, c, activate, code):
 
 @jit
 def _rop_forward(theta, sizes, hidden, X, v, stack, cached):
-    """Forward sweep and its R-operator, batched: each layer's (2 batch, n) block of
-    ``stack`` is [a_l; R a_l] (hidden layers) or [z_L; R z_L] (the last), so that one
-    GEMM gives z and R a_l W^T together; with ``cached`` the a_l (z_L) are there
-    already and only the R-derivatives are computed.  Returns the last block."""
+    """Forward sweep and its R-operator: each layer's (2 batch, n) block of ``stack`` is
+    [a_l; R a_l] (hidden layers) or [z_L; R z_L] (the last); with ``cached`` the a_l
+    (z_L) are there already and only the R-derivatives are computed -- by the very GEMMs
+    of a fresh pass, so that both round alike.  Returns the last block."""
     batch = X.shape[0]
     n_layers = sizes.size - 1
     t = 0
@@ -274,16 +277,14 @@ def _rop_forward(theta, sizes, hidden, X, v, stack, cached):
         t += n_out
         block = stack[w:w + 2 * batch * n_out].reshape((2 * batch, n_out))
         w += 2 * batch * n_out
-        if layer == 0:  # R{a_0} = 0
-            if not cached:
-                gemm(1.0, X, False, W, True, 0.0, block[:batch])
-            gemm(1.0, X, False, V, True, 0.0, block[batch:])
-        else:
-            if cached:
-                gemm(1.0, prev[batch:], False, W, True, 0.0, block[batch:])  # R a W^T
-            else:
-                gemm(1.0, prev, False, W, True, 0.0, block)  # [z; R a W^T]
-            gemm(1.0, prev[:batch], False, V, True, 1.0, block[batch:])  # + a V^T
+        a = X if layer == 0 else prev[:batch]
+        if not cached:
+            gemm(1.0, a, False, W, True, 0.0, block[:batch])  # z = a W^T
+        if layer == 0:  # R{a_0} = 0: R z = a V^T
+            gemm(1.0, a, False, V, True, 0.0, block[batch:])
+        else:  # R z = R a W^T + a V^T
+            gemm(1.0, prev[batch:], False, W, True, 0.0, block[batch:])
+            gemm(1.0, a, False, V, True, 1.0, block[batch:])
         _tangent_activation(block, b, c, not cached,
                             IDENTITY if layer == n_layers - 1 else hidden)
         prev = block
@@ -344,23 +345,29 @@ def _output_rop(z, y, sw, scale, out_code, loss_code, a, rz, rdelta, gauss_newto
 
 
 _PLAIN = 0  # R delta_l = D_r G'(z_l): no G'' term (relu, identity, Gauss-Newton)
-_DELTA = 1  # the lower half of D holds g_l: add its G'' term, delta_l = g_l G'(z_l)
-_KEEP_G = 2  # as _DELTA, and keep g_l in G for the next call at this point
-_CACHED_G = 3  # add the G'' term of the g_l kept in G
+_DELTA = 1  # and the lower half of D holds g_l: delta_l = g_l G'(z_l)
+_KEEP_G = 2  # as _DELTA, add g_l's G'' term (tanh, sigmoid) and keep g_l in G
+_CACHED_G = 3  # add the G'' term of the g_l kept in G (the kept pass of _KEEP_G)
 
 
 @jit
 def _tangent_backward(S, D, G, mode, code):
     """D = [R delta W + delta V; g] -> [R delta_l; delta_l] through the layer's activation,
-    S = [a; R a], G (batch, n) the kept g_l (see ``mode``)."""
+    S = [a; R a], G (batch, n) the kept g_l (see ``mode``).  A kept pass (_PLAIN after
+    _DELTA, _CACHED_G after _KEEP_G) computes R delta_l by the same expression."""
     batch = S.shape[0] // 2
     for i in range(batch):
         a, ra, r = S[i], S[batch + i], D[i]
-        if mode == _DELTA or mode == _KEEP_G:
+        if mode == _DELTA:
+            g = D[batch + i]
+            for j in range(a.size):
+                s = _slope(a[j], code)
+                r[j] *= s
+                g[j] *= s
+        elif mode == _KEEP_G:
             g, kept = D[batch + i], G[i]
-            if mode == _KEEP_G:
-                for j in range(a.size):
-                    kept[j] = g[j]
+            for j in range(a.size):
+                kept[j] = g[j]
             for j in range(a.size):
                 s = _slope(a[j], code)
                 r[j] = r[j] * s + g[j] * _bend(a[j], ra[j], code)
@@ -426,10 +433,9 @@ def mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, ou
         # activations with G'' = 0 -- one GEMM of the largest layer fewer; cached, the
         # deltas (and the g of curved activations) are in ``work`` already
         need_g = not gauss_newton and not cached and (layer > 1 or curved)
+        gemm(1.0, rdelta, False, W, False, 0.0, D_prev[:batch])  # R delta W
         if need_g:
-            gemm(1.0, D, False, W, False, 0.0, D_prev)  # [R delta W; g]
-        else:
-            gemm(1.0, rdelta, False, W, False, 0.0, D_prev[:batch])
+            gemm(1.0, delta, False, W, False, 0.0, D_prev[batch:])  # g = delta W
         if not gauss_newton:  # + delta V
             V = v[t:t + n_out * n_in].reshape((n_out, n_in))
             gemm(1.0, delta, False, V, False, 1.0, D_prev[:batch])
