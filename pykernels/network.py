@@ -8,7 +8,8 @@ import threading
 import numpy as np
 
 from . import _backend
-from ._checks import as_array, choice, float_array, float_dtype, int_sequence, l2_penalty
+from ._checks import (all_finite, as_array, choice, float_array, float_dtype, int_sequence,
+                      l2_penalty)
 from ._checks import seed as check_seed
 
 __all__ = ["MLP"]
@@ -18,6 +19,7 @@ OUTPUTS = {"identity": 0, "tanh": 1, "sigmoid": 3, "softmax": 4, "exp": 5}
 LOSSES = {"mse": 0, "l1": 1, "huber": 2, "cross_entropy": 3, "poisson": 4}
 #: The outputs a loss needs (a loss not listed takes every output).
 LOSS_OUTPUTS = {"cross_entropy": ("softmax", "sigmoid"), "poisson": ("exp",)}
+_PRODUCTS = {"mlp_hvp": "the Hessian-vector product", "mlp_gnvp": "the Gauss-Newton product"}
 _FILE_FORMAT = "pykernels.MLP"
 _FILE_VERSION = 1
 _FILE_KEYS = {"format", "version", "sizes", "activation", "output", "loss", "theta"}
@@ -273,6 +275,26 @@ class MLP:
                 batch, np.empty(backend.workspace_size(self.sizes, batch), self.dtype))
         return held[1]
 
+    def _diagnose(self, what, value, out, inputs):
+        """Raise for a result that is not finite, unless it is the true value: called
+        when the loss ``value`` (or None) or the array ``out`` holds a NaN or an
+        infinity.
+
+        A non-finite input among ``inputs`` ((name, array or None) pairs) is named
+        (ValueError).  From finite inputs an infinity is the true, overflowing value
+        and is returned; a NaN is an overflow inside the network (inf - inf, 0 * inf)
+        and a FloatingPointError, never a silent result.
+        """
+        for name, array in inputs:
+            if array is not None and not all_finite(array):
+                where = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+                raise ValueError(f"{name} must be finite, found {array[where]} at index {where}")
+        if (value is not None and math.isnan(value)) or (out is not None and np.isnan(out).any()):
+            raise FloatingPointError(
+                f"{what} overflows {self.dtype.name} at this theta and X: a product or sum "
+                f"inside the network exceeds {float(np.finfo(self.dtype).max):.3g}, which "
+                "leaves NaN (inf - inf or 0 * inf); scale theta or X down")
+
     # -- evaluation --------------------------------------------------------
 
     def predict(self, X, theta=None, *, backend=None):
@@ -296,7 +318,14 @@ class MLP:
         out = np.empty((X.shape[0], self.n_out), self.dtype)
         hidden, output, _ = self._codes
         module.mlp_predict(theta, self.sizes, hidden, output, X, self._work(module, len(X)), out)
+        if not all_finite(out):
+            self._diagnose("predict", None, out, (("theta", theta), ("X", X)))
         return out
+
+    @staticmethod
+    def _inputs(theta, X, Y, weights):
+        """The (name, array) pairs :meth:`_diagnose` checks."""
+        return (("theta", theta), ("X", X), ("Y", Y), ("sample_weight", weights[0]))
 
     def _checked(self, X, Y, theta, sample_weight, l2):
         """theta, X, Y and the kernels' (sw, scale, l2), checked."""
@@ -344,8 +373,11 @@ class MLP:
         """
         theta, X, Y, weights = self._checked(X, Y, theta, sample_weight, l2)
         module = _backend.resolve(backend)
-        return float(module.mlp_loss(theta, self.sizes, *self._codes, X, Y, *weights,
-                                     self._work(module, len(X))))
+        value = float(module.mlp_loss(theta, self.sizes, *self._codes, X, Y, *weights,
+                                      self._work(module, len(X))))
+        if not math.isfinite(value):
+            self._diagnose("the loss", value, None, self._inputs(theta, X, Y, weights))
+        return value
 
     def loss_and_grad(self, X, Y, theta=None, *, sample_weight=None, l2=0.0, backend=None):
         """Loss on ``(X, Y)`` and its gradient with respect to theta (backpropagation).
@@ -362,9 +394,12 @@ class MLP:
         theta, X, Y, weights = self._checked(X, Y, theta, sample_weight, l2)
         module = _backend.resolve(backend)
         grad = np.empty(self.size, self.dtype)
-        value = module.mlp_loss_and_grad(theta, self.sizes, *self._codes, X, Y, *weights,
-                                         self._work(module, len(X)), grad)
-        return float(value), grad
+        value = float(module.mlp_loss_and_grad(theta, self.sizes, *self._codes, X, Y, *weights,
+                                               self._work(module, len(X)), grad))
+        if not (math.isfinite(value) and all_finite(grad)):
+            self._diagnose("the loss or its gradient", value, grad,
+                           self._inputs(theta, X, Y, weights))
+        return value, grad
 
     # -- curvature (R-operator) -------------------------------------------------
 
@@ -400,7 +435,11 @@ class MLP:
     def _product(self, name, X, Y, v, theta, sample_weight, l2, backend):
         theta, X, Y, weights = self._checked(X, Y, theta, sample_weight, l2)
         module, kernel = self._rop_kernel(name, backend)
-        return self._apply(module, kernel, theta, X, Y, weights, v)
+        out = self._apply(module, kernel, theta, X, Y, weights, v)
+        if not all_finite(out):
+            self._diagnose(_PRODUCTS[name], None, out,
+                           self._inputs(theta, X, Y, weights))
+        return out
 
     def hvp(self, X, Y, v, theta=None, *, sample_weight=None, l2=0.0, backend=None):
         """Exact Hessian-vector product of the loss w.r.t. theta (R-operator).
@@ -510,6 +549,8 @@ class MLP:
         hidden, output, _ = self._codes
         kernel(theta, self.sizes, hidden, output, X, self._rop_work(module, len(X)), out,
                wrt == "params")
+        if not all_finite(out):
+            self._diagnose("the Jacobian", None, out, (("theta", theta), ("X", X)))
         return out
 
     def lipschitz_bound(self, theta=None):

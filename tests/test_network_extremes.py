@@ -1,6 +1,6 @@
-"""Network kernels at the edges of float64 (issue 14): cross-entropy exact near zero and
-never negative at huge logits, and the same bits for the same call whatever was called
-before."""
+"""Network kernels at the edges of float64 (issue 14, items 9-12): no silent NaN from
+finite input, cross-entropy exact near zero and never negative at huge logits, and the
+same bits for the same call whatever was called before."""
 
 from decimal import Decimal, localcontext
 
@@ -83,6 +83,104 @@ def test_cross_entropy_ignores_minus_infinite_logits_of_other_classes():
         value, grad = net.loss_and_grad(X, np.array([0]), backend=backend)
         assert value == pytest.approx(np.log1p(np.exp(-4.0)), rel=1e-15)
         assert np.isfinite(grad).all()
+
+
+# -- 9. finite input never gives a silent NaN -----------------------------------------
+
+def _outcomes(net, X, Y, theta, backend):
+    """Every evaluation of the network at (X, Y, theta): each result, or the error."""
+    v = np.linspace(-1.0, 1.0, net.size)
+    calls = {
+        "loss": lambda: net.loss(X, Y, theta, backend=backend),
+        "loss_and_grad": lambda: net.loss_and_grad(X, Y, theta, backend=backend),
+        "predict": lambda: net.predict(X, theta, backend=backend),
+        "hvp": lambda: net.hvp(X, Y, v, theta, backend=backend),
+        "gnvp": lambda: net.gnvp(X, Y, v, theta, backend=backend),
+        "jacobian": lambda: net.jacobian(X, "params", theta, backend=backend),
+    }
+    results = {}
+    for name, call in calls.items():
+        try:
+            results[name] = call()
+        except FloatingPointError as exc:
+            assert "overflows float64 at this theta and X" in str(exc)
+            results[name] = exc
+    return results
+
+
+def _has_nan(result):
+    if isinstance(result, tuple):
+        return any(_has_nan(r) for r in result)
+    return not isinstance(result, Exception) and bool(np.isnan(result).any())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("what,scale", [("theta", 1e150), ("theta", 1e160), ("theta", 1e300),
+                                        ("X", 1e160), ("X", 1e300)])
+@pytest.mark.parametrize("act,out,loss", COMBOS)
+def test_extreme_finite_input_gives_the_true_value_or_an_error(backend, what, scale, act, out,
+                                                               loss):
+    net = make_net(act, out, loss)
+    X, Y = make_data(net, 4, seed=2)
+    theta = net.theta * scale if what == "theta" else net.theta
+    X = X * scale if what == "X" else X
+    for name, result in _outcomes(net, X, Y, theta, backend).items():
+        assert not _has_nan(result), name
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_overflowing_mse_is_inf_with_its_finite_gradient(backend):
+    # one layer: the output ~1e160 is finite, its square is not -- the true loss is
+    # +inf, the gradient 2 (z - y)^T [X, 1] / (batch n_out) is finite
+    net = make_net("tanh", "identity", "mse", sizes=(3, 2))
+    X, Y = make_data(net, 4)
+    theta = net.theta * 1e160
+    value, grad = net.loss_and_grad(X, Y, theta, backend=backend)
+    assert value == np.inf
+    W, b = theta[:6].reshape(2, 3), theta[6:]
+    residual = X @ W.T + b - Y
+    want = np.concatenate([(residual.T @ X).ravel(), residual.sum(axis=0)]) * 2 / 8
+    np.testing.assert_allclose(grad, want, rtol=1e-13)
+    hv = net.hvp(X, Y, np.ones(net.size), theta, backend=backend)
+    np.testing.assert_allclose(hv, net.hvp(X, Y, np.ones(net.size), backend=backend))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_overflow_to_nan_is_a_floating_point_error(backend):
+    net = make_net("relu", "identity", "mse")
+    X, Y = make_data(net, 4)
+    with pytest.raises(FloatingPointError, match="overflows float64 at this theta and X"):
+        net.loss_and_grad(X, Y, net.theta * 1e300, backend=backend)
+    with pytest.raises(FloatingPointError, match="Hessian-vector product overflows"):
+        net.hvp(X, Y, np.ones(net.size), net.theta * 1e300, backend=backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("where", ["theta", "X", "Y"])
+def test_a_non_finite_input_is_named_not_blamed_on_overflow(backend, where):
+    net = make_net("relu", "softmax", "mse")
+    X, Y = make_data(net, 4)
+    theta = net.theta.copy()
+    {"theta": theta, "X": X, "Y": Y}[where][0, ...] = np.nan
+    for call in (lambda: net.loss(X, Y, theta, backend=backend),
+                 lambda: net.loss_and_grad(X, Y, theta, backend=backend),
+                 lambda: net.hvp(X, Y, np.ones(net.size), theta, backend=backend)):
+        with pytest.raises(ValueError, match=f"{where} must be finite"):
+            call()
+
+
+@settings(max_examples=60, deadline=None)
+@given(combo=st.sampled_from(COMBOS), backend=st.sampled_from(BACKENDS),
+       what=st.sampled_from(["theta", "X"]), exponent=st.integers(0, 308),
+       seed=st.integers(0, 2**16))
+def test_property_extreme_finite_inputs_never_give_nan(combo, backend, what, exponent, seed):
+    net = make_net(*combo, seed=seed % 7)
+    X, Y = make_data(net, 3, seed=seed)
+    scale = 10.0 ** exponent
+    theta = net.theta * scale if what == "theta" else net.theta
+    X = X * scale if what == "X" else X
+    for name, result in _outcomes(net, X, Y, theta, backend).items():
+        assert not _has_nan(result), name
 
 
 # -- 12. the same call gives the same bits --------------------------------------------
