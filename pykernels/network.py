@@ -358,7 +358,11 @@ class MLP:
         Raises
         ------
         ValueError, TypeError
-            On a bad argument; the message names it.
+            On a bad argument (NaN or Inf included); the message names it.
+        FloatingPointError
+            When finite inputs overflow the dtype inside the network into NaN
+            (inf - inf, 0 * inf); a loss that overflows without a NaN is returned
+            as inf, its true value.  The same holds for every evaluation method.
 
         Notes
         -----
