@@ -40,7 +40,7 @@ import math
 import numpy as np
 
 from . import _math
-from ._jit import jit
+from ._jit import jit_inline
 from .activations import SOFTMAX, activation_backward, activation_row
 
 MSE = 0
@@ -50,7 +50,7 @@ CROSS_ENTROPY = 3
 POISSON = 4
 
 
-@jit
+@jit_inline
 def output_loss(z, y, sw, scale, out_code, loss_code, a, delta):
     """Loss of a = G_out(z) against y; fills ``a`` and ``delta`` = dL/dz.
 

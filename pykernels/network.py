@@ -54,6 +54,13 @@ def _parameter_count(sizes, dtype):
     return count
 
 
+def _writeable(a):
+    """``a``, or a copy of it where it is read-only: the Numba kernels are compiled once
+    per dtype, for C-contiguous writeable arrays (a read-only argument would be another
+    specialisation to compile)."""
+    return a if a.flags.writeable else a.copy()
+
+
 class MLP:
     """A multilayer perceptron y = G_L(W_L ... G(W_1 x + b_1) ... + b_L).
 
@@ -212,13 +219,13 @@ class MLP:
         theta = float_array(theta, "theta", dtype=self.dtype, ndim=1)
         if theta.size != self.size:
             raise ValueError(f"theta must have {self.size} entries (net.size), got {theta.size}")
-        return theta
+        return _writeable(theta)
 
     def _check_X(self, X):
         X = float_array(X, "X", dtype=self.dtype, ndim=2)
         if X.shape[1] != self.n_in or X.shape[0] == 0:
             raise ValueError(f"X must have shape (batch >= 1, {self.n_in}), got {X.shape}")
-        return X
+        return _writeable(X)
 
     def _check_Y(self, Y, batch):
         """Targets as a (batch, n_out) float array; integer class labels are one-hot encoded."""
@@ -242,7 +249,7 @@ class MLP:
                              f"got values in [{Y.min()}, {Y.max()}]")
         if self.loss_name == "poisson" and Y.min() < 0:
             raise ValueError(f"Y (Poisson targets) must be >= 0, got a minimum of {Y.min()}")
-        return Y
+        return _writeable(Y)
 
     def _check_weights(self, sample_weight, l2, batch):
         """The kernels' weighting arguments (sw, scale, l2) for ``batch`` rows: scale
@@ -260,6 +267,7 @@ class MLP:
             total = float(np.sum(sw, dtype=np.float64))
             if not total > 0:
                 raise ValueError("sample_weight must have a positive sum, got all zeros")
+            sw = _writeable(sw)
         return sw, 1.0 / (total * self._row_terms), l2_penalty(l2)
 
     def _work(self, backend, batch):
@@ -428,7 +436,7 @@ class MLP:
 
     def _apply(self, module, kernel, theta, X, Y, weights, v):
         """``kernel`` (mlp_hvp or mlp_gnvp) at checked (theta, X, Y, weights) along v."""
-        v = float_array(v, "v", dtype=self.dtype, ndim=1)
+        v = _writeable(float_array(v, "v", dtype=self.dtype, ndim=1))
         if v.size != self.size:
             raise ValueError(f"v must have {self.size} entries (net.size), got {v.size}")
         out = np.empty(self.size, self.dtype)
