@@ -24,6 +24,7 @@ __all__ = [
     "adam_update",
     "all_finite",
     "available",
+    "bind",
     "fd_drivers",
     "fd_steps",
     "mlp_gnvp",
@@ -74,6 +75,8 @@ _STATUS = {-1: "unknown activation or loss code, cross_entropy without a softmax
            -2: "a layer size or the batch is < 1 or > 2**31 - 1, or sw is neither empty "
                "nor (batch,)"}
 _shapes = {}  # (sizes bytes, batch) -> _Shape; bounded, see _shape
+_FINITE = {} if lib is None else {np.dtype(np.float64): ("double[]", lib.pk_all_finite_f64),
+                                  np.dtype(np.float32): ("float[]", lib.pk_all_finite_f32)}
 
 
 def available():
@@ -139,9 +142,10 @@ def all_finite(x):
     The caller passes a float32 or float64 C-contiguous array (``float_array`` made
     it so); anything else is a TypeError from cffi, never a read out of bounds.
     """
-    if x.dtype.itemsize == 4:
-        return bool(lib.pk_all_finite_f32(ffi.from_buffer("float[]", x), x.size))
-    return bool(lib.pk_all_finite_f64(ffi.from_buffer("double[]", x), x.size))
+    ctype, check = _FINITE.get(x.dtype, (None, None))
+    if check is None:
+        raise TypeError(f"all_finite takes a float32 or float64 array, got {x.dtype}")
+    return bool(check(ffi.from_buffer(ctype, x), x.size))
 
 
 def workspace_size(sizes, batch):
@@ -299,6 +303,66 @@ def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):
     p_out = _pointer(out, "out", dtype, (batch, n_out, width), writable=True)
     fn = lib.pk_mlp_jacobian_f32 if f32 else lib.pk_mlp_jacobian_f64
     _status(fn(*head, int(hidden), int(output), *data, p_out, bool(wrt_params)))
+
+# -- network.py's calls -------------------------------------------------------------
+
+def bind(name, sizes, codes, work, theta):
+    """The MLP kernel ``name`` for :class:`pykernels.MLP`'s calls (see
+    :func:`pykernels._backend.bind` for what each returns): ``sizes``, ``codes``,
+    ``work`` and the network's own ``theta`` become C arguments once, and the arrays
+    of each call are trusted -- the network made them C-contiguous, writeable, of
+    ``work``'s dtype and of the right sizes -- so a call costs the C function, one
+    pointer per other array and the finiteness scan of its output.  ``work`` and
+    ``theta`` are kept alive by the returned function.
+    """
+    sizes = np.array(sizes, dtype=np.int64)  # a private copy, kept alive with its pointer
+    ctype, finite = _FINITE[work.dtype]
+    fn = getattr(lib, f"pk_{name}_{'f32' if work.dtype.itemsize == 4 else 'f64'}")
+    head = (ffi.from_buffer("int64_t[]", sizes), sizes.size) + tuple(int(c) for c in codes)
+    if name in ("mlp_predict", "mlp_jacobian"):
+        head = head[:-1]  # no loss code
+    p_work, own = ffi.from_buffer(ctype, work), (theta, ffi.from_buffer(ctype, theta))
+    value = ffi.new("double *")
+    buffer, null = ffi.from_buffer, ffi.NULL
+
+    # each returns the C function's status with its result: _status raises for < 0
+    if name == "mlp_predict":
+        def run(theta, X, out):
+            p_out = buffer(ctype, out)
+            status = fn(own[1] if theta is own[0] else buffer(ctype, theta), *head,
+                        buffer(ctype, X), X.shape[0], p_work, p_out)
+            return _status(status) if status else finite(p_out, out.size)
+    elif name == "mlp_jacobian":
+        def run(theta, X, out, wrt_params):
+            p_out = buffer(ctype, out)
+            status = fn(own[1] if theta is own[0] else buffer(ctype, theta), *head,
+                        buffer(ctype, X), X.shape[0], p_work, p_out, wrt_params)
+            return _status(status) if status else finite(p_out, out.size)
+    elif name == "mlp_loss":
+        def run(theta, X, Y, sw, scale, l2):
+            status = fn(own[1] if theta is own[0] else buffer(ctype, theta), *head,
+                        buffer(ctype, X), X.shape[0], buffer(ctype, Y),
+                        buffer(ctype, sw) if sw.size else null, sw.size, scale, l2, p_work,
+                        value)
+            return _status(status) if status else value[0]
+    elif name == "mlp_loss_and_grad":
+        def run(theta, X, Y, sw, scale, l2, grad):
+            p_grad = buffer(ctype, grad)
+            status = fn(own[1] if theta is own[0] else buffer(ctype, theta), *head,
+                        buffer(ctype, X), X.shape[0], buffer(ctype, Y),
+                        buffer(ctype, sw) if sw.size else null, sw.size, scale, l2, p_work,
+                        p_grad, value)
+            return _status(status) if status else (value[0], finite(p_grad, grad.size))
+    else:  # mlp_hvp, mlp_gnvp
+        def run(theta, X, Y, sw, scale, l2, v, out):
+            p_out = buffer(ctype, out)
+            status = fn(own[1] if theta is own[0] else buffer(ctype, theta), *head,
+                        buffer(ctype, X), X.shape[0], buffer(ctype, Y),
+                        buffer(ctype, sw) if sw.size else null, sw.size, scale, l2,
+                        buffer(ctype, v), p_work, p_out, value)
+            return _status(status) if status else (value[0], finite(p_out, out.size))
+    return run
+
 
 # -- optimizer updates (kernels/optim.py) -------------------------------------------
 

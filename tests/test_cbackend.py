@@ -102,6 +102,46 @@ def test_mlp_kernels_agree_across_backends(act, out, loss, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("act,out,loss", COMBOS)
+def test_the_network_bound_kernels_equal_the_checked_ones(act, out, loss, dtype):
+    """MLP's calls go through _cbackend.bind (pointers made once, no checks): the same C
+    functions as the checked kernel-level wrappers, so the same bits -- with the
+    network's theta or another, with and without weights, any batch up to the buffer's."""
+    module = pk._backend.resolve("c")
+    for sizes, batch in SHAPES:
+        net, X, Y = make_case(act, out, loss, dtype, sizes, batch)
+        v = np.linspace(-1, 1, net.size).astype(dtype)
+        for theta in (None, (net.theta * 0.5).astype(dtype)):
+            for kw in ({}, weighting(batch, dtype)):
+                at = net.theta if theta is None else theta
+                sw, scale, l2 = net._check_weights(kw.get("sample_weight"), kw.get("l2", 0.0),
+                                                   batch)
+                work = np.empty(module.workspace_size(net.sizes, batch), dtype)
+                grad = np.empty(net.size, dtype)
+                value = module.mlp_loss_and_grad(at, net.sizes, *net._codes, X, Y, sw, scale,
+                                                 l2, work, grad)
+                got_value, got_grad = net.loss_and_grad(X, Y, theta, backend="c", **kw)
+                assert got_value == value and got_grad.tobytes() == grad.tobytes()
+                assert net.loss(X, Y, theta, backend="c", **kw) == module.mlp_loss(
+                    at, net.sizes, *net._codes, X, Y, sw, scale, l2, work)
+                for name in ("hvp", "gnvp"):
+                    rop = np.zeros(module.rop_workspace_size(net.sizes, batch), dtype)
+                    want = np.empty(net.size, dtype)
+                    getattr(module, f"mlp_{name}")(at, net.sizes, *net._codes, X, Y, sw,
+                                                   scale, l2, v, rop, want)
+                    got = getattr(net, name)(X, Y, v, theta, backend="c", **kw)
+                    assert got.tobytes() == want.tobytes()
+            out_ = np.empty((batch, net.n_out), dtype)
+            module.mlp_predict(net.theta if theta is None else theta, net.sizes,
+                               *net._codes[:2], X, work, out_)
+            assert net.predict(X, theta, backend="c").tobytes() == out_.tobytes()
+        # a smaller batch after a larger one: the bound buffer serves it
+        assert net.loss_and_grad(X[:1], Y[:1], backend="c")[1].tobytes() == \
+            pk.MLP(list(sizes), act, out, loss, dtype=dtype, seed=0).loss_and_grad(
+                X[:1], Y[:1], net.theta, backend="c")[1].tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("act,out,loss", COMBOS)
 def test_rop_kernels_agree_across_backends(act, out, loss, dtype):
     for sizes, batch in SHAPES:
         if out == "softmax" and sizes[-1] == 1:

@@ -233,3 +233,29 @@ def test_hvp_twice_at_a_point_gives_identical_bits(backend, act, sizes, batch):
         np.testing.assert_array_equal(_bits(net.hvp(X, Y, v, backend=backend)), _bits(first))
         np.testing.assert_array_equal(_bits(net.gnvp(X, Y, v, backend=backend)),
                                       _bits(fresh_gnvp))
+
+
+# -- the checked network calls: result checks instead of input scans -----------------
+
+@settings(max_examples=60, deadline=None)
+@given(combo=st.sampled_from(COMBOS), backend=st.sampled_from(BACKENDS),
+       bad=st.sampled_from([np.nan, np.inf, -np.inf]), where=st.sampled_from(["X", "Y"]),
+       seed=st.integers(0, 2**16))
+def test_property_a_non_finite_input_is_named_by_the_fast_calls(combo, backend, bad, where,
+                                                                 seed):
+    """loss_and_grad, hvp and gnvp do not scan X and Y for NaN/Inf before the kernels:
+    any such entry makes their result non-finite (X enters every entry of the first
+    layer's weight gradient), which names the argument."""
+    net = make_net(*combo, seed=seed % 5)
+    X, Y = make_data(net, 4, seed=seed)
+    if where == "Y" and net.loss_name == "cross_entropy" and np.isfinite(bad):
+        return
+    rng = np.random.default_rng(seed)
+    array = X if where == "X" else Y
+    array[rng.integers(array.shape[0]), rng.integers(array.shape[1])] = bad
+    v = rng.standard_normal(net.size)
+    for call in (lambda: net.loss_and_grad(X, Y, backend=backend),
+                 lambda: net.hvp(X, Y, v, backend=backend),
+                 lambda: net.gnvp(X, Y, v, backend=backend)):
+        with pytest.raises(ValueError, match=f"{where} "):
+            call()
