@@ -179,6 +179,20 @@ def kernel(name, backend=None):
     return getattr(resolve(backend), name)
 
 
+_UNCHECKED = {}  # (backend module, kernel name) -> the kernel without re-checks
+
+
+def unchecked(module, name):
+    """Kernel ``name`` of backend ``module`` for a caller that checked its arguments:
+    the module's ``unchecked(name)`` where it has one (the C backend, whose kernel-level
+    functions check every buffer again), else the kernel itself.  Looked up once."""
+    kernel = _UNCHECKED.get((module, name))
+    if kernel is None:
+        own = getattr(module, "unchecked", None)
+        kernel = _UNCHECKED[module, name] = getattr(module, name) if own is None else own(name)
+    return kernel
+
+
 _OWN_BIND = {}  # backend module -> its own ``bind`` or None
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "rmsprop_update",
     "rop_workspace_size",
     "sgd_update",
+    "unchecked",
     "workspace_size",
 ]
 
@@ -379,6 +380,34 @@ def _update(name, theta, grad, slots, *scalars):
                  for k, slot in enumerate(slots)]
     fn = getattr(lib, f"pk_{name}_{'f32' if dtype.itemsize == 4 else 'f64'}")
     _status(fn(*pointers, *scalars))
+
+
+_SLOTS = {"sgd_update": 0, "momentum_update": 1, "nesterov_update": 1, "adagrad_update": 1,
+          "rmsprop_update": 1, "adam_update": 2}
+
+
+def unchecked(name):
+    """The optimizer update ``name`` without the checks of the function of that name, for
+    callers that checked theta, grad and the state already (``pk.optim``'s ``step``,
+    ``pk.train``, ``pk.minimize``): same arguments, one pointer per array, then the C
+    loop."""
+    if name not in _SLOTS:
+        raise ValueError(f"no optimizer update {name!r}")
+    slots, buffer = _SLOTS[name], ffi.from_buffer
+    kernels = {dtype: (ctype, getattr(lib, f"pk_{name}_{'f32' if dtype.itemsize == 4 else 'f64'}"))
+               for dtype, (ctype, _) in _FINITE.items()}
+
+    def update(theta, grad, *rest):
+        ctype, fn = kernels[theta.dtype]
+        pointers = [buffer(ctype, theta), theta.size, buffer(ctype, grad)]
+        pointers += [buffer(ctype, slot) for slot in rest[:slots]]
+        _status(fn(*pointers, *rest[slots:]))
+
+    def adam(theta, grad, m, v, lr, beta1, beta2, eps, step):  # C takes the step as int64
+        ctype, fn = kernels[theta.dtype]
+        _status(fn(buffer(ctype, theta), theta.size, buffer(ctype, grad), buffer(ctype, m),
+                   buffer(ctype, v), lr, beta1, beta2, eps, int(step)))
+    return adam if name == "adam_update" else update
 
 
 def sgd_update(theta, grad, lr):

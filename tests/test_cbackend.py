@@ -260,6 +260,27 @@ def test_optimizer_updates_agree_across_backends(name, dtype):
             assert_close(actual, desired, TOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", sorted(UPDATES))
+def test_unchecked_optimizer_updates_equal_the_checked_ones(name, dtype):
+    """pk.optim's _apply (the training and minimize loops) calls _cbackend.unchecked:
+    the same C loop without the wrapper's checks, so the same bits; Adam's step may
+    come as a float (the Numba kernels take it so)."""
+    n_slots, scalars = UPDATES[name]
+    unchecked = _cbackend.unchecked(name)
+    start = np.random.default_rng(4).standard_normal(301).astype(dtype)
+    pair = []
+    for update in (getattr(_cbackend, name), unchecked):
+        theta = start.copy()
+        slots = [np.zeros_like(theta) for _ in range(n_slots)]
+        for step in range(1, 4):
+            grad = np.cos(theta * step).astype(dtype)
+            extra = (float(step),) if name == "adam_update" else ()
+            update(theta, grad, *slots, 0.05, *scalars, *extra)
+        pair.append(np.concatenate([theta, *slots]).tobytes())
+    assert pair[0] == pair[1]
+
+
 def test_optimizer_update_checks_its_buffers():
     theta, grad = np.zeros(4), np.ones(4)
     with pytest.raises(ValueError):
