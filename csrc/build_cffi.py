@@ -20,7 +20,8 @@ import pathlib
 from cffi import FFI
 
 HERE = pathlib.Path(__file__).resolve().parent
-SOURCES = ["checks.c", "activations.c", "losses.c", "mlp.c", "rop.c", "optim.c", "fd.c"]
+SOURCES = ["checks.c", "gemm.c", "activations.c", "losses.c", "mlp.c", "rop.c", "optim.c",
+           "fd.c"]
 MODULE = "pykernels._pk_c"
 
 

@@ -114,32 +114,19 @@ static double pk_loss_curvature(double r, int code)
 
 #define PK_REAL double
 #define PK_NAME(op) pk_##op##_f64
-#define PK_GEMM PK_CBLAS(dgemm)
 #include "rop.c"
 #undef PK_REAL
 #undef PK_NAME
-#undef PK_GEMM
 
 #define PK_REAL float
 #define PK_NAME(op) pk_##op##_f32
-#define PK_GEMM PK_CBLAS(sgemm)
 #include "rop.c"
 #undef PK_REAL
 #undef PK_NAME
-#undef PK_GEMM
 
 #else /* the template */
 
 #define real PK_REAL
-
-/* C (m, n) <- op(A) op(B) + beta C, row-major. */
-static void PK_NAME(gemm)(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-                          const real *A, int64_t lda, const real *B, int64_t ldb, real beta,
-                          real *C, int64_t ldc)
-{
-    PK_GEMM(PK_ROW_MAJOR, trans_a, trans_b, (pk_blasint)m, (pk_blasint)n, (pk_blasint)k, 1, A,
-            (pk_blasint)lda, B, (pk_blasint)ldb, beta, C, (pk_blasint)ldc);
-}
 
 /* One row of tangent_activation; inlined with a constant code, so that its loops carry
  * no branch on it (and vectorise). */

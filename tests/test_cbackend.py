@@ -33,7 +33,9 @@ COMBOS = [(act, out, loss)
           if out in LOSS_OUTPUTS.get(loss, OUTPUTS)]
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
 # (sizes, batch): single layer, batch 1, deeper and wider than the batch
-SHAPES = [((3, 1), 1), ((2, 5, 4), 1), ((3, 5, 4, 3), 7), ((4, 16, 9, 2), 33)]
+# batch 33 and widths 70, 33: partial tiles of the compiled products; 300 inputs: BLAS
+SHAPES = [((3, 1), 1), ((2, 5, 4), 1), ((3, 5, 4, 3), 7), ((4, 16, 9, 2), 33),
+          ((5, 70, 33, 2), 25), ((300, 12, 3), 13)]
 
 
 def make_case(act, out, loss, dtype, sizes, batch, seed=0):
