@@ -20,7 +20,8 @@ import pathlib
 from cffi import FFI
 
 HERE = pathlib.Path(__file__).resolve().parent
-SOURCES = ["checks.c", "activations.c", "losses.c", "mlp.c", "rop.c", "optim.c", "fd.c"]
+SOURCES = ["checks.c", "gemm.c", "activations.c", "losses.c", "mlp.c", "rop.c", "optim.c",
+           "fd.c"]
 MODULE = "pykernels._pk_c"
 
 
@@ -68,9 +69,12 @@ def find_blas():
 
 
 #: -fno-trapping-math lets gcc vectorise the branch-free math of pk_internal.h (no
-#: value changes: pykernels never reads the IEEE exception flags); -ffp-contract=off
-#: keeps a * b + c two roundings, as in Numba and C99 mode, also in the AVX clones.
-OPT_FLAGS = ("-O3", "-fno-trapping-math", "-ffp-contract=off")
+#: value changes: pykernels never reads the IEEE exception flags); -fno-math-errno lets
+#: it vectorise sqrt (the optimizer updates: 15 -> 2 us for Adam on 4.6k parameters;
+#: sqrt is correctly rounded either way, and pykernels never reads errno);
+#: -ffp-contract=off keeps a * b + c two roundings, as in Numba and C99 mode, also in
+#: the AVX clones.
+OPT_FLAGS = ("-O3", "-fno-trapping-math", "-fno-math-errno", "-ffp-contract=off")
 
 
 def make_ffibuilder(extra_compile_args=OPT_FLAGS, extra_link_args=(), relative=True):

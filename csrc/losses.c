@@ -44,16 +44,22 @@ int PK_NAME(output_loss)(const real *restrict z, int64_t batch, int64_t n_out,
             const real *zi = z + i * n_out, *yi = y + i * n_out, *ai = a + i * n_out;
             real *di = delta + i * n_out;
             double w = n_sw ? sw[i] : 1.0, s = w * scale;
-            real zmax = zi[0];
+            int64_t top = 0; /* the first largest logit */
             for (int64_t j = 1; j < n_out; j++)
-                zmax = zi[j] > zmax ? zi[j] : zmax;
-            double sum_exp = 0.0, ysum = 0.0, yz = 0.0;
+                top = zi[j] > zi[top] ? j : top;
+            real zmax = zi[top];
+            /* rest: the other classes' exp(z_k - zmax); gap: sum_k y_k (zmax - z_k) >= 0 */
+            double rest = 0.0, ysum = 0.0, gap = 0.0;
             for (int64_t j = 0; j < n_out; j++) {
-                sum_exp += pk_exp((real)(zi[j] - zmax));
+                real d = zi[j] - zmax, back = d - zi[j]; /* d's rounding error: low */
+                real low = (zi[j] - (d - back)) - (zmax + back);
+                double e = pk_exp(d);
+                if (j != top && e != 0.0) /* exp(z_j - zmax) = exp(d) (1 + low) */
+                    rest += e + e * low;
                 ysum += yi[j];
-                yz += (real)(yi[j] * zi[j]);
+                gap += yi[j] != 0 ? (real)(yi[j] * (real)(zmax - zi[j])) : 0.0;
             }
-            total += w * (ysum * (zmax + log(sum_exp)) - yz);
+            total += w * (gap + ysum * log1p(rest));
             for (int64_t j = 0; j < n_out; j++)
                 di[j] = (real)((ai[j] * ysum - yi[j]) * s);
         }

@@ -1,5 +1,5 @@
 /* mlp.c -- twin of kernels/mlp.py: forward pass and backpropagation of a
- * multilayer perceptron on a flat theta, matrix products through CBLAS.
+ * multilayer perceptron on a flat theta, matrix products by gemm.c.
  *
  * Layer l maps n_l -> n_{l+1}: a_{l+1} = G(a_l W_l^T + b_l) for a batch of rows;
  * theta holds, layer after layer, W_l (n_{l+1}, n_l) row-major then b_l.  work
@@ -60,19 +60,15 @@ int64_t pk_mlp_workspace_size(const int64_t *sizes, int64_t n_sizes, int64_t bat
 
 #define PK_REAL double
 #define PK_NAME(op) pk_##op##_f64
-#define PK_GEMM PK_CBLAS(dgemm)
 #include "mlp.c"
 #undef PK_REAL
 #undef PK_NAME
-#undef PK_GEMM
 
 #define PK_REAL float
 #define PK_NAME(op) pk_##op##_f32
-#define PK_GEMM PK_CBLAS(sgemm)
 #include "mlp.c"
 #undef PK_REAL
 #undef PK_NAME
-#undef PK_GEMM
 
 #else /* the template */
 
@@ -109,9 +105,8 @@ real *PK_NAME(mlp_forward)(const real *theta, const int64_t *sizes, int64_t n_si
         t += n_out * n_in;
         const real *b = theta + t;
         t += n_out;
-        PK_GEMM(PK_ROW_MAJOR, PK_NO_TRANS, PK_TRANS, (pk_blasint)batch, (pk_blasint)n_out,
-                (pk_blasint)n_in, 1, prev, (pk_blasint)n_in, W, (pk_blasint)n_in, 0, scratch,
-                (pk_blasint)n_out);
+        PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, prev, n_in, W, n_in, 0, scratch,
+                      n_out);
         PK_NAME(bias_activation_forward)(scratch, batch, n_out, b, a,
                                          layer + 2 < n_sizes ? hidden : PK_IDENTITY);
         prev = a;
@@ -213,9 +208,8 @@ int PK_NAME(mlp_loss_and_grad)(const real *theta, const int64_t *sizes, int64_t 
             w -= batch * n_in;
             prev = work + w;
         }
-        PK_GEMM(PK_ROW_MAJOR, PK_TRANS, PK_NO_TRANS, (pk_blasint)n_out, (pk_blasint)n_in,
-                (pk_blasint)batch, 1, delta, (pk_blasint)n_out, prev, (pk_blasint)n_in, 0, dW,
-                (pk_blasint)n_in);
+        PK_NAME(gemm)(PK_TRANS, PK_NO_TRANS, n_out, n_in, batch, delta, n_out, prev, n_in, 0, dW,
+                      n_in);
         for (int64_t j = 0; j < n_out; j++)
             db[j] = 0;
         for (int64_t i = 0; i < batch; i++)
@@ -223,9 +217,8 @@ int PK_NAME(mlp_loss_and_grad)(const real *theta, const int64_t *sizes, int64_t 
                 db[j] += delta[i * n_out + j];
         if (layer > 0) {
             real *d_prev = work + spare;
-            PK_GEMM(PK_ROW_MAJOR, PK_NO_TRANS, PK_NO_TRANS, (pk_blasint)batch, (pk_blasint)n_in,
-                    (pk_blasint)n_out, 1, delta, (pk_blasint)n_out, theta + t, (pk_blasint)n_in,
-                    0, d_prev, (pk_blasint)n_in);
+            PK_NAME(gemm)(PK_NO_TRANS, PK_NO_TRANS, batch, n_in, n_out, delta, n_out, theta + t,
+                          n_in, 0, d_prev, n_in);
             PK_NAME(activation_backward)(prev, batch, n_in, d_prev, hidden);
             int64_t swap = buf;
             buf = spare;

@@ -1,7 +1,8 @@
 /* optim.c -- twin of the update kernels of kernels/optim.py: one loop over the
  * entries of theta, updating the optimizer's state and theta in place.  Arithmetic
  * in double (the scalars are double), stored in the arrays' type, as in Numba.
- * Compiled for double and float like activations.c. */
+ * Compiled for double and float like activations.c; the loops vectorise (sqrt too:
+ * -fno-math-errno) in AVX-512/AVX2/baseline clones. */
 #ifndef PK_REAL
 
 #include <math.h>
@@ -24,6 +25,7 @@
 
 #define real PK_REAL
 
+PK_SIMD_CLONES
 int PK_NAME(sgd_update)(real *restrict theta, int64_t n, const real *restrict grad, double lr)
 {
     if (n < 0)
@@ -33,6 +35,7 @@ int PK_NAME(sgd_update)(real *restrict theta, int64_t n, const real *restrict gr
     return PK_OK;
 }
 
+PK_SIMD_CLONES
 int PK_NAME(momentum_update)(real *restrict theta, int64_t n, const real *restrict grad,
                              real *restrict velocity, double lr, double beta)
 {
@@ -45,6 +48,7 @@ int PK_NAME(momentum_update)(real *restrict theta, int64_t n, const real *restri
     return PK_OK;
 }
 
+PK_SIMD_CLONES
 int PK_NAME(nesterov_update)(real *restrict theta, int64_t n, const real *restrict grad,
                              real *restrict velocity, double lr, double beta)
 {
@@ -57,6 +61,7 @@ int PK_NAME(nesterov_update)(real *restrict theta, int64_t n, const real *restri
     return PK_OK;
 }
 
+PK_SIMD_CLONES
 int PK_NAME(adagrad_update)(real *restrict theta, int64_t n, const real *restrict grad,
                             real *restrict accum, double lr, double eps)
 {
@@ -69,6 +74,7 @@ int PK_NAME(adagrad_update)(real *restrict theta, int64_t n, const real *restric
     return PK_OK;
 }
 
+PK_SIMD_CLONES
 int PK_NAME(rmsprop_update)(real *restrict theta, int64_t n, const real *restrict grad,
                             real *restrict accum, double lr, double rho, double eps)
 {
@@ -82,6 +88,7 @@ int PK_NAME(rmsprop_update)(real *restrict theta, int64_t n, const real *restric
 }
 
 /* Bias corrections folded into the step (Kingma & Ba, sec. 2), see kernels/optim.py. */
+PK_SIMD_CLONES
 int PK_NAME(adam_update)(real *restrict theta, int64_t n, const real *restrict grad,
                          real *restrict m, real *restrict v, double lr, double beta1,
                          double beta2, double eps, int64_t step)

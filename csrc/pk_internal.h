@@ -107,6 +107,14 @@ static inline double pk_sigmoid(double x)
 
 /* ---- shared by mlp.c and rop.c ---------------------------------------------- */
 
+/* C (m, n) <- op(A) op(B) + beta C, row-major, op = PK_NO_TRANS or PK_TRANS, beta 0 or 1:
+ * a compiled AVX-512 loop for small products where the CPU has AVX-512, else CBLAS
+ * (gemm.c).  C must not overlap A or B. */
+void pk_gemm_f64(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, const double *A,
+                 int64_t lda, const double *B, int64_t ldb, int beta, double *C, int64_t ldc);
+void pk_gemm_f32(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, const float *A,
+                 int64_t lda, const float *B, int64_t ldb, int beta, float *C, int64_t ldc);
+
 /* PK_OK when sizes/batch describe a network BLAS can run, else PK_ERR_SIZE. */
 int pk_mlp_check(const int64_t *sizes, int64_t n_sizes, int64_t batch);
 

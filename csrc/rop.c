@@ -2,8 +2,9 @@
  * (weighted, scaled, penalised) loss by the R-operator (Pearlmutter 1994), and
  * per-sample Jacobians of the outputs.  Formulas and the work layout are in
  * kernels/rop.py: each layer keeps a (2 batch, n_l) block [a_l; R a_l] ([z_L; R z_L] for
- * the last), so one GEMM serves a value and its R-derivative.  Compiled for double and
- * float like activations.c. */
+ * the last), so one GEMM gives the weights' product R delta^T a + delta^T R a; a kept
+ * pass runs the GEMMs of a fresh one (same bits).  Compiled for double and float like
+ * activations.c. */
 #ifndef PK_REAL
 
 #include "pk_internal.h"
@@ -113,32 +114,19 @@ static double pk_loss_curvature(double r, int code)
 
 #define PK_REAL double
 #define PK_NAME(op) pk_##op##_f64
-#define PK_GEMM PK_CBLAS(dgemm)
 #include "rop.c"
 #undef PK_REAL
 #undef PK_NAME
-#undef PK_GEMM
 
 #define PK_REAL float
 #define PK_NAME(op) pk_##op##_f32
-#define PK_GEMM PK_CBLAS(sgemm)
 #include "rop.c"
 #undef PK_REAL
 #undef PK_NAME
-#undef PK_GEMM
 
 #else /* the template */
 
 #define real PK_REAL
-
-/* C (m, n) <- op(A) op(B) + beta C, row-major. */
-static void PK_NAME(gemm)(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-                          const real *A, int64_t lda, const real *B, int64_t ldb, real beta,
-                          real *C, int64_t ldc)
-{
-    PK_GEMM(PK_ROW_MAJOR, trans_a, trans_b, (pk_blasint)m, (pk_blasint)n, (pk_blasint)k, 1, A,
-            (pk_blasint)lda, B, (pk_blasint)ldb, beta, C, (pk_blasint)ldc);
-}
 
 /* One row of tangent_activation; inlined with a constant code, so that its loops carry
  * no branch on it (and vectorise). */
@@ -230,7 +218,8 @@ static int PK_NAME(rop_keep)(real *head, real *copy, const int64_t *sizes, int64
 }
 
 /* Forward sweep and its R-operator; returns the last block [z_L; R z_L].  With cached,
- * the a_l (z_L) are in the blocks already and only the R-derivatives are computed. */
+ * the a_l (z_L) are in the blocks already and only the R-derivatives are computed, by the
+ * GEMMs of a fresh pass (same operands, same shapes: both round alike). */
 static real *PK_NAME(rop_forward)(const real *theta, const int64_t *sizes, int64_t n_sizes,
                                   int hidden, const real *X, int64_t batch, const real *v,
                                   real *stack, int cached)
@@ -245,22 +234,15 @@ static real *PK_NAME(rop_forward)(const real *theta, const int64_t *sizes, int64
         t += n_out;
         real *block = stack + w, *rblock = block + batch * n_out;
         w += 2 * batch * n_out;
-        if (layer == 0) { /* R{a_0} = 0 */
-            if (!cached)
-                PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, X, n_in, W, n_in, 0,
-                              block, n_out);
-            PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, X, n_in, V, n_in, 0, rblock,
+        const real *a = layer == 0 ? X : prev;
+        if (!cached) /* z = a W^T */
+            PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, a, n_in, W, n_in, 0, block,
                           n_out);
-        } else { /* [z; R a W^T] (R a W^T alone when cached), then + a V^T */
-            if (cached)
-                PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, prev + batch * n_in,
-                              n_in, W, n_in, 0, rblock, n_out);
-            else
-                PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, 2 * batch, n_out, n_in, prev, n_in, W, n_in,
-                              0, block, n_out);
-            PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, prev, n_in, V, n_in, 1,
-                          rblock, n_out);
-        }
+        if (layer > 0) /* R z = R a W^T + a V^T (R{a_0} = 0) */
+            PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, prev + batch * n_in, n_in, W,
+                          n_in, 0, rblock, n_out);
+        PK_NAME(gemm)(PK_NO_TRANS, PK_TRANS, batch, n_out, n_in, a, n_in, V, n_in,
+                      layer > 0 ? 1 : 0, rblock, n_out);
         PK_NAME(tangent_activation)(block, batch, n_out, b, c, !cached,
                                     layer + 2 == n_sizes ? PK_IDENTITY : hidden);
         prev = block;
@@ -274,9 +256,14 @@ PK_NAME(tangent_backward_row)(const real *restrict a, const real *restrict ra,
                               real *restrict r, real *restrict g, real *restrict kept,
                               int64_t n, int mode, int code)
 {
-    if (mode == PK_DELTA || mode == PK_KEEP_G) {
-        if (mode == PK_KEEP_G)
-            memcpy(kept, g, (size_t)n * sizeof *g);
+    if (mode == PK_DELTA) {
+        for (int64_t j = 0; j < n; j++) {
+            double s = pk_slope(a[j], code);
+            r[j] = (real)(r[j] * s);
+            g[j] = (real)(g[j] * s);
+        }
+    } else if (mode == PK_KEEP_G) {
+        memcpy(kept, g, (size_t)n * sizeof *g);
         for (int64_t j = 0; j < n; j++) {
             double s = pk_slope(a[j], code);
             r[j] = (real)(r[j] * s + g[j] * pk_bend(a[j], ra[j], code));
@@ -440,8 +427,11 @@ static int PK_NAME(rop)(const real *theta, const int64_t *sizes, int64_t n_sizes
          * first hidden layer's R{dW} does not need: skipped there when G'' = 0; cached,
          * the deltas (and the g of curved activations) are in work already */
         int need_g = !gauss_newton && !cached && (layer > 1 || curved);
-        PK_NAME(gemm)(PK_NO_TRANS, PK_NO_TRANS, need_g ? 2 * batch : batch, n_in, n_o, D, n_o, W,
-                      n_in, 0, D_prev, n_in); /* [R delta W; g] */
+        PK_NAME(gemm)(PK_NO_TRANS, PK_NO_TRANS, batch, n_in, n_o, rdelta, n_o, W, n_in, 0, D_prev,
+                      n_in); /* R delta W */
+        if (need_g) /* g = delta W */
+            PK_NAME(gemm)(PK_NO_TRANS, PK_NO_TRANS, batch, n_in, n_o, delta, n_o, W, n_in, 0,
+                          D_prev + batch * n_in, n_in);
         if (!gauss_newton) /* + delta V */
             PK_NAME(gemm)(PK_NO_TRANS, PK_NO_TRANS, batch, n_in, n_o, delta, n_o, v + t, n_in, 1,
                           D_prev, n_in);

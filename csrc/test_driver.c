@@ -12,7 +12,9 @@
  *     Gauss-Newton positive semi-definite, the kept pass recomputed when the weights,
  *     scale or l2 change;
  *   - the difference loops on C functions against exact derivatives;
- *   - the optimizer updates: one SGD step exactly, Adam to a quadratic's minimum.
+ *   - the optimizer updates: one SGD step exactly, Adam to a quadratic's minimum;
+ *   - the matrix products (gemm.c) against a naive product, edges of the tile and of
+ *     the small path included.
  * Every buffer is malloc'ed at its exact size, so the sanitizer sees any overrun. */
 #include <complex.h>
 #include <math.h>
@@ -580,9 +582,69 @@ static void test_checks(void)
     check(!pk_all_finite_f64(d, 37) && !pk_all_finite_f32(f, 37), "all_finite: inf, nan", "");
 }
 
+/* pk_gemm against a naive triple loop in long double: every transposition, beta 0 and 1,
+ * widths around the tile's (12 rows, 2 vectors) and the small path's limits (k 256,
+ * n 1024: beyond them BLAS), double and float; the columns and rows past C's are left
+ * untouched (C sits inside a larger, guarded buffer). */
+static void test_gemm(void)
+{
+    static const int64_t dims[][3] = {{1, 1, 1}, {12, 16, 1}, {13, 17, 2}, {11, 15, 7},
+                                      {32, 32, 32}, {64, 10, 128}, {10, 128, 64},
+                                      {25, 33, 100}, {7, 1, 256}, {5, 3, 257}, {3, 1025, 4},
+                                      {24, 48, 9}, {1, 100, 31}};
+    uint64_t state = 11;
+    for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
+        int64_t m = dims[d][0], n = dims[d][1], k = dims[d][2], ldc = n + 3;
+        for (int form = 0; form < 4; form++) {
+            int ta = form & 1 ? PK_TRANS : PK_NO_TRANS, tb = form & 2 ? PK_TRANS : PK_NO_TRANS;
+            int64_t lda = ta == PK_TRANS ? m : k, ldb = tb == PK_TRANS ? k : n;
+            double *A = xmalloc(sizeof *A * (size_t)(m * k)), *B = xmalloc(sizeof *B * (size_t)(k * n));
+            double *C = xmalloc(sizeof *C * (size_t)((m + 1) * ldc));
+            float *Af = xmalloc(sizeof *Af * (size_t)(m * k)), *Bf = xmalloc(sizeof *Bf * (size_t)(k * n));
+            float *Cf = xmalloc(sizeof *Cf * (size_t)((m + 1) * ldc));
+            for (int64_t i = 0; i < m * k; i++)
+                Af[i] = (float)(A[i] = uniform(&state));
+            for (int64_t i = 0; i < k * n; i++)
+                Bf[i] = (float)(B[i] = uniform(&state));
+            for (int beta = 0; beta < 2; beta++) {
+                for (int64_t i = 0; i < (m + 1) * ldc; i++)
+                    Cf[i] = (float)(C[i] = 0.5 + i % 3);
+                pk_gemm_f64(ta, tb, m, n, k, A, lda, B, ldb, beta, C, ldc);
+                pk_gemm_f32(ta, tb, m, n, k, Af, lda, Bf, ldb, beta, Cf, ldc);
+                double err = 0.0, err_f = 0.0;
+                int untouched = 1;
+                for (int64_t i = 0; i <= m; i++)
+                    for (int64_t j = 0; j < ldc; j++) {
+                        double old = 0.5 + (i * ldc + j) % 3;
+                        if (i == m || j >= n) {
+                            untouched &= C[i * ldc + j] == old && Cf[i * ldc + j] == (float)old;
+                            continue;
+                        }
+                        long double want = beta ? old : 0.0, want_f = want;
+                        for (int64_t p = 0; p < k; p++) {
+                            int64_t a = ta == PK_TRANS ? p * lda + i : i * lda + p;
+                            int64_t b = tb == PK_TRANS ? j * ldb + p : p * ldb + j;
+                            want += (long double)A[a] * B[b];
+                            want_f += (long double)Af[a] * Bf[b];
+                        }
+                        err = fmax(err, fabs((double)(C[i * ldc + j] - want)));
+                        err_f = fmax(err_f, fabs((double)(Cf[i * ldc + j] - want_f)));
+                    }
+                char detail[96];
+                snprintf(detail, sizeof detail, "m %ld n %ld k %ld form %d beta %d: %.1e %.1e",
+                         (long)m, (long)n, (long)k, form, beta, err, err_f);
+                check(err <= 1e-15 * (k + 2) && err_f <= 1e-6 * (k + 2) && untouched,
+                      "gemm against a naive product", detail);
+            }
+            free(A), free(B), free(C), free(Af), free(Bf), free(Cf);
+        }
+    }
+}
+
 int main(void)
 {
     test_checks();
+    test_gemm();
     test_gradients();
     test_float32_and_predict();
     test_elementary_functions();

@@ -15,7 +15,7 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic
 from numba.np.linalg import ensure_blas
 
-from ._jit import jit
+from ._jit import jit_inline
 
 _CHAR = ir.IntType(8)
 _VOIDP = ir.IntType(8).as_pointer()
@@ -60,7 +60,7 @@ def _xxgemm(typingctx, trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C
     return sig, codegen
 
 
-@jit
+@jit_inline
 def gemm(alpha, A, trans_a, B, trans_b, beta, C):
     """C (m, n) <- alpha op(A) op(B) + beta C, op(X) = X.T when ``trans_x``.
 

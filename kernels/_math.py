@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ._jit import jit_inline
+from ._jit import jit_noalloc
 
 _LOG2E = 1.4426950408889634
 # ln 2 split so that n * _LN2_HI is exact for |n| < 2**11 (Cody-Waite reduction).
@@ -37,7 +37,7 @@ _TANH_Q1 = 2.23548839060100448583e3
 _TANH_Q2 = 4.84406305325125486048e3
 
 
-@jit_inline
+@jit_noalloc
 def exp(x):
     """exp(x) in float64: x = g + n ln2, |g| <= ln2/2, exp(g) by a Pade form."""
     xc = min(max(x, _EXP_MIN), _EXP_MAX)
@@ -56,7 +56,7 @@ def exp(x):
     return r if x == x else x
 
 
-@jit_inline
+@jit_noalloc
 def tanh(x):
     """tanh(x): a rational form on |x| < 0.625, 1 - 2 / (exp(2|x|) + 1) beyond."""
     ax = abs(x)
@@ -68,7 +68,7 @@ def tanh(x):
     return small if ax < 0.625 else big
 
 
-@jit_inline
+@jit_noalloc
 def sigmoid(x):
     """1 / (1 + exp(-x)) without overflow: exp is only taken of -|x|."""
     e = exp(-abs(x))

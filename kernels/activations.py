@@ -8,7 +8,7 @@ output activations.
 """
 
 from . import _math
-from ._jit import jit
+from ._jit import jit_inline, jit_noalloc
 
 IDENTITY = 0
 TANH = 1
@@ -18,7 +18,7 @@ SOFTMAX = 4
 EXP = 5
 
 
-@jit
+@jit_noalloc
 def activation_row(z, a, code):
     """a <- G(z) for one row.
 
@@ -52,7 +52,7 @@ def activation_row(z, a, code):
             a[j] = z[j]
 
 
-@jit
+@jit_inline
 def bias_activation_forward(z, b, a, code):
     """a (batch, n) <- G(z + b); z is overwritten with z + b."""
     for i in range(z.shape[0]):
@@ -62,7 +62,7 @@ def bias_activation_forward(z, b, a, code):
         activation_row(row, a[i], code)
 
 
-@jit
+@jit_noalloc
 def activation_backward(a, d, code):
     """In place on d (batch, n): d <- d * G'(z), with G' written through a = G(z).
 

@@ -15,9 +15,20 @@ loss of row i: for the elementwise losses the SUM over the row's outputs of
   log(y / a) = log y - z and y log y = 0 at y = 0
 
 and for categorical cross-entropy (softmax output) logsumexp(z) sum_k y_k - sum_k y_k z_k
-(y one-hot or class probabilities).  The caller picks ``scale``: 1 / (sum(sw) n_out)
-(elementwise) or 1 / sum(sw) (softmax) gives the weighted means of
-``torch.nn.functional`` with ``reduction="mean"``; ``scale = 1`` the plain weighted sum.
+(y one-hot or class probabilities), computed as
+
+    sum_k y_k (z_max - z_k) + sum_k y_k log1p(sum_{k != m} exp(z_k - z_max))
+
+with m the first largest logit: a sum of terms >= 0, so nothing cancels -- near zero
+loss (z_m the label's logit far above the others) the log1p keeps the full relative
+accuracy that log(1 + rest) would lose, and huge logits never give a negative loss.
+The rounding error of each z_k - z_max (far from 0 there) is added back, so the loss
+stays within a few ulps of its exact value at any gap.  A class with y_k = 0 adds
+nothing, even at z_k = -inf.
+
+The caller picks ``scale``: 1 / (sum(sw) n_out) (elementwise) or 1 / sum(sw) (softmax)
+gives the weighted means of ``torch.nn.functional`` with ``reduction="mean"``;
+``scale = 1`` the plain weighted sum.
 
 Cross-entropy and Poisson are computed from the logits z, never from log(a), and their
 gradients are fused: dl/dz = a sum_k y_k - y (softmax), a - y (sigmoid, exp).  Every
@@ -29,7 +40,7 @@ import math
 import numpy as np
 
 from . import _math
-from ._jit import jit
+from ._jit import jit_inline
 from .activations import SOFTMAX, activation_backward, activation_row
 
 MSE = 0
@@ -39,7 +50,7 @@ CROSS_ENTROPY = 3
 POISSON = 4
 
 
-@jit
+@jit_inline
 def output_loss(z, y, sw, scale, out_code, loss_code, a, delta):
     """Loss of a = G_out(z) against y; fills ``a`` and ``delta`` = dL/dz.
 
@@ -56,17 +67,24 @@ def output_loss(z, y, sw, scale, out_code, loss_code, a, delta):
             zi, yi, ai, di = z[i], y[i], a[i], delta[i]
             w = sw[i] if weighted else 1.0
             s = w * scale
-            zmax = zi[0]
+            top = 0  # the first largest logit
             for j in range(1, n_out):
-                zmax = max(zmax, zi[j])
-            sum_exp = 0.0
+                if zi[j] > zi[top]:
+                    top = j
+            zmax = zi[top]
+            rest = 0.0  # sum of exp(z_k - zmax) over the other classes
             ysum = 0.0
-            yz = 0.0
+            gap = 0.0  # sum_k y_k (zmax - z_k) >= 0
             for j in range(n_out):
-                sum_exp += _math.exp(zi[j] - zmax)
+                d = zi[j] - zmax
+                back = d - zi[j]  # d's rounding error, exactly (TwoSum): low
+                low = (zi[j] - (d - back)) - (zmax + back)
+                e = _math.exp(d)
+                if j != top and e != 0.0:  # exp(z_j - zmax) = exp(d) (1 + low)
+                    rest += e + e * low
                 ysum += yi[j]
-                yz += yi[j] * zi[j]
-            total += w * (ysum * (zmax + math.log(sum_exp)) - yz)
+                gap += yi[j] * (zmax - zi[j]) if yi[j] != 0.0 else 0.0
+            total += w * (gap + ysum * math.log1p(rest))
             for j in range(n_out):
                 di[j] = (ai[j] * ysum - yi[j]) * s
         return total * scale

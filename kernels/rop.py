@@ -25,22 +25,25 @@ X, Y, sw) it was last used at (the header keeps scale and l2), then for every la
 (2 batch, n_l) block ``[a_l; R a_l]`` (``[z_L; R z_L]`` for the last; each written by its
 GEMMs, then activated in place), the output a_L, for every layer a block
 ``[R delta_l; delta_l]`` and a block g_l.  Stacking
-a value over its R-derivative lets one GEMM serve both (z and R a W^T forward; g and
-R delta W backward; R delta^T a + delta^T R a for the weights' product); the second
-term of a sum is accumulated by the GEMM itself (beta = 1).
+a value over its R-derivative lets one GEMM give the weights' product R delta^T a +
+delta^T R a; the second term of a sum is accumulated by the GEMM itself (beta = 1).
 
 Products at the point of the previous call -- the same bits of theta, X, Y, sw, scale
 and l2, the usual case in Lanczos or conjugate gradients -- reuse the a_l, delta_l and g_l kept in
 ``work`` and skip every GEMM that does not involve v (z = a W^T, g = delta W): on the
-benchmark networks H v then costs about 1.7 gradients instead of 2.1.  ``work`` must be
-zero-filled before its first use (the header then says it holds nothing).
+benchmark networks H v then costs about 1.7 gradients instead of 2.1.  The GEMMs both
+passes run have the same operands and shapes (a value and its R-derivative are never
+stacked into one product that the kept pass would compute half of: BLAS may round a
+row differently in another shape), so a kept pass gives the bits of a fresh one and a
+result never depends on what was called before.  ``work`` must be zero-filled before
+its first use (the header then says it holds nothing).
 """
 
 import numpy as np
 
 from . import _math
 from ._blas import gemm
-from ._jit import jit, jit_inline
+from ._jit import jit_inline, jit_noalloc
 from .activations import (EXP, IDENTITY, RELU, SIGMOID, SOFTMAX, TANH,
                           activation_backward, activation_row)
 from .losses import CROSS_ENTROPY, HUBER, L1, MSE, POISSON, output_loss
@@ -112,7 +115,7 @@ _FORWARD = 1.0  # the forward pass: a_l, z_L (enough for G v)
 _CURVATURE = 2.0  # and the backward deltas delta_l, g_l (enough for H v)
 
 
-@jit
+@jit_inline
 def _rop_buffers(sizes, batch, n_theta, work):
     """Views of ``work``: header, copy of (theta, X, Y, sw), the [a_l; R a_l] blocks,
     a_L, the [R delta_l; delta_l] blocks and the g_l blocks (laid out like the a_l)."""
@@ -139,7 +142,7 @@ def _same_words(x, y):
     return diff == 0
 
 
-@jit
+@jit_noalloc
 def _same_bits(a, b):
     """True when the float arrays a and b (1-D, contiguous, one size) hold the same bits."""
     if a.itemsize == 8:
@@ -147,14 +150,14 @@ def _same_bits(a, b):
     return _same_words(a.view(np.uint32), b.view(np.uint32))
 
 
-@jit
+@jit_inline
 def _key_word(scale, l2, k):
     """Bits 16 (k % 4) to 16 (k % 4) + 15 of scale (k < 4) or l2 (k = 4 ... 7)."""
     bits = np.float64(scale if k < 4 else l2).view(np.int64)
     return (bits >> (16 * (k % 4))) & 0xFFFF
 
 
-@jit
+@jit_inline
 def _header_matches(head, sizes, hidden, output, loss, batch, n_sw, scale, l2):
     """True when the header's codes, batch, sizes, number of weights and the bits of
     scale and l2 are these (compared exactly: a float32 header holding a rounded integer
@@ -172,26 +175,21 @@ def _header_matches(head, sizes, hidden, output, loss, batch, n_sw, scale, l2):
     return True
 
 
-@jit
+@jit_inline
 def _same_matrix(copy, M):
-    """True when the flat ``copy`` holds the bits of the 2-D array M (any layout)."""
-    rows, cols = M.shape
-    for i in range(rows):
-        if not _same_bits(copy[i * cols:(i + 1) * cols], np.ascontiguousarray(M[i])):
-            return False
-    return True
+    """True when the flat ``copy`` holds the bits of the C-contiguous 2-D array M."""
+    return _same_bits(copy, M.reshape(M.size))
 
 
-@jit
+@jit_inline
 def _put_matrix(copy, M):
-    """copy (flat) <- the entries of the 2-D array M (any layout), row after row."""
-    rows, cols = M.shape
-    for i in range(rows):
-        for j in range(cols):
-            copy[i * cols + j] = M[i, j]
+    """copy (flat) <- the entries of the C-contiguous 2-D array M, row after row."""
+    flat = M.reshape(M.size)
+    for i in range(flat.size):
+        copy[i] = flat[i]
 
 
-@jit
+@jit_inline
 def _keep(head, copy, sizes, hidden, output, loss, theta, X, Y, sw, scale, l2):
     """Return (theta, X, Y, sw) read back from their copy in ``work``, and whether
     ``work`` already holds a pass of this network there (``head[0]`` says which).
@@ -237,7 +235,7 @@ def _activate(z, code):
     return z
 
 
-@jit
+@jit_noalloc
 def _tangent_activation(block, b, c, activate, code):
     """In place on block = [z; R z] (2 batch, n): [G(z + b); G'(z + b) (R z + c)]; with
     ``activate`` False the upper half already holds a = G(z + b) and is kept."""
@@ -253,12 +251,12 @@ def _tangent_activation(block, b, c, activate, code):
                 rz[j] = (rz[j] + c[j]) * _slope(z[j], code)
 
 
-@jit
+@jit_inline
 def _rop_forward(theta, sizes, hidden, X, v, stack, cached):
-    """Forward sweep and its R-operator, batched: each layer's (2 batch, n) block of
-    ``stack`` is [a_l; R a_l] (hidden layers) or [z_L; R z_L] (the last), so that one
-    GEMM gives z and R a_l W^T together; with ``cached`` the a_l (z_L) are there
-    already and only the R-derivatives are computed.  Returns the last block."""
+    """Forward sweep and its R-operator: each layer's (2 batch, n) block of ``stack`` is
+    [a_l; R a_l] (hidden layers) or [z_L; R z_L] (the last); with ``cached`` the a_l
+    (z_L) are there already and only the R-derivatives are computed -- by the very GEMMs
+    of a fresh pass, so that both round alike.  Returns the last block."""
     batch = X.shape[0]
     n_layers = sizes.size - 1
     t = 0
@@ -274,23 +272,21 @@ def _rop_forward(theta, sizes, hidden, X, v, stack, cached):
         t += n_out
         block = stack[w:w + 2 * batch * n_out].reshape((2 * batch, n_out))
         w += 2 * batch * n_out
-        if layer == 0:  # R{a_0} = 0
-            if not cached:
-                gemm(1.0, X, False, W, True, 0.0, block[:batch])
-            gemm(1.0, X, False, V, True, 0.0, block[batch:])
-        else:
-            if cached:
-                gemm(1.0, prev[batch:], False, W, True, 0.0, block[batch:])  # R a W^T
-            else:
-                gemm(1.0, prev, False, W, True, 0.0, block)  # [z; R a W^T]
-            gemm(1.0, prev[:batch], False, V, True, 1.0, block[batch:])  # + a V^T
+        a = X if layer == 0 else prev[:batch]
+        if not cached:
+            gemm(1.0, a, False, W, True, 0.0, block[:batch])  # z = a W^T
+        if layer == 0:  # R{a_0} = 0: R z = a V^T
+            gemm(1.0, a, False, V, True, 0.0, block[batch:])
+        else:  # R z = R a W^T + a V^T
+            gemm(1.0, prev[batch:], False, W, True, 0.0, block[batch:])
+            gemm(1.0, a, False, V, True, 1.0, block[batch:])
         _tangent_activation(block, b, c, not cached,
                             IDENTITY if layer == n_layers - 1 else hidden)
         prev = block
     return prev
 
 
-@jit
+@jit_noalloc
 def _output_rop(z, y, sw, scale, out_code, loss_code, a, rz, rdelta, gauss_newton):
     """rdelta <- H_z rz, H_z the loss's Hessian w.r.t. the logits (its Gauss-Newton part),
     row i's part times sw_i scale.
@@ -344,23 +340,29 @@ def _output_rop(z, y, sw, scale, out_code, loss_code, a, rz, rdelta, gauss_newto
 
 
 _PLAIN = 0  # R delta_l = D_r G'(z_l): no G'' term (relu, identity, Gauss-Newton)
-_DELTA = 1  # the lower half of D holds g_l: add its G'' term, delta_l = g_l G'(z_l)
-_KEEP_G = 2  # as _DELTA, and keep g_l in G for the next call at this point
-_CACHED_G = 3  # add the G'' term of the g_l kept in G
+_DELTA = 1  # and the lower half of D holds g_l: delta_l = g_l G'(z_l)
+_KEEP_G = 2  # as _DELTA, add g_l's G'' term (tanh, sigmoid) and keep g_l in G
+_CACHED_G = 3  # add the G'' term of the g_l kept in G (the kept pass of _KEEP_G)
 
 
-@jit
+@jit_noalloc
 def _tangent_backward(S, D, G, mode, code):
     """D = [R delta W + delta V; g] -> [R delta_l; delta_l] through the layer's activation,
-    S = [a; R a], G (batch, n) the kept g_l (see ``mode``)."""
+    S = [a; R a], G (batch, n) the kept g_l (see ``mode``).  A kept pass (_PLAIN after
+    _DELTA, _CACHED_G after _KEEP_G) computes R delta_l by the same expression."""
     batch = S.shape[0] // 2
     for i in range(batch):
         a, ra, r = S[i], S[batch + i], D[i]
-        if mode == _DELTA or mode == _KEEP_G:
+        if mode == _DELTA:
+            g = D[batch + i]
+            for j in range(a.size):
+                s = _slope(a[j], code)
+                r[j] *= s
+                g[j] *= s
+        elif mode == _KEEP_G:
             g, kept = D[batch + i], G[i]
-            if mode == _KEEP_G:
-                for j in range(a.size):
-                    kept[j] = g[j]
+            for j in range(a.size):
+                kept[j] = g[j]
             for j in range(a.size):
                 s = _slope(a[j], code)
                 r[j] = r[j] * s + g[j] * _bend(a[j], ra[j], code)
@@ -374,7 +376,7 @@ def _tangent_backward(S, D, G, mode, code):
                 r[j] *= _slope(a[j], code)
 
 
-@jit
+@jit_noalloc
 def mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, out,
             gauss_newton):
     """out (theta.size,) <- H v, or G v with ``gauss_newton``; returns the loss (as
@@ -412,7 +414,8 @@ def mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, ou
             gemm(1.0, rdelta, True, S[:batch], False, 0.0, rdW)
         else:
             gemm(1.0, D, True, S, False, 0.0, rdW)  # R delta^T a + delta^T R a in one GEMM
-        rdb[:] = 0.0
+        for j in range(n_out):
+            rdb[j] = 0.0
         for i in range(batch):
             for j in range(n_out):
                 rdb[j] += rdelta[i, j]
@@ -426,10 +429,9 @@ def mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, ou
         # activations with G'' = 0 -- one GEMM of the largest layer fewer; cached, the
         # deltas (and the g of curved activations) are in ``work`` already
         need_g = not gauss_newton and not cached and (layer > 1 or curved)
+        gemm(1.0, rdelta, False, W, False, 0.0, D_prev[:batch])  # R delta W
         if need_g:
-            gemm(1.0, D, False, W, False, 0.0, D_prev)  # [R delta W; g]
-        else:
-            gemm(1.0, rdelta, False, W, False, 0.0, D_prev[:batch])
+            gemm(1.0, delta, False, W, False, 0.0, D_prev[batch:])  # g = delta W
         if not gauss_newton:  # + delta V
             V = v[t:t + n_out * n_in].reshape((n_out, n_in))
             gemm(1.0, delta, False, V, False, 1.0, D_prev[:batch])
@@ -457,20 +459,23 @@ def mlp_hvp(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, ou
 
     ``work`` (zero-filled before its first use) keeps the forward and backward pass of
     (theta, X, Y, sw, scale, l2) for the next call at the same point.  A Python alias of the
-    compiled :func:`mlp_rop` (call that one from ``@njit`` code): each compiled entry
-    point re-optimises its whole call tree when compiled, so the two products share one.
+    compiled :func:`mlp_rop` (call that one from ``@njit`` code, with C-contiguous X and
+    Y; this alias takes any layout): each compiled entry point re-optimises its whole
+    call tree when compiled, so the two products share one.
     """
-    return mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, out, False)
+    return mlp_rop(theta, sizes, hidden, output, loss, np.ascontiguousarray(X),
+                   np.ascontiguousarray(Y), sw, scale, l2, v, work, out, False)
 
 
 def mlp_gnvp(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, out):
     """out (theta.size,) <- G v, G the (PSD) Gauss-Newton matrix of the loss; returns the loss.
 
     Reuses (and keeps) a point's forward pass in ``work`` as :func:`mlp_hvp` does."""
-    return mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, out, True)
+    return mlp_rop(theta, sizes, hidden, output, loss, np.ascontiguousarray(X),
+                   np.ascontiguousarray(Y), sw, scale, l2, v, work, out, True)
 
 
-@jit
+@jit_noalloc
 def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):
     """Per-sample Jacobians of the outputs a_L, one backward sweep per output k.
 
@@ -482,8 +487,14 @@ def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):
     work[0] = _EMPTY  # overwrites what the R-operator kept in work
     work = work[_HEAD + sizes.size:]
     batch = X.shape[0]
-    base = batch * (np.sum(sizes[1:]) + sizes[-1] + 2 * np.max(sizes[1:]))
-    span = batch * np.max(sizes)  # the input layer's d_prev is (batch, n_in)
+    rows = 0  # batch * (n_1 + ... + n_L)
+    widest = 0
+    for layer in range(1, sizes.size):
+        rows += batch * sizes[layer]
+        widest = max(widest, sizes[layer])
+    hidden_rows = rows - batch * sizes[-1]
+    base = rows + batch * (sizes[-1] + 2 * widest)  # mlp.workspace_size
+    span = batch * max(widest, sizes[0])  # the input layer's d_prev is (batch, n_in)
     fwork, buf, spare = work[:base], work[base:base + span], work[base + span:base + 2 * span]
     z = mlp_forward(theta, sizes, hidden, X, fwork)
     a, _, _ = _buffers(sizes, batch, fwork)
@@ -491,13 +502,14 @@ def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):
         activation_row(z[i], a[i], output)
     for k in range(sizes[-1]):
         delta = buf[:z.size].reshape(z.shape)
-        delta[:] = 0.0
         for i in range(batch):
+            for j in range(delta.shape[1]):
+                delta[i, j] = 0.0
             delta[i, k] = 1.0
         activation_backward(a, delta, output)
         bufs = (buf, spare)
         t = theta.size
-        w = batch * np.sum(sizes[1:]) - z.size
+        w = hidden_rows
         for layer in range(sizes.size - 2, -1, -1):
             n_in, n_out = sizes[layer], sizes[layer + 1]
             t -= n_out * (n_in + 1)
@@ -519,10 +531,11 @@ def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):
             W = theta[t:t + n_out * n_in].reshape((n_out, n_in))
             bufs = (bufs[1], bufs[0])
             d_prev = bufs[0][:batch * n_in].reshape((batch, n_in))
-            np.dot(delta, W, d_prev)
+            gemm(1.0, delta, False, W, False, 0.0, d_prev)
             if layer == 0:
                 for i in range(batch):
-                    out[i, k] = d_prev[i]
+                    for m in range(n_in):
+                        out[i, k, m] = d_prev[i, m]
                 break
             activation_backward(prev, d_prev, hidden)
             delta = d_prev

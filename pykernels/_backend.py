@@ -177,3 +177,74 @@ def resolve(backend=None):
 def kernel(name, backend=None):
     """Kernel function ``name`` of ``backend`` (None: the current default)."""
     return getattr(resolve(backend), name)
+
+
+_UNCHECKED = {}  # (backend module, kernel name) -> the kernel without re-checks
+
+
+def unchecked(module, name):
+    """Kernel ``name`` of backend ``module`` for a caller that checked its arguments:
+    the module's ``unchecked(name)`` where it has one (the C backend, whose kernel-level
+    functions check every buffer again), else the kernel itself.  Looked up once."""
+    kernel = _UNCHECKED.get((module, name))
+    if kernel is None:
+        own = getattr(module, "unchecked", None)
+        kernel = _UNCHECKED[module, name] = getattr(module, name) if own is None else own(name)
+    return kernel
+
+
+_OWN_BIND = {}  # backend module -> its own ``bind`` or None
+
+
+def bind(module, name, sizes, codes, work, theta):
+    """The network kernel ``name`` of backend ``module`` with what stays the same
+    between a network's calls bound: its layer ``sizes``, activation and loss ``codes``,
+    its workspace ``work`` (large enough for every batch it is called with) and its own
+    parameter vector ``theta``; for :class:`pykernels.MLP`, whose arrays are made as the
+    kernels take them (C-contiguous, writeable, of the network's dtype and shapes) and
+    are not checked again.
+
+    Returns
+    -------
+    callable
+        For ``name``:
+
+        * ``mlp_predict``: ``(theta, X, out) -> finite``;
+        * ``mlp_loss``: ``(theta, X, Y, sw, scale, l2) -> value``;
+        * ``mlp_loss_and_grad``: ``(theta, X, Y, sw, scale, l2, grad) -> (value, finite)``;
+        * ``mlp_hvp``, ``mlp_gnvp``: ``(theta, X, Y, sw, scale, l2, v, out) -> (value,
+          finite)``;
+        * ``mlp_jacobian``: ``(theta, X, out, wrt_params) -> finite``;
+
+        ``value`` is the loss, ``finite`` whether the array written holds no NaN or
+        Inf.  A backend
+        module with a ``bind`` of its own (the C backend: pointers made once) provides
+        it; for the others the kernel is called as it is.
+    """
+    if module not in _OWN_BIND:
+        _OWN_BIND[module] = getattr(module, "bind", None)  # once: a miss costs an import
+    own = _OWN_BIND[module]
+    if own is not None:
+        return own(name, sizes, codes, work, theta)
+    kernel, finite = getattr(module, name), module.all_finite
+    hidden, output, loss = codes
+    if name == "mlp_predict":
+        def run(theta, X, out):
+            kernel(theta, sizes, hidden, output, X, work, out)
+            return finite(out.reshape(-1))
+    elif name == "mlp_jacobian":
+        def run(theta, X, out, wrt_params):
+            kernel(theta, sizes, hidden, output, X, work, out, wrt_params)
+            return finite(out.reshape(-1))
+    elif name == "mlp_loss":
+        def run(theta, X, Y, sw, scale, l2):
+            return kernel(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, work)
+    elif name == "mlp_loss_and_grad":
+        def run(theta, X, Y, sw, scale, l2, grad):
+            value = kernel(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, work, grad)
+            return value, finite(grad)
+    else:  # mlp_hvp, mlp_gnvp
+        def run(theta, X, Y, sw, scale, l2, v, out):
+            value = kernel(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, out)
+            return value, finite(out)
+    return run

@@ -24,6 +24,7 @@ __all__ = [
     "adam_update",
     "all_finite",
     "available",
+    "bind",
     "fd_drivers",
     "fd_steps",
     "mlp_gnvp",
@@ -37,6 +38,7 @@ __all__ = [
     "rmsprop_update",
     "rop_workspace_size",
     "sgd_update",
+    "unchecked",
     "workspace_size",
 ]
 
@@ -74,6 +76,8 @@ _STATUS = {-1: "unknown activation or loss code, cross_entropy without a softmax
            -2: "a layer size or the batch is < 1 or > 2**31 - 1, or sw is neither empty "
                "nor (batch,)"}
 _shapes = {}  # (sizes bytes, batch) -> _Shape; bounded, see _shape
+_FINITE = {} if lib is None else {np.dtype(np.float64): ("double[]", lib.pk_all_finite_f64),
+                                  np.dtype(np.float32): ("float[]", lib.pk_all_finite_f32)}
 
 
 def available():
@@ -139,9 +143,10 @@ def all_finite(x):
     The caller passes a float32 or float64 C-contiguous array (``float_array`` made
     it so); anything else is a TypeError from cffi, never a read out of bounds.
     """
-    if x.dtype.itemsize == 4:
-        return bool(lib.pk_all_finite_f32(ffi.from_buffer("float[]", x), x.size))
-    return bool(lib.pk_all_finite_f64(ffi.from_buffer("double[]", x), x.size))
+    ctype, check = _FINITE.get(x.dtype, (None, None))
+    if check is None:
+        raise TypeError(f"all_finite takes a float32 or float64 array, got {x.dtype}")
+    return bool(check(ffi.from_buffer(ctype, x), x.size))
 
 
 def workspace_size(sizes, batch):
@@ -300,6 +305,66 @@ def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):
     fn = lib.pk_mlp_jacobian_f32 if f32 else lib.pk_mlp_jacobian_f64
     _status(fn(*head, int(hidden), int(output), *data, p_out, bool(wrt_params)))
 
+# -- network.py's calls -------------------------------------------------------------
+
+def bind(name, sizes, codes, work, theta):
+    """The MLP kernel ``name`` for :class:`pykernels.MLP`'s calls (see
+    :func:`pykernels._backend.bind` for what each returns): ``sizes``, ``codes``,
+    ``work`` and the network's own ``theta`` become C arguments once, and the arrays
+    of each call are trusted -- the network made them C-contiguous, writeable, of
+    ``work``'s dtype and of the right sizes -- so a call costs the C function, one
+    pointer per other array and the finiteness scan of its output.  ``work`` and
+    ``theta`` are kept alive by the returned function.
+    """
+    sizes = np.array(sizes, dtype=np.int64)  # a private copy, kept alive with its pointer
+    ctype, finite = _FINITE[work.dtype]
+    fn = getattr(lib, f"pk_{name}_{'f32' if work.dtype.itemsize == 4 else 'f64'}")
+    head = (ffi.from_buffer("int64_t[]", sizes), sizes.size) + tuple(int(c) for c in codes)
+    if name in ("mlp_predict", "mlp_jacobian"):
+        head = head[:-1]  # no loss code
+    p_work, own = ffi.from_buffer(ctype, work), (theta, ffi.from_buffer(ctype, theta))
+    value = ffi.new("double *")
+    buffer, null = ffi.from_buffer, ffi.NULL
+
+    # each returns the C function's status with its result: _status raises for < 0
+    if name == "mlp_predict":
+        def run(theta, X, out):
+            p_out = buffer(ctype, out)
+            status = fn(own[1] if theta is own[0] else buffer(ctype, theta), *head,
+                        buffer(ctype, X), X.shape[0], p_work, p_out)
+            return _status(status) if status else finite(p_out, out.size)
+    elif name == "mlp_jacobian":
+        def run(theta, X, out, wrt_params):
+            p_out = buffer(ctype, out)
+            status = fn(own[1] if theta is own[0] else buffer(ctype, theta), *head,
+                        buffer(ctype, X), X.shape[0], p_work, p_out, wrt_params)
+            return _status(status) if status else finite(p_out, out.size)
+    elif name == "mlp_loss":
+        def run(theta, X, Y, sw, scale, l2):
+            status = fn(own[1] if theta is own[0] else buffer(ctype, theta), *head,
+                        buffer(ctype, X), X.shape[0], buffer(ctype, Y),
+                        buffer(ctype, sw) if sw.size else null, sw.size, scale, l2, p_work,
+                        value)
+            return _status(status) if status else value[0]
+    elif name == "mlp_loss_and_grad":
+        def run(theta, X, Y, sw, scale, l2, grad):
+            p_grad = buffer(ctype, grad)
+            status = fn(own[1] if theta is own[0] else buffer(ctype, theta), *head,
+                        buffer(ctype, X), X.shape[0], buffer(ctype, Y),
+                        buffer(ctype, sw) if sw.size else null, sw.size, scale, l2, p_work,
+                        p_grad, value)
+            return _status(status) if status else (value[0], finite(p_grad, grad.size))
+    else:  # mlp_hvp, mlp_gnvp
+        def run(theta, X, Y, sw, scale, l2, v, out):
+            p_out = buffer(ctype, out)
+            status = fn(own[1] if theta is own[0] else buffer(ctype, theta), *head,
+                        buffer(ctype, X), X.shape[0], buffer(ctype, Y),
+                        buffer(ctype, sw) if sw.size else null, sw.size, scale, l2,
+                        buffer(ctype, v), p_work, p_out, value)
+            return _status(status) if status else (value[0], finite(p_out, out.size))
+    return run
+
+
 # -- optimizer updates (kernels/optim.py) -------------------------------------------
 
 def _update(name, theta, grad, slots, *scalars):
@@ -315,6 +380,34 @@ def _update(name, theta, grad, slots, *scalars):
                  for k, slot in enumerate(slots)]
     fn = getattr(lib, f"pk_{name}_{'f32' if dtype.itemsize == 4 else 'f64'}")
     _status(fn(*pointers, *scalars))
+
+
+_SLOTS = {"sgd_update": 0, "momentum_update": 1, "nesterov_update": 1, "adagrad_update": 1,
+          "rmsprop_update": 1, "adam_update": 2}
+
+
+def unchecked(name):
+    """The optimizer update ``name`` without the checks of the function of that name, for
+    callers that checked theta, grad and the state already (``pk.optim``'s ``step``,
+    ``pk.train``, ``pk.minimize``): same arguments, one pointer per array, then the C
+    loop."""
+    if name not in _SLOTS:
+        raise ValueError(f"no optimizer update {name!r}")
+    slots, buffer = _SLOTS[name], ffi.from_buffer
+    kernels = {dtype: (ctype, getattr(lib, f"pk_{name}_{'f32' if dtype.itemsize == 4 else 'f64'}"))
+               for dtype, (ctype, _) in _FINITE.items()}
+
+    def update(theta, grad, *rest):
+        ctype, fn = kernels[theta.dtype]
+        pointers = [buffer(ctype, theta), theta.size, buffer(ctype, grad)]
+        pointers += [buffer(ctype, slot) for slot in rest[:slots]]
+        _status(fn(*pointers, *rest[slots:]))
+
+    def adam(theta, grad, m, v, lr, beta1, beta2, eps, step):  # C takes the step as int64
+        ctype, fn = kernels[theta.dtype]
+        _status(fn(buffer(ctype, theta), theta.size, buffer(ctype, grad), buffer(ctype, m),
+                   buffer(ctype, v), lr, beta1, beta2, eps, int(step)))
+    return adam if name == "adam_update" else update
 
 
 def sgd_update(theta, grad, lr):

@@ -54,7 +54,7 @@ def all_finite(a):
     if _all_finite_kernel is None:
         from . import _backend
         _all_finite_kernel = _backend.kernel("all_finite", _backend.automatic_backend())
-    return _all_finite_kernel(a.reshape(-1))
+    return _all_finite_kernel(a if a.ndim == 1 else a.reshape(-1))
 
 
 def float_array(x, name, *, dtype=None, ndim=None, finite=True, allow_int=False):

@@ -8,7 +8,8 @@ import threading
 import numpy as np
 
 from . import _backend
-from ._checks import as_array, choice, float_array, float_dtype, int_sequence, l2_penalty
+from ._checks import (all_finite, as_array, choice, float_array, float_dtype, int_sequence,
+                      l2_penalty)
 from ._checks import seed as check_seed
 
 __all__ = ["MLP"]
@@ -18,6 +19,7 @@ OUTPUTS = {"identity": 0, "tanh": 1, "sigmoid": 3, "softmax": 4, "exp": 5}
 LOSSES = {"mse": 0, "l1": 1, "huber": 2, "cross_entropy": 3, "poisson": 4}
 #: The outputs a loss needs (a loss not listed takes every output).
 LOSS_OUTPUTS = {"cross_entropy": ("softmax", "sigmoid"), "poisson": ("exp",)}
+_PRODUCTS = {"mlp_hvp": "the Hessian-vector product", "mlp_gnvp": "the Gauss-Newton product"}
 _FILE_FORMAT = "pykernels.MLP"
 _FILE_VERSION = 1
 _FILE_KEYS = {"format", "version", "sizes", "activation", "output", "loss", "theta"}
@@ -50,6 +52,26 @@ def _parameter_count(sizes, dtype):
                          f"{np.dtype(dtype).name}, more than this machine's "
                          f"{memory / 2**30:.1f} GiB of memory")
     return count
+
+
+def _writeable(a):
+    """``a``, or a copy of it where it is read-only: the Numba kernels are compiled once
+    per dtype, for C-contiguous writeable arrays (a read-only argument would be another
+    specialisation to compile)."""
+    return a if a.flags.writeable else a.copy()
+
+
+def _ready(a, dtype, ndim):
+    """Whether ``a`` is an array as the kernels take it already: an ndarray of ``dtype``
+    with ``ndim`` dimensions, C-contiguous and writeable (the check of a repeated call)."""
+    if type(a) is not np.ndarray or a.ndim != ndim or a.dtype != dtype:
+        return False
+    flags = a.flags
+    return flags.c_contiguous and flags.writeable
+
+
+#: The kernels whose workspace is an R-operator one (rop_workspace_size, zero-filled).
+_ROP_KERNELS = ("mlp_hvp", "mlp_gnvp", "mlp_jacobian")
 
 
 class MLP:
@@ -134,6 +156,7 @@ class MLP:
         # the kernels sum a row's loss over its outputs (softmax cross-entropy has one
         # per row): the mean divides by this many outputs per row
         self._row_terms = 1 if loss == "cross_entropy" and output == "softmax" else self.n_out
+        self._shapes = (self.n_in, self.n_out, self._row_terms)  # read on every call
         self._no_weights = np.empty(0, self.dtype)  # sw of the kernels: all weights 1
         widths = list(zip(self.sizes[:-1], self.sizes[1:]))
         self._theta = np.zeros(n_theta, dtype=self.dtype)
@@ -210,20 +233,29 @@ class MLP:
         theta = float_array(theta, "theta", dtype=self.dtype, ndim=1)
         if theta.size != self.size:
             raise ValueError(f"theta must have {self.size} entries (net.size), got {theta.size}")
-        return theta
+        return _writeable(theta)
 
-    def _check_X(self, X):
-        X = float_array(X, "X", dtype=self.dtype, ndim=2)
+    def _check_X(self, X, finite=True):
+        """X as the kernels take it.  ``finite=False`` leaves out the scan for NaN and Inf
+        of an X that is ready already (:func:`_ready`): the caller diagnoses a result
+        that is not finite instead (:meth:`_diagnose`)."""
+        if finite or not _ready(X, self.dtype, 2):
+            X = _writeable(float_array(X, "X", dtype=self.dtype, ndim=2, finite=finite))
         if X.shape[1] != self.n_in or X.shape[0] == 0:
             raise ValueError(f"X must have shape (batch >= 1, {self.n_in}), got {X.shape}")
         return X
 
-    def _check_Y(self, Y, batch):
-        """Targets as a (batch, n_out) float array; integer class labels are one-hot encoded."""
+    def _check_Y(self, Y, batch, finite=True):
+        """Targets as a (batch, n_out) float array; integer class labels are one-hot
+        encoded.  ``finite`` as for :meth:`_check_X`."""
+        if (not finite and self.loss_name not in LOSS_OUTPUTS and _ready(Y, self.dtype, 2)
+                and Y.shape == (batch, self.n_out)):
+            return Y
         Y = as_array(Y, "Y")
         if Y.dtype.kind in "iu" and self.output == "softmax" and self.loss_name == "cross_entropy":
             if Y.shape != (batch,):
-                raise ValueError(f"Y (integer class labels) must have shape ({batch},), got {Y.shape}")
+                raise ValueError(f"Y (integer class labels) must have shape ({batch},), "
+                                 f"got {Y.shape}")
             if Y.size and (Y.min() < 0 or Y.max() >= self.n_out):
                 raise ValueError(f"Y (integer class labels) must lie in [0, {self.n_out}), "
                                  f"got values in [{Y.min()}, {Y.max()}]")
@@ -240,7 +272,7 @@ class MLP:
                              f"got values in [{Y.min()}, {Y.max()}]")
         if self.loss_name == "poisson" and Y.min() < 0:
             raise ValueError(f"Y (Poisson targets) must be >= 0, got a minimum of {Y.min()}")
-        return Y
+        return _writeable(Y)
 
     def _check_weights(self, sample_weight, l2, batch):
         """The kernels' weighting arguments (sw, scale, l2) for ``batch`` rows: scale
@@ -258,20 +290,63 @@ class MLP:
             total = float(np.sum(sw, dtype=np.float64))
             if not total > 0:
                 raise ValueError("sample_weight must have a positive sum, got all zeros")
+            sw = _writeable(sw)
         return sw, 1.0 / (total * self._row_terms), l2_penalty(l2)
 
     def _work(self, backend, batch):
-        """This thread's workspace of ``backend`` for ``batch`` rows: reused, never shared.
+        """This thread's workspace of ``backend`` for ``batch`` rows (see :meth:`_kernel`)."""
+        return self._held(backend, False, batch)[1]
 
-        One buffer per backend and thread, grown to the largest batch seen; smaller
-        batches use its start (the kernels take a buffer at least that long), so
-        memory stays bounded whatever sequence of batch sizes comes.
+    def _held(self, backend, rop, batch):
+        """This thread's (batch, work, kernels) of ``backend``: a workspace for ``batch``
+        rows at least and the kernels bound to it.
+
+        One buffer per backend, kind (plain or R-operator) and thread, reused, never
+        shared, grown to the largest batch seen; smaller batches use its start (the
+        kernels take a buffer at least that long), so memory stays bounded whatever
+        sequence of batch sizes comes.  An R-operator buffer is zero-filled when made:
+        its header then says it keeps no pass, and a kept pass records its batch there,
+        so a call with another batch never takes it for its own.
         """
-        held = self._local.__dict__.get(backend.__name__)
+        key = ("rop", backend.__name__) if rop else backend.__name__
+        held = self._local.__dict__.get(key)
         if held is None or held[0] < batch:
-            held = self._local.__dict__[backend.__name__] = (
-                batch, np.empty(backend.workspace_size(self.sizes, batch), self.dtype))
-        return held[1]
+            if rop:
+                work = np.zeros(backend.rop_workspace_size(self.sizes, batch), self.dtype)
+            else:
+                work = np.empty(backend.workspace_size(self.sizes, batch), self.dtype)
+            held = self._local.__dict__[key] = (batch, work, {})
+        return held
+
+    def _kernel(self, backend, name, batch):
+        """The kernel ``name`` of ``backend`` bound to this network and to this thread's
+        workspace for ``batch`` rows (:func:`pykernels._backend.bind`)."""
+        held = self._held(backend, name in _ROP_KERNELS, batch)
+        kernel = held[2].get(name)
+        if kernel is None:
+            kernel = held[2][name] = _backend.bind(backend, name, self.sizes, self._codes,
+                                                    held[1], self._theta)
+        return kernel
+
+    def _diagnose(self, what, value, out, inputs):
+        """Raise for a result that is not finite, unless it is the true value: called
+        when the loss ``value`` (or None) or the array ``out`` holds a NaN or an
+        infinity.
+
+        A non-finite input among ``inputs`` ((name, array or None) pairs) is named
+        (ValueError).  From finite inputs an infinity is the true, overflowing value
+        and is returned; a NaN is an overflow inside the network (inf - inf, 0 * inf)
+        and a FloatingPointError, never a silent result.
+        """
+        for name, array in inputs:
+            if array is not None and not all_finite(array):
+                where = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+                raise ValueError(f"{name} must be finite, found {array[where]} at index {where}")
+        if (value is not None and math.isnan(value)) or (out is not None and np.isnan(out).any()):
+            raise FloatingPointError(
+                f"{what} overflows {self.dtype.name} at this theta and X: a product or sum "
+                f"inside the network exceeds {float(np.finfo(self.dtype).max):.3g}, which "
+                "leaves NaN (inf - inf or 0 * inf); scale theta or X down")
 
     # -- evaluation --------------------------------------------------------
 
@@ -292,17 +367,30 @@ class MLP:
         """
         theta = self._check_theta(theta)
         X = self._check_X(X)
-        module = _backend.resolve(backend)
         out = np.empty((X.shape[0], self.n_out), self.dtype)
-        hidden, output, _ = self._codes
-        module.mlp_predict(theta, self.sizes, hidden, output, X, self._work(module, len(X)), out)
+        if not self._kernel(_backend.resolve(backend), "mlp_predict", X.shape[0])(theta, X, out):
+            self._diagnose("predict", None, out, (("theta", theta), ("X", X)))
         return out
 
-    def _checked(self, X, Y, theta, sample_weight, l2):
-        """theta, X, Y and the kernels' (sw, scale, l2), checked."""
+    @staticmethod
+    def _inputs(theta, X, Y, weights):
+        """The (name, array) pairs :meth:`_diagnose` checks."""
+        return (("theta", theta), ("X", X), ("Y", Y), ("sample_weight", weights[0]))
+
+    def _checked(self, X, Y, theta, sample_weight, l2, finite=True):
+        """theta, X, Y and the kernels' (sw, scale, l2), checked (``finite`` as for
+        :meth:`_check_X`)."""
+        if (not finite and theta is None and sample_weight is None and type(l2) is float
+                and l2 == 0.0 and self.loss_name not in LOSS_OUTPUTS
+                and _ready(X, self.dtype, 2) and _ready(Y, self.dtype, 2)):
+            # the common call, checked in a few attribute reads: the network's theta,
+            # neither weights nor penalty, float X and Y made as the kernels take them
+            batch, shape = X.shape[0], self._shapes
+            if batch and X.shape[1] == shape[0] and Y.shape == (batch, shape[1]):
+                return self._theta, X, Y, (self._no_weights, 1.0 / (batch * shape[2]), 0.0)
         theta = self._check_theta(theta)
-        X = self._check_X(X)
-        Y = self._check_Y(Y, X.shape[0])
+        X = self._check_X(X, finite)
+        Y = self._check_Y(Y, X.shape[0], finite)
         return theta, X, Y, self._check_weights(sample_weight, l2, X.shape[0])
 
     def loss(self, X, Y, theta=None, *, sample_weight=None, l2=0.0, backend=None):
@@ -329,7 +417,11 @@ class MLP:
         Raises
         ------
         ValueError, TypeError
-            On a bad argument; the message names it.
+            On a bad argument (NaN or Inf included); the message names it.
+        FloatingPointError
+            When finite inputs overflow the dtype inside the network into NaN
+            (inf - inf, 0 * inf); a loss that overflows without a NaN is returned
+            as inf, its true value.  The same holds for every evaluation method.
 
         Notes
         -----
@@ -343,9 +435,11 @@ class MLP:
         ``alpha`` for a batch of n rows (total weight n) is ``l2 = alpha / n``.
         """
         theta, X, Y, weights = self._checked(X, Y, theta, sample_weight, l2)
-        module = _backend.resolve(backend)
-        return float(module.mlp_loss(theta, self.sizes, *self._codes, X, Y, *weights,
-                                     self._work(module, len(X))))
+        kernel = self._kernel(_backend.resolve(backend), "mlp_loss", X.shape[0])
+        value = float(kernel(theta, X, Y, *weights))
+        if not math.isfinite(value):
+            self._diagnose("the loss", value, None, self._inputs(theta, X, Y, weights))
+        return value
 
     def loss_and_grad(self, X, Y, theta=None, *, sample_weight=None, l2=0.0, backend=None):
         """Loss on ``(X, Y)`` and its gradient with respect to theta (backpropagation).
@@ -359,48 +453,46 @@ class MLP:
             Laid out like ``theta``; the penalty adds ``l2 * W`` to each weight matrix's
             part.
         """
-        theta, X, Y, weights = self._checked(X, Y, theta, sample_weight, l2)
-        module = _backend.resolve(backend)
-        grad = np.empty(self.size, self.dtype)
-        value = module.mlp_loss_and_grad(theta, self.sizes, *self._codes, X, Y, *weights,
-                                         self._work(module, len(X)), grad)
-        return float(value), grad
+        # X and Y are not scanned for NaN/Inf: any of them makes the loss or the gradient
+        # (X enters every entry of the first layer's) non-finite, which is then diagnosed
+        theta, X, Y, weights = self._checked(X, Y, theta, sample_weight, l2, finite=False)
+        kernel = self._kernel(_backend.resolve(backend), "mlp_loss_and_grad", X.shape[0])
+        grad = np.empty(self._theta.size, self.dtype)
+        value, finite = kernel(theta, X, Y, *weights, grad)
+        value = float(value)
+        if not (finite and math.isfinite(value)):
+            self._diagnose("the loss or its gradient", value, grad,
+                           self._inputs(theta, X, Y, weights))
+        return value, grad
 
     # -- curvature (R-operator) -------------------------------------------------
 
-    def _rop_work(self, module, batch):
-        """This thread's workspace of the R-operator kernels (larger than :meth:`_work`'s),
-        grown like it.  A new buffer is zero-filled: its header then says it keeps no
-        pass.  A kept pass records its batch in the header, so a call with another
-        batch never takes it for its own."""
-        key = ("rop", module.__name__)
-        held = self._local.__dict__.get(key)
-        if held is None or held[0] < batch:
-            held = self._local.__dict__[key] = (
-                batch, np.zeros(module.rop_workspace_size(self.sizes, batch), self.dtype))
-        return held[1]
-
-    def _rop_kernel(self, name, backend):
+    def _rop_module(self, name, backend):
         module = _backend.resolve(backend)
         if not hasattr(module, name):
             raise _backend.BackendUnavailable(
                 f"backend {module.__name__!r} has no {name} kernel yet; use 'numba' or 'numpy'")
-        return module, getattr(module, name)
+        return module
 
-    def _apply(self, module, kernel, theta, X, Y, weights, v):
-        """``kernel`` (mlp_hvp or mlp_gnvp) at checked (theta, X, Y, weights) along v."""
-        v = float_array(v, "v", dtype=self.dtype, ndim=1)
+    def _apply(self, module, name, theta, X, Y, weights, v):
+        """(out, finite): kernel ``name`` (mlp_hvp or mlp_gnvp) at checked (theta, X, Y,
+        weights) along v, and whether the product and the loss are finite."""
+        v = _writeable(float_array(v, "v", dtype=self.dtype, ndim=1))
         if v.size != self.size:
             raise ValueError(f"v must have {self.size} entries (net.size), got {v.size}")
         out = np.empty(self.size, self.dtype)
-        kernel(theta, self.sizes, *self._codes, X, Y, *weights, v,
-               self._rop_work(module, len(X)), out)
-        return out
+        value, finite = self._kernel(module, name, X.shape[0])(theta, X, Y, *weights, v, out)
+        return out, finite and math.isfinite(value)
 
     def _product(self, name, X, Y, v, theta, sample_weight, l2, backend):
-        theta, X, Y, weights = self._checked(X, Y, theta, sample_weight, l2)
-        module, kernel = self._rop_kernel(name, backend)
-        return self._apply(module, kernel, theta, X, Y, weights, v)
+        # X and Y are not scanned for NaN/Inf: see loss_and_grad
+        theta, X, Y, weights = self._checked(X, Y, theta, sample_weight, l2, finite=False)
+        out, finite = self._apply(self._rop_module(name, backend), name, theta, X, Y, weights,
+                                  v)
+        if not finite:  # the product, or the loss it was taken of (Y may not enter H v)
+            self._diagnose(_PRODUCTS[name], None, out,
+                           self._inputs(theta, X, Y, weights))
+        return out
 
     def hvp(self, X, Y, v, theta=None, *, sample_weight=None, l2=0.0, backend=None):
         """Exact Hessian-vector product of the loss w.r.t. theta (R-operator).
@@ -504,12 +596,12 @@ class MLP:
         choice(wrt, "wrt", ("input", "params"))
         theta = self._check_theta(theta)
         X = self._check_X(X)
-        module, kernel = self._rop_kernel("mlp_jacobian", backend)
+        kernel = self._kernel(self._rop_module("mlp_jacobian", backend), "mlp_jacobian",
+                              X.shape[0])
         width = self.size if wrt == "params" else self.n_in
         out = np.empty((X.shape[0], self.n_out, width), self.dtype)
-        hidden, output, _ = self._codes
-        kernel(theta, self.sizes, hidden, output, X, self._rop_work(module, len(X)), out,
-               wrt == "params")
+        if not kernel(theta, X, out, wrt == "params"):
+            self._diagnose("the Jacobian", None, out, (("theta", theta), ("X", X)))
         return out
 
     def lipschitz_bound(self, theta=None):
@@ -607,23 +699,22 @@ class MLP:
         module = _backend.resolve(backend)
 
         def fun(theta):
-            return float(module.mlp_loss(self._check_theta(theta), self.sizes, *self._codes,
-                                         X, Y, *weights, self._work(module, len(X))))
+            kernel = self._kernel(module, "mlp_loss", len(X))
+            return float(kernel(self._check_theta(theta), X, Y, *weights))
 
         def fun_and_grad(theta):
+            kernel = self._kernel(module, "mlp_loss_and_grad", len(X))
             grad = np.empty(self.size, self.dtype)
-            value = module.mlp_loss_and_grad(self._check_theta(theta), self.sizes,
-                                             *self._codes, X, Y, *weights,
-                                             self._work(module, len(X)), grad)
-            return float(value), grad
+            return float(kernel(self._check_theta(theta), X, Y, *weights, grad)[0]), grad
 
-        def product(kernel):
-            return lambda theta, v: self._apply(module, kernel, self._check_theta(theta), X, Y,
-                                                weights, v)
+        def product(name):
+            self._rop_module(name, backend)
+            return lambda theta, v: self._apply(module, name, self._check_theta(theta), X, Y,
+                                                weights, v)[0]
 
         return Objective(fun, grad=lambda theta: fun_and_grad(theta)[1],
-                         hvp=product(module.mlp_hvp), fun_and_grad=fun_and_grad,
-                         gnvp=product(module.mlp_gnvp))
+                         hvp=product("mlp_hvp"), fun_and_grad=fun_and_grad,
+                         gnvp=product("mlp_gnvp"))
 
     def _sums(self, kind, X, Y, sw, theta, v=None, *, backend=None):
         """Sums over the checked rows (X, Y, sw) of the weighted loss and of its
@@ -637,15 +728,15 @@ class MLP:
         module = _backend.resolve(backend)
         weights = (sw, 1.0, 0.0)
         if kind == "loss":
-            return float(module.mlp_loss(theta, self.sizes, *self._codes, X, Y, *weights,
-                                         self._work(module, len(X)))), None
+            return float(self._kernel(module, "mlp_loss", len(X))(theta, X, Y, *weights)), None
         if kind == "loss_and_grad":
             grad = np.empty(self.size, self.dtype)
-            value = module.mlp_loss_and_grad(theta, self.sizes, *self._codes, X, Y, *weights,
-                                             self._work(module, len(X)), grad)
+            value = self._kernel(module, "mlp_loss_and_grad", len(X))(theta, X, Y, *weights,
+                                                                      grad)[0]
             return float(value), grad
-        module, kernel = self._rop_kernel(f"mlp_{kind}", backend)
-        return None, self._apply(module, kernel, theta, X, Y, weights, v)
+        name = f"mlp_{kind}"
+        return None, self._apply(self._rop_module(name, backend), name, theta, X, Y, weights,
+                                 v)[0]
 
     # -- files ---------------------------------------------------------------
 

@@ -150,8 +150,8 @@ class _Optimizer:
     def _apply(self, module, theta, grad, state, lr):
         """The unchecked update (for the training and minimize loops)."""
         state["step"] += 1
-        getattr(module, self._kernel)(theta, grad, *[state[s] for s in self._slots],
-                                      lr, *self._scalars(state))
+        _backend.unchecked(module, self._kernel)(theta, grad, *[state[s] for s in self._slots],
+                                                 lr, *self._scalars(state))
 
     def _scalars(self, state):
         return ()

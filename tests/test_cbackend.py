@@ -33,7 +33,9 @@ COMBOS = [(act, out, loss)
           if out in LOSS_OUTPUTS.get(loss, OUTPUTS)]
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
 # (sizes, batch): single layer, batch 1, deeper and wider than the batch
-SHAPES = [((3, 1), 1), ((2, 5, 4), 1), ((3, 5, 4, 3), 7), ((4, 16, 9, 2), 33)]
+# batch 33 and widths 70, 33: partial tiles of the compiled products; 300 inputs: BLAS
+SHAPES = [((3, 1), 1), ((2, 5, 4), 1), ((3, 5, 4, 3), 7), ((4, 16, 9, 2), 33),
+          ((5, 70, 33, 2), 25), ((300, 12, 3), 13)]
 
 
 def make_case(act, out, loss, dtype, sizes, batch, seed=0):
@@ -98,6 +100,46 @@ def test_mlp_kernels_agree_across_backends(act, out, loss, dtype):
                          TOL[dtype])
             assert_close(net.predict(X, backend="c"), net.predict(X, backend=other),
                          TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("act,out,loss", COMBOS)
+def test_the_network_bound_kernels_equal_the_checked_ones(act, out, loss, dtype):
+    """MLP's calls go through _cbackend.bind (pointers made once, no checks): the same C
+    functions as the checked kernel-level wrappers, so the same bits -- with the
+    network's theta or another, with and without weights, any batch up to the buffer's."""
+    module = pk._backend.resolve("c")
+    for sizes, batch in SHAPES:
+        net, X, Y = make_case(act, out, loss, dtype, sizes, batch)
+        v = np.linspace(-1, 1, net.size).astype(dtype)
+        for theta in (None, (net.theta * 0.5).astype(dtype)):
+            for kw in ({}, weighting(batch, dtype)):
+                at = net.theta if theta is None else theta
+                sw, scale, l2 = net._check_weights(kw.get("sample_weight"), kw.get("l2", 0.0),
+                                                   batch)
+                work = np.empty(module.workspace_size(net.sizes, batch), dtype)
+                grad = np.empty(net.size, dtype)
+                value = module.mlp_loss_and_grad(at, net.sizes, *net._codes, X, Y, sw, scale,
+                                                 l2, work, grad)
+                got_value, got_grad = net.loss_and_grad(X, Y, theta, backend="c", **kw)
+                assert got_value == value and got_grad.tobytes() == grad.tobytes()
+                assert net.loss(X, Y, theta, backend="c", **kw) == module.mlp_loss(
+                    at, net.sizes, *net._codes, X, Y, sw, scale, l2, work)
+                for name in ("hvp", "gnvp"):
+                    rop = np.zeros(module.rop_workspace_size(net.sizes, batch), dtype)
+                    want = np.empty(net.size, dtype)
+                    getattr(module, f"mlp_{name}")(at, net.sizes, *net._codes, X, Y, sw,
+                                                   scale, l2, v, rop, want)
+                    got = getattr(net, name)(X, Y, v, theta, backend="c", **kw)
+                    assert got.tobytes() == want.tobytes()
+            out_ = np.empty((batch, net.n_out), dtype)
+            module.mlp_predict(net.theta if theta is None else theta, net.sizes,
+                               *net._codes[:2], X, work, out_)
+            assert net.predict(X, theta, backend="c").tobytes() == out_.tobytes()
+        # a smaller batch after a larger one: the bound buffer serves it
+        assert net.loss_and_grad(X[:1], Y[:1], backend="c")[1].tobytes() == \
+            pk.MLP(list(sizes), act, out, loss, dtype=dtype, seed=0).loss_and_grad(
+                X[:1], Y[:1], net.theta, backend="c")[1].tobytes()
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -218,6 +260,27 @@ def test_optimizer_updates_agree_across_backends(name, dtype):
         for actual, desired in zip(c_result, other):
             assert actual.dtype == dtype
             assert_close(actual, desired, TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", sorted(UPDATES))
+def test_unchecked_optimizer_updates_equal_the_checked_ones(name, dtype):
+    """pk.optim's _apply (the training and minimize loops) calls _cbackend.unchecked:
+    the same C loop without the wrapper's checks, so the same bits; Adam's step may
+    come as a float (the Numba kernels take it so)."""
+    n_slots, scalars = UPDATES[name]
+    unchecked = _cbackend.unchecked(name)
+    start = np.random.default_rng(4).standard_normal(301).astype(dtype)
+    pair = []
+    for update in (getattr(_cbackend, name), unchecked):
+        theta = start.copy()
+        slots = [np.zeros_like(theta) for _ in range(n_slots)]
+        for step in range(1, 4):
+            grad = np.cos(theta * step).astype(dtype)
+            extra = (float(step),) if name == "adam_update" else ()
+            update(theta, grad, *slots, 0.05, *scalars, *extra)
+        pair.append(np.concatenate([theta, *slots]).tobytes())
+    assert pair[0] == pair[1]
 
 
 def test_optimizer_update_checks_its_buffers():

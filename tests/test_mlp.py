@@ -143,13 +143,18 @@ def test_float32_end_to_end():
 
 
 def test_one_compilation_per_dtype():
-    """Networks of other shapes, activations and losses reuse the compiled kernels."""
+    """Networks of other shapes, activations and losses, and inputs of other layouts or
+    read-only, reuse the compiled kernels."""
     from pykernels import kernels
 
-    def run(sizes, act, out, loss, dtype):
+    def run(sizes, act, out, loss, dtype, readonly=False):
         net = make_net(act, out, loss, dtype, sizes=sizes)
         X, Y = make_data(net, 5)
-        net.loss_and_grad(X, Y)
+        theta = net.theta.copy()
+        if readonly:
+            X, Y = np.asfortranarray(X), Y.copy()
+            X.flags.writeable = Y.flags.writeable = theta.flags.writeable = False
+        net.loss_and_grad(X, Y, theta, backend="numba")
 
     run((3, 4, 2), "tanh", "identity", "mse", np.float64)
     run((3, 4, 2), "tanh", "identity", "mse", np.float32)
@@ -157,4 +162,5 @@ def test_one_compilation_per_dtype():
     for dtype in (np.float64, np.float32):
         run((7, 2, 9, 3), "relu", "softmax", "cross_entropy", dtype)
         run((1, 1), "sigmoid", "sigmoid", "huber", dtype)
+        run((3, 4, 2), "tanh", "identity", "mse", dtype, readonly=True)
     assert len(kernels.mlp_loss_and_grad.signatures) == before

@@ -49,7 +49,7 @@ def test_workspaces_stay_bounded_over_batch_sizes(backend):
     assert len(held) == 2                                   # one plain, one R-operator
     needed = (module.workspace_size(net.sizes, 400)
               + module.rop_workspace_size(net.sizes, 400)) * 8
-    assert sum(work.nbytes for _, work in held.values()) == needed
+    assert sum(work.nbytes for _, work, _ in held.values()) == needed
     assert grown <= needed + 2**20, (grown, needed)          # per batch size: 124 MiB
 
 

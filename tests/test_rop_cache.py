@@ -89,7 +89,7 @@ def test_gnvp_and_jacobian_between_products(backend):
     X, Y = make_data(net, 6, seed=6)
     v = np.random.default_rng(7).standard_normal(net.size)
     expected = fresh(net, X, Y, v, backend)
-    work = net._rop_work(module_of(backend), len(X))
+    work = net._held(module_of(backend), True, len(X))[1]
     state = lambda: work[0]  # noqa: E731 -- the header's first entry
     assert state() == 0.0
     net.gnvp(X, Y, v, backend=backend)  # keeps only the forward pass

@@ -309,7 +309,7 @@ def test_kept_pass_is_reused_with_weights():
     sw = sample_weights(5, seed=7)
     v = np.random.default_rng(22).standard_normal(net.size)
     first = net.hvp(X, Y, v, sample_weight=sw, l2=L2, backend="numba")
-    work = net._rop_work(module_of("numba"), 5)
+    work = net._held(module_of("numba"), True, 5)[1]
     assert work[0] == 2.0
     np.testing.assert_allclose(net.hvp(X, Y, v, sample_weight=sw, l2=L2, backend="numba"),
                                first, rtol=1e-13, atol=1e-15)

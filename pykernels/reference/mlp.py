@@ -80,10 +80,21 @@ def row_losses(z, Y, output, loss):
     """The loss l_i of each row of G_out(z) against Y, (batch, 1), and dl_i/dz."""
     a = activate(z, output)
     if loss == CROSS_ENTROPY and output == SOFTMAX:
-        zmax = z.max(axis=1, keepdims=True)
-        logsumexp = zmax + np.log(np.exp(z - zmax).sum(axis=1, keepdims=True))
+        # sum_k y_k (lse - z_k) = sum_k y_k (zmax - z_k) + ysum log1p(the other classes'
+        # exp(z_k - zmax)): terms >= 0, no cancellation near zero loss or at huge z; the
+        # rounding error `low` of d = z - zmax is added back (exp(d) (1 + low))
+        rows = np.arange(len(z))
+        top = np.argmax(z, axis=1)
+        zmax = z[rows, top][:, None]
+        d = z - zmax
+        back = d - z
+        low = (z - (d - back)) - (zmax + back)
+        others = np.exp(d)
+        others = np.where(others != 0, others + others * low, 0.0)
+        others[rows, top] = 0.0
         ysum = Y.sum(axis=1, keepdims=True)
-        return ysum * logsumexp - np.sum(Y * z, axis=1, keepdims=True), a * ysum - Y
+        gap = np.sum(np.where(Y != 0, Y * (zmax - z), 0.0), axis=1, keepdims=True)
+        return gap + ysum * np.log1p(others.sum(axis=1, keepdims=True)), a * ysum - Y
     if loss == CROSS_ENTROPY:
         terms, dz = np.maximum(z, 0) - z * Y + np.log1p(np.exp(-np.abs(z))), a - Y
     elif loss == POISSON:  # y log(y / a) - y + a with log a = z; y log y = 0 at y = 0
@@ -110,9 +121,14 @@ def loss_and_delta(z, Y, sw, scale, output, loss):
 
 
 def weight_penalty(theta, sizes, l2):
-    """(l2 / 2) * sum of the squared weight entries (biases excluded), and its gradient."""
+    """(l2 / 2) * sum of the squared weight entries (biases excluded), and its gradient.
+
+    Exactly (0, zeros) without a penalty, as in the kernels: 0 * inf would be NaN for
+    weights whose squares overflow."""
     grad = np.zeros_like(theta)
     total = 0.0
+    if l2 == 0.0:
+        return total, grad
     for (W, _), (dW, _) in zip(_layers(theta, sizes), _layers(grad, sizes)):
         total += np.sum(W.astype(np.float64) ** 2)
         dW[...] = l2 * W

@@ -32,7 +32,8 @@ def _output_rop(z, Y, s, output, loss, rz, gauss_newton):
         return activation_vjp(a, rz * s, output)
     ra = activation_vjp(a, rz, output)  # J R{z}; J is symmetric for softmax
     r = a - Y
-    curvature = {MSE: 2.0 * np.ones_like(r), HUBER: (np.abs(r) <= 1) * 1.0}.get(loss, 0 * r)
+    curvature = {MSE: 2.0 * np.ones_like(r), HUBER: (np.abs(r) <= 1) * 1.0}.get(
+        loss, np.zeros_like(r))
     out = activation_vjp(a, curvature * ra * s, output)
     if gauss_newton:
         return out
