@@ -8,7 +8,8 @@ import threading
 import numpy as np
 
 from . import _backend
-from ._checks import as_array, choice, float_array, float_dtype, int_sequence, l2_penalty
+from ._checks import as_array, choice, fits_in_memory, float_array, float_dtype, int_sequence
+from ._checks import l2_penalty
 from ._checks import seed as check_seed
 
 __all__ = ["MLP"]
@@ -27,14 +28,6 @@ _FILE_KEYS = {"format", "version", "sizes", "activation", "output", "loss", "the
 MAX_PARAMETERS = 2**31 - 1
 
 
-def _physical_memory():
-    """Bytes of memory of this machine, or None where the OS does not say."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, OSError, ValueError):
-        return None
-
-
 def _parameter_count(sizes, dtype):
     """Entries of theta for the layer widths ``sizes`` (a list of ints >= 1); a
     ValueError naming ``sizes`` when they cannot fit (see :class:`MLP`)."""
@@ -43,12 +36,8 @@ def _parameter_count(sizes, dtype):
         raise ValueError(f"sizes {sizes} give {count} parameters; a network has at most "
                          f"2**31 - 1 = {MAX_PARAMETERS} and layers at most that wide (BLAS "
                          "takes 32-bit sizes)")
-    memory = _physical_memory()
-    if memory is not None and count * np.dtype(dtype).itemsize > memory:
-        raise ValueError(f"sizes {sizes} give {count} parameters: "
-                         f"{count * np.dtype(dtype).itemsize / 2**30:.1f} GiB of "
-                         f"{np.dtype(dtype).name}, more than this machine's "
-                         f"{memory / 2**30:.1f} GiB of memory")
+    fits_in_memory(count, np.dtype(dtype).itemsize, f"sizes {sizes}",
+                   f"{count} parameters of {np.dtype(dtype).name}")
     return count
 
 
