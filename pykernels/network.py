@@ -529,14 +529,15 @@ class MLP:
         theta = self._check_theta(theta)
         constants = {"identity": 1.0, "tanh": 1.0, "relu": 1.0, "sigmoid": 0.25,
                      "softmax": 0.5, "exp": math.inf}
-        bound = 1.0
+        factors = []
         for k in range(len(self.layers)):
             n_in, n_out = int(self.sizes[k]), int(self.sizes[k + 1])
             start = sum(int(self.sizes[j + 1]) * (int(self.sizes[j]) + 1) for j in range(k))
             W = theta[start:start + n_out * n_in].reshape(n_out, n_in).astype(np.float64)
             last = k == len(self.layers) - 1
-            bound *= spectral_norm_bound(W) * constants[self.output if last else self.activation]
-        return float(bound)
+            factors += [spectral_norm_bound(W), constants[self.output if last else self.activation]]
+        # a zero layer makes the network constant: 0, even beside an exp output's inf
+        return 0.0 if min(factors) == 0.0 else float(math.prod(factors))
 
     def objective(self, X, Y, *, sample_weight=None, l2=0.0, backend=None, executor=None,
                   shards=None):

@@ -74,11 +74,11 @@ def calls(draw):
     """A call of pk.minimize with at most one hostile part (the function, its gradient,
     x0, one option or the bounds), so that each meets otherwise valid arguments."""
     method = draw(st.sampled_from(sorted(METHODS)))
-    family, bounded, accepted = METHODS[method]
+    family, bounded, _accepted = METHODS[method]
     part = draw(st.sampled_from(["none", "fun", "jac", "x0", "option", "bounds"]))
     fun = draw(st.sampled_from(sorted(FUNS))) if part == "fun" else "quadratic"
     x0 = draw(BAD_X0 if part == "x0" else GOOD_X0)
-    kwargs = dict(method=method, seed=0, maxiter=15, options={})
+    kwargs = {"method": method, "seed": 0, "maxiter": 15, "options": {}}
     if family != "zero":
         kwargs["jac"] = JACS[draw(st.sampled_from(list(JACS)))] if part == "jac" else None
     if part == "option":
@@ -167,8 +167,8 @@ def test_flags_are_booleans_not_truthy_values(method, options, name):
 
 @pytest.mark.parametrize("method", ["newton", "newton-cg", "lbfgs", "adam"])
 @pytest.mark.parametrize("jac,exc,match", [
-    (JACS["bool"], TypeError, "jac must return a real array of shape .2,., got an array of "
-                              "dtype bool"),
+    (JACS["bool"], TypeError, ("jac must return a real array of shape .2,., got an array of "
+                              "dtype bool")),
     (JACS["strings"], TypeError, "jac must return a real array"),
     (lambda x: np.ones(3), ValueError, r"jac must return an array of shape \(2,\)"),
 ])
