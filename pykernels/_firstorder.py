@@ -13,13 +13,10 @@ import numpy as np
 from . import _backend
 from ._linesearch import strong_wolfe
 from ._runner import Stop
+from .optim import copy_state
 from .reference import optim as _numpy_optim
 
 __all__ = ["first_order", "lbfgs"]
-
-
-def _copy_state(state):
-    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in state.items()}
 
 
 def _search_step(run, opt, module, x, f, g, state, lr, c1=1e-4, max_shrinks=60):
@@ -31,7 +28,7 @@ def _search_step(run, opt, module, x, f, g, state, lr, c1=1e-4, max_shrinks=60):
     """
     fresh = opt.init(x)
     for _ in range(max_shrinks):
-        trial, trial_state = x.copy(), _copy_state(state)
+        trial, trial_state = x.copy(), copy_state(state)
         opt._apply(module, trial, g, trial_state, lr)
         if run.project is not None:
             trial = run.project(trial)

@@ -2,6 +2,7 @@
 
 import math
 import os
+import stat
 import tempfile
 import threading
 
@@ -681,6 +682,8 @@ class MLP:
 
         Raises
         ------
+        TypeError
+            If ``path`` is not a str, bytes or os.PathLike.
         FileNotFoundError
             If ``path`` does not exist.
         ValueError
@@ -749,14 +752,22 @@ def _read_npz(path, keys=None, *, max_fields=64):
 
     Raises
     ------
+    TypeError
+        ``path`` not a str, bytes or os.PathLike.
     FileNotFoundError, IsADirectoryError, PermissionError
         As ``open`` does.
     ValueError
-        For anything damaged, naming the file and, where it is one field, the field.
+        For anything damaged, or not a regular file (a FIFO, a device), naming the file
+        and, where it is one field, the field.
     """
-    name = os.fspath(path)
+    name = _path(path, "path")
+    mode = os.stat(name).st_mode  # FileNotFoundError, PermissionError as open raises them
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(f"{name!r} is a directory, not a pykernels file")
+    if not stat.S_ISREG(mode):  # a FIFO or a device would block or never end
+        raise ValueError(f"{name!r} is not a regular file (a pipe, socket or device)")
     try:
-        data = np.load(path, allow_pickle=False)
+        data = np.load(name, allow_pickle=False)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except Exception as exc:  # zipfile/numpy raise many kinds on damaged files
@@ -784,6 +795,18 @@ def _read_npz(path, keys=None, *, max_fields=64):
     return fields
 
 
+def _path(path, name):
+    """``path`` (str, bytes or os.PathLike, not empty) as a str; errors name ``name``."""
+    try:
+        path = os.fsdecode(os.fspath(path))
+    except TypeError:
+        raise TypeError(f"{name} must be a file path (str or os.PathLike), got "
+                        f"{type(path).__name__}") from None
+    if not path:
+        raise ValueError(f"{name} must be a file path, got an empty one")
+    return path
+
+
 def check_writable(path, name):
     """Raise unless a file can be written at ``path``: its directory exists and is
     writable, and ``path`` is not a directory.  The errors name ``name`` and ``path``.
@@ -801,9 +824,11 @@ def check_writable(path, name):
 
     Raises
     ------
+    TypeError
+        ``path`` not a str, bytes or os.PathLike.
     FileNotFoundError, IsADirectoryError, PermissionError
     """
-    path = os.fspath(path)
+    path = _path(path, name)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{name}={path!r}: the directory {folder!r} does not exist")
