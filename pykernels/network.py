@@ -852,7 +852,7 @@ def _temporary_prefix(path, pid):
     return f".tmp-{_host_tag()}-{pid}-{os.path.basename(path)[:64]}-"
 
 
-def _remove_stale_temporaries(path):
+def _remove_stale_temporaries(path, suffix=".npz"):
     """Delete the temporary files of earlier writes to ``path`` whose writer process
     is gone (killed mid-write).  Only files this machine's processes wrote are judged,
     never this process's own (another thread may be writing), and a live writer's
@@ -868,7 +868,7 @@ def _remove_stale_temporaries(path):
         return
     for entry in names:
         pid, sep, rest = entry[len(host):].partition("-")
-        if not (entry.startswith(host) and entry.endswith(".npz") and sep and pid.isdigit()
+        if not (entry.startswith(host) and entry.endswith(suffix) and sep and pid.isdigit()
                 and ("-" + rest).startswith(tail)) or int(pid) == os.getpid():
             continue
         try:
@@ -884,12 +884,48 @@ def _remove_stale_temporaries(path):
             pass
 
 
-def atomic_savez(path, arrays, name="path"):
-    """``numpy.savez`` to a temporary file beside ``path``, then rename it over ``path``.
+def atomic_write(path, write, name="path", *, suffix=".npz", binary=True):
+    """Call ``write(fh)`` on a temporary file beside ``path``, then rename it over ``path``.
 
     An interrupted write leaves ``path`` as it was; a killed process may leave its
-    temporary file (``.tmp-<host>-<pid>-<name>-*.npz``) behind, which the next
-    successful save to ``path`` removes once that process is gone.
+    temporary file (``.tmp-<host>-<pid>-<name>-*<suffix>``) behind, which the next
+    successful write to ``path`` removes once that process is gone.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    write : callable
+        ``write(fh)`` writes the contents to the open file ``fh``.
+    name : str
+        The argument that gave ``path``, named in errors.
+    suffix : str
+        Of the temporary file's name.
+    binary : bool
+        Open the temporary file in binary (else text) mode.
+
+    Raises
+    ------
+    TypeError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError
+        From :func:`check_writable`, before anything is written.
+    """
+    path = check_writable(path, name)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=_temporary_prefix(path, os.getpid()),
+                               suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb" if binary else "w") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    _remove_stale_temporaries(path, suffix)
+
+
+def atomic_savez(path, arrays, name="path"):
+    """``numpy.savez`` of ``arrays`` to ``path`` through :func:`atomic_write`.
 
     Parameters
     ----------
@@ -900,20 +936,7 @@ def atomic_savez(path, arrays, name="path"):
 
     Raises
     ------
-    FileNotFoundError, IsADirectoryError, PermissionError
+    TypeError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError
         From :func:`check_writable`, before anything is written.
     """
-    path = check_writable(path, name)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=_temporary_prefix(path, os.getpid()),
-                               suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    _remove_stale_temporaries(path)
+    atomic_write(path, lambda fh: np.savez(fh, **arrays), name)
