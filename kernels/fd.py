@@ -553,19 +553,51 @@ DRIVERS = ("gradient", "gradient_complex", "jacobian", "jacobian_complex", "jaco
 
 def _fingerprint(f):
     """A string naming the code of the user's ``@njit`` ``f`` in any process: module,
-    name, SHA-256 of its source file, compile options and closure cells; None when
-    there is none (no source file, or cells that do not pickle: a cffi wrapper), and
-    then the drivers are not cached on disk."""
+    name, SHA-256 of its source file, of its code (:func:`_code_digest`: two functions
+    of one name in one file -- lambdas, a redefinition -- differ there), compile options
+    and closure cells; None when there is none (no source file, or cells that do not
+    pickle: a cffi wrapper), and then the drivers are not cached on disk."""
     py_func = getattr(f, "py_func", None)
     try:
         with open(inspect.getsourcefile(py_func), "rb") as source:
             digest = hashlib.sha256(source.read())
+        _code_digest(py_func, digest, set())
         cells = [c.cell_contents for c in py_func.__closure__ or ()]
         digest.update(pickle.dumps(cells))
     except (TypeError, OSError, pickle.PicklingError, AttributeError, ValueError):
         return None
     options = sorted((k, repr(v)) for k, v in getattr(f, "targetoptions", {}).items())
     return f"{py_func.__module__}.{py_func.__qualname__}|{digest.hexdigest()}|{options}"
+
+
+def _code_digest(py_func, digest, seen):
+    """Feed to ``digest`` what Numba compiles of ``py_func``: its bytecode, constants,
+    names and line (nested code objects too), the values of the globals it reads
+    (Numba freezes numbers, strings, tuples and arrays as constants), and the same
+    for the ``@njit`` functions it calls."""
+    if py_func in seen:
+        return
+    seen.add(py_func)
+    stack = [py_func.__code__]
+    while stack:
+        code = stack.pop()
+        digest.update(code.co_code)
+        digest.update(repr((code.co_firstlineno, code.co_names, code.co_varnames)).encode())
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                stack.append(const)
+            elif isinstance(const, frozenset):  # its repr's order varies between runs
+                digest.update(repr(sorted(map(repr, const))).encode())
+            else:
+                digest.update(repr(const).encode())
+        for name in code.co_names:
+            value = py_func.__globals__.get(name)
+            callee = getattr(value, "py_func", None)
+            if callee is not None:
+                _code_digest(callee, digest, seen)
+            elif isinstance(value, (int, float, complex, str, bytes, tuple, np.ndarray,
+                                    np.generic)):
+                digest.update(name.encode() + pickle.dumps(value))
 
 
 def _drivers(f, parallel):

@@ -4,11 +4,15 @@ what was expected.
 One validator per kind of argument -- arrays (:func:`float_array`), names
 (:func:`choice`), integers (:func:`positive_int`), real numbers (:func:`real`),
 callables (:func:`function`), option dicts (:func:`mapping`), seeds (:func:`seed`),
-layer widths (:func:`int_sequence`) and what a user's function returned
-(:func:`returned_scalar`) -- so every public function rejects bad input the same way.
+layer widths (:func:`int_sequence`), flags (:func:`flag`), executors
+(:func:`executor`), sizes that must fit in memory (:func:`fits_in_memory`) and what a
+user's function returned (:func:`returned_scalar`, :func:`returned_array`) -- so every
+public function rejects bad input the same way.
 """
 
+import math
 import numbers
+import os
 
 import numpy as np
 
@@ -394,3 +398,153 @@ def returned_scalar(value, name):
                                  f"{arr.shape}")
             return float(arr.reshape(()))
     raise TypeError(f"{name} must return a real number, got {_show(value)}")
+
+
+def returned_array(value, name, shape, *, exact=False):
+    """What a user's function ``name`` returned, as a float64 array of ``shape``.
+
+    Parameters
+    ----------
+    value : object
+        An array or (nested) sequence of real numbers.
+    name : str
+        The function, e.g. ``"jac"``.
+    shape : tuple of int
+        The shape expected; with ``exact=False`` any shape of that many entries is
+        reshaped to it (``(n, 1)`` for ``(n,)``).
+    exact : bool
+        Require exactly ``shape``.
+
+    Returns
+    -------
+    ndarray of float64
+        A new array when ``value`` was not one already (NaN/Inf are the caller's to
+        judge).
+
+    Raises
+    ------
+    TypeError
+        For None, strings, booleans, complex or other objects (numbers that are not
+        real, or no numbers at all).
+    ValueError
+        For a ragged sequence or an array of another shape.
+    """
+    arr = as_array(value, f"the value returned by {name}")
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must return a real array of shape {shape}, got "
+                        f"{_described(value, arr)}")
+    if arr.shape != shape and (exact or arr.size != math.prod(shape)):
+        raise ValueError(f"{name} must return an array of shape {shape}, got shape "
+                         f"{arr.shape}")
+    return np.asarray(arr, dtype=np.float64).reshape(shape)
+
+
+def _described(value, arr):
+    if isinstance(value, np.ndarray):
+        return f"an array of dtype {arr.dtype}"
+    return _show(value) if arr.ndim == 0 else f"a {type(value).__name__} of {arr.dtype} entries"
+
+
+def flag(value, name):
+    """``value`` as a bool: only True or False (NumPy's too) -- a string such as "no"
+    is not read as its truth value.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    TypeError
+        For anything else, naming ``name``.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {_show(value)}")
+
+
+def executor(value, name="executor", methods=("submit", "map")):
+    """``value`` if it is None or an executor: an object with ``methods``
+    (``concurrent.futures.Executor`` and ``dask.distributed.Client`` have both).
+
+    Parameters
+    ----------
+    value : object
+    name : str
+    methods : tuple of str
+        The methods the caller uses.
+
+    Returns
+    -------
+    object
+
+    Raises
+    ------
+    TypeError
+        Otherwise, naming ``name``.
+    """
+    if value is None or all(callable(getattr(value, m, None)) for m in methods):
+        return value
+    raise TypeError(f"{name} must be a concurrent.futures.Executor (with "
+                    f"{' and '.join(methods)}) or None, got {_show(value)}")
+
+
+def physical_memory():
+    """Bytes of memory of this machine, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def fits_in_memory(count, itemsize, name, what):
+    """Raise unless ``count`` entries of ``itemsize`` bytes fit in this machine's
+    memory: a size from an argument (or a file) must give a clear error, not an
+    allocation that fails, swaps or wakes the OOM killer.
+
+    Parameters
+    ----------
+    count : int
+        Entries the argument asks for.
+    itemsize : int
+        Bytes per entry.
+    name : str
+        The argument, e.g. ``"options['popsize']"``.
+    what : str
+        What would be allocated, e.g. ``"a population of 10**9 points of 2"``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, the size asked for and the machine's memory.
+    """
+    memory = physical_memory()
+    if memory is not None and count * itemsize > memory:
+        raise ValueError(f"{name} asks for {what}: {count * itemsize / 2**30:.3g} GiB, "
+                         f"more than this machine's {memory / 2**30:.1f} GiB of memory")
+
+
+def scaled_weights(sw, top):
+    """Sample weights ``sw`` times the power of two that brings their largest entry
+    ``top`` (positive, finite) into [0.5, 1).
+
+    The weighted mean they define does not change (the scaling is exact), and neither
+    the weights' sum (huge weights) nor 1 / sum (tiny ones) can overflow.
+
+    Parameters
+    ----------
+    sw : ndarray or dask array
+        Of a float dtype.
+    top : float
+        ``sw.max()``.
+
+    Returns
+    -------
+    array of the kind and dtype of ``sw``
+    """
+    return np.ldexp(sw, -int(np.frexp(float(top))[1]))

@@ -5,6 +5,7 @@ import numpy as np
 
 from . import _fdplan as fdp
 from ._checks import choice, float_array
+from ._checks import executor as check_executor
 
 
 def method(method):
@@ -30,25 +31,28 @@ def args(args):
 
 
 def executor(executor):
-    if executor is not None and not callable(getattr(executor, "map", None)):
-        raise TypeError(f"executor must be a concurrent.futures.Executor (with .map), "
-                        f"got {type(executor).__name__}")
-    return executor
+    return check_executor(executor, "executor", ("map",))
 
 
 def show(x):
     return np.array2string(x, precision=6, threshold=8)
 
 
-def raise_value(what, j, x, h):
-    """The error for a non-finite derivative of column ``j``: a step that vanished in
-    ``x[j] + h[j]`` (a box narrower than a few ulp of ``x[j]``) says so; else ``f``
-    returned a non-finite value."""
+def raise_if_underflowed(j, x, h):
+    """Raise when the step ``h[j]`` vanished in ``x[j] + h[j]`` (a box, or a step,
+    narrower than a few ulp of ``x[j]``): the differences there are 0/0."""
     if (x[j] + h[j]) - x[j] == 0.0:
         raise ValueError(f"the step of component {j} underflowed: x[{j}] + h == x[{j}] "
                          f"for h = {h[j]:.3g} at x[{j}] = {x[j]!r} (bounds narrower than the "
                          f"spacing of floating-point numbers there?); widen the bounds or "
                          f"give a larger step")
+
+
+def raise_value(what, j, x, h):
+    """The error for a non-finite derivative of column ``j``: a step that vanished in
+    ``x[j] + h[j]`` says so (:func:`raise_if_underflowed`); else ``f`` returned a
+    non-finite value."""
+    raise_if_underflowed(j, x, h)
     raise ValueError(f"f returned a non-finite value for {what} {j} "
                      f"(x[{j}] perturbed by h = {h[j]:.3g}) at x = {show(x)}")
 
@@ -148,11 +152,15 @@ def _complex_cffi_value(*_):
                     "(f(x) itself is not available, so methods that need it do not apply)")
 
 
-def check_extrapolated(value, what, x):
-    """Raise when Richardson found no step at which ``f`` was finite for some entry."""
+def check_extrapolated(value, what, x, h=None):
+    """Raise when Richardson found no step at which ``f`` was finite for some entry;
+    with ``h``, the coarsest steps (when the first index of ``value`` is the
+    component perturbed), a step that vanished in ``x + h`` is named as such."""
     bad = np.argwhere(~np.isfinite(value.data if hasattr(value, "data") else value))
     if bad.size:
         where = tuple(int(i) for i in bad[0])
+        if h is not None:
+            raise_if_underflowed(where[0], x, h)
         raise ValueError(f"f returned non-finite values at every step for {what} "
                          f"{where[0] if len(where) == 1 else where} at x = {show(x)}")
 

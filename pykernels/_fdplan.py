@@ -61,11 +61,25 @@ def _ffi():
 
 
 def cffi_ctype(f):
-    """The cffi ctype of ``f`` when it is a cffi function pointer, else None."""
+    """The cffi ctype of ``f`` when it is a cffi function pointer, else None.
+
+    Raises
+    ------
+    TypeError
+        For other cffi data (a ``void *``, an ``int *``): not a function.
+    ValueError
+        For a NULL function pointer (calling it would crash the process).
+    """
     if type(f).__module__ != "_cffi_backend":
         return None
-    ctype = _ffi().typeof(f)
-    return ctype if ctype.kind == "function" else None
+    ffi = _ffi()
+    ctype = ffi.typeof(f)
+    if ctype.kind != "function":
+        raise TypeError(f"f must be a callable or a cffi function pointer, got cffi data of "
+                        f"type {ctype.cname!r}")
+    if f == ffi.NULL:
+        raise ValueError(f"f is a NULL cffi function pointer (of type {ctype.cname!r})")
+    return ctype
 
 
 @functools.lru_cache(maxsize=256)
@@ -143,8 +157,12 @@ def drivers(f, fc, *, workers, executor, backend, vectorized=False):
         return {**dict.fromkeys(real, _only_complex), **c_drivers}, reference, 1
     if fc is None or name == "numpy":
         return reference.fd_drivers(callable_f), reference, 1
+    import numba
+
     from . import kernels
 
+    # one chunk of columns per thread: more chunks than threads only cost copies of x
+    workers = min(workers, numba.config.NUMBA_NUM_THREADS)
     compiled_drivers = kernels.fd_drivers(fc, workers > 1)
     if name == "c" and fc is not f:
         # a cffi f on the "c" backend: C loops call it (real steps; the complex step,

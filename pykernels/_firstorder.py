@@ -13,13 +13,10 @@ import numpy as np
 from . import _backend
 from ._linesearch import strong_wolfe
 from ._runner import Stop
+from .optim import copy_state
 from .reference import optim as _numpy_optim
 
 __all__ = ["first_order", "lbfgs"]
-
-
-def _copy_state(state):
-    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in state.items()}
 
 
 def _search_step(run, opt, module, x, f, g, state, lr, c1=1e-4, max_shrinks=60):
@@ -31,7 +28,7 @@ def _search_step(run, opt, module, x, f, g, state, lr, c1=1e-4, max_shrinks=60):
     """
     fresh = opt.init(x)
     for _ in range(max_shrinks):
-        trial, trial_state = x.copy(), _copy_state(state)
+        trial, trial_state = x.copy(), copy_state(state)
         opt._apply(module, trial, g, trial_state, lr)
         if run.project is not None:
             trial = run.project(trial)
@@ -46,7 +43,17 @@ def _search_step(run, opt, module, x, f, g, state, lr, c1=1e-4, max_shrinks=60):
     raise Stop(7, "line search found no decrease along the optimizer's step")
 
 
-def first_order(run, x, *, opt, linesearch=False, grow=2.0):
+def _curvature_step(run, x0, fallback):
+    """1 / L, L the largest eigenvalue of the Hessian at ``x0`` (Lanczos on the
+    Hessian-vector products, counted in ``nhev``); ``fallback`` if L <= 0."""
+    from .curvature import hessian_eigs
+
+    largest = hessian_eigs(lambda v: run.hvp(x0, v), x0.size, k=1, which="largest",
+                           tol=1e-6).values[-1]
+    return 1.0 / largest if largest > 0 else fallback
+
+
+def first_order(run, x, *, opt, linesearch=False, grow=2.0, auto_step=False):
     """gd, momentum, nesterov, adagrad, rmsprop, adam: ``opt`` is a ``pk.optim`` object.
 
     With a fixed step (``linesearch=False``) each iteration is exactly
@@ -64,6 +71,10 @@ def first_order(run, x, *, opt, linesearch=False, grow=2.0):
     linesearch : bool
     grow : float
         Growth of the learning rate after an accepted step (with ``linesearch``).
+    auto_step : bool
+        Set ``opt.lr`` to 1 / L, L the largest eigenvalue of the Hessian at ``x``
+        (after f and the gradient there: a run that ends in the products still
+        reports f(x)).
 
     Raises
     ------
@@ -74,6 +85,8 @@ def first_order(run, x, *, opt, linesearch=False, grow=2.0):
     x = x.copy()
     state = opt.init(x)
     f, g = run.start(x)
+    if auto_step:
+        opt.lr = _curvature_step(run, x, opt.lr)
     lr = opt.lr
     while True:
         if linesearch:

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from ._checks import returned_scalar
+from ._checks import returned_array, returned_scalar
 
 __all__ = ["Stop", "Run", "OptimizeResult"]
 
@@ -157,24 +157,20 @@ class Run:
             raise Stop(3, f"time budget maxtime={self.maxtime} s used up", self.zero_order)
 
     def _record(self, x, f, g=None):
+        """Track the best finite value; a gradient ``g`` at the best point is kept with
+        it (also when the value was recorded first, without it)."""
         if self.first_f is None:
             self.first_f = f
+        if g is not None and not np.isfinite(g).all():
+            g = None
         if np.isfinite(f) and f < self.best_f:
-            if g is not None and not np.isfinite(g).all():
-                g = None
             self.best_x, self.best_f, self.best_g = np.array(x, dtype=float), f, g
+        elif g is not None and self.best_g is None and f == self.best_f \
+                and np.array_equal(x, self.best_x):
+            self.best_g = g
 
     def _vector(self, value, name, shape=None):
-        shape = self.best_x.shape if shape is None else shape
-        try:
-            value = np.asarray(value, dtype=float)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must return a real array of shape {shape}, got "
-                            f"{type(value).__name__}") from None
-        if value.size != int(np.prod(shape)):
-            raise ValueError(f"{name} must return an array of shape {shape}, "
-                             f"got shape {value.shape}")
-        return value.reshape(shape)
+        return returned_array(value, name, self.best_x.shape if shape is None else shape)
 
     def _pair(self, value):
         """``fun(x)`` with ``jac=True``: the pair (f, g)."""
@@ -236,7 +232,9 @@ class Run:
             self.njev += 1
         else:
             value = returned_scalar(self._fun(x), "fun")
-            self.nfev += 1  # before the gradient, whose differences may exhaust maxfev
+            self.nfev += 1
+            # recorded before the gradient, whose differences may exhaust maxfev
+            self._record(x, value)
             if np.isfinite(value):
                 g = self._grad(x)
                 self.njev += 1
@@ -300,8 +298,7 @@ class Run:
             g = self._grad(x)
         self.njev += 1
         g = self._vector(g, "jac")
-        if self.best_g is None and np.array_equal(x, self.best_x) and np.isfinite(g).all():
-            self.best_g = g
+        self._record(x, self.best_f, g)
         return g
 
     def _finite(self, value, name):

@@ -35,7 +35,7 @@ import sys
 
 import numpy as np
 
-from ._checks import positive_int, real
+from ._checks import fits_in_memory, flag, positive_int, real, returned_scalar
 
 __all__ = ["random_search", "simulated_annealing", "genetic", "population_evaluator",
            "OPTIONS"]
@@ -56,7 +56,7 @@ _T_END = 1e-8
 
 
 def _eval_rows(fun, rows, args):
-    return [float(fun(row, *args)) for row in rows]
+    return [returned_scalar(fun(row, *args), "fun") for row in rows]
 
 
 def population_evaluator(fun, args=(), *, vectorized=False, executor=None):
@@ -128,7 +128,8 @@ class _Space:
 
 
 def _setup(run, x0, fun, args, bounds, seed, executor, vectorized, sigma):
-    evaluate = population_evaluator(fun, args, vectorized=bool(vectorized), executor=executor)
+    vectorized = flag(vectorized, "options['vectorized']")
+    evaluate = population_evaluator(fun, args, vectorized=vectorized, executor=executor)
     rng = np.random.default_rng(seed)
     return evaluate, rng, _Space(x0, bounds, sigma)
 
@@ -149,8 +150,13 @@ def _positive(value, name, shape=()):
     return array
 
 
-def _popsize(value, default):
-    return positive_int(default if value is None else value, "options['popsize']", 2)
+def _popsize(value, default, n):
+    """options['popsize'] as an int >= 2 whose working arrays (a few (popsize, n)
+    float arrays) fit in memory."""
+    popsize = positive_int(default if value is None else value, "options['popsize']", 2)
+    fits_in_memory(6 * popsize * n, 8, "options['popsize']",
+                   f"populations of {popsize} points of {n}")
+    return popsize
 
 
 def random_search(run, x0, *, fun, args, bounds, seed, executor, popsize=None, sigma=None,
@@ -174,7 +180,7 @@ def random_search(run, x0, *, fun, args, bounds, seed, executor, popsize=None, s
         On a bad option, naming it.
     """
     evaluate, rng, space = _setup(run, x0, fun, args, bounds, seed, executor, vectorized, sigma)
-    popsize = _popsize(popsize, 20)
+    popsize = _popsize(popsize, 20, x0.size)
     x, f = x0, run.f_many(x0[None, :], evaluate)[0]
     step = space.sigma.copy()
     while True:
@@ -214,7 +220,7 @@ def simulated_annealing(run, x0, *, fun, args, bounds, seed, executor, popsize=N
         On a bad option, naming it.
     """
     evaluate, rng, space = _setup(run, x0, fun, args, bounds, seed, executor, vectorized, sigma)
-    popsize = _popsize(popsize, 20)
+    popsize = _popsize(popsize, 20, x0.size)
     if cooling is None:          # anneal from T0 to _T_END T0 over the iteration budget
         budget = min(run.maxiter, (run.maxfev - popsize) / popsize)
         cooling = _T_END ** (1.0 / (budget if np.isfinite(budget) else DEFAULT_MAXITER))
@@ -266,11 +272,14 @@ def genetic(run, x0, *, fun, args, bounds, seed, executor, popsize=None, sigma=N
         On a bad option, naming it.
     """
     evaluate, rng, space = _setup(run, x0, fun, args, bounds, seed, executor, vectorized, sigma)
-    popsize = _popsize(popsize, 50)
+    popsize = _popsize(popsize, 50, x0.size)
     elite = positive_int(elite, "options['elite']", 0)
     if elite >= popsize:
         raise ValueError(f"options['elite'] must be < popsize = {popsize}, got {elite}")
     tournament = positive_int(tournament, "options['tournament']")
+    if tournament > popsize:
+        raise ValueError(f"options['tournament'] must be <= popsize = {popsize}, got "
+                         f"{tournament}")
     mutation = real(mutation, "options['mutation']", low=0.0, high=1.0)
     n = x0.size
     P = space.sample(rng, popsize)

@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from ._backend import BackendUnavailable, backends
-from .network import MLP
+from .network import MLP, atomic_write
 
 
 @dataclasses.dataclass(frozen=True)
@@ -689,12 +689,18 @@ def _format_seconds(seconds):
 
 
 def write_json(rows, path):
-    """Write the rows of :func:`run` to ``path`` as JSON (atomically)."""
-    import os
-    import tempfile
+    """Write the rows of :func:`run` to ``path`` as JSON, atomically (a failed write
+    leaves neither a truncated file nor its temporary one).
 
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w") as fh:
-        json.dump({"cases": rows}, fh, indent=1)
-    os.replace(tmp, path)
+    Parameters
+    ----------
+    rows : list of dict
+    path : str or os.PathLike
+
+    Raises
+    ------
+    TypeError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError
+        When ``path`` cannot be written (see :func:`pykernels.network.check_writable`).
+    """
+    atomic_write(path, lambda fh: json.dump({"cases": rows}, fh, indent=1), "--json",
+                 suffix=".json", binary=False)

@@ -61,6 +61,46 @@ def info(out=None):
         print(f"{key:<{width}}  {value}", file=out)
 
 
+def _seed(text):
+    """``--seed``: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def _check(args):
+    """Check what a command needs before it runs (a long benchmark must not fail at
+    its end on a path it cannot write): the demo's backend and folder, the bench
+    groups and JSON file.  Errors name the option."""
+    if args.command == "demo":
+        if args.backend is not None:
+            from . import _backend
+            try:
+                _backend.resolve(args.backend)
+            except RuntimeError as exc:  # BackendUnavailable
+                raise ValueError(f"--backend {args.backend}: {exc}") from None
+        if os.path.exists(args.out) and not os.path.isdir(args.out):
+            raise ValueError(f"--out {args.out!r} is a file, not a folder")
+        os.makedirs(args.out, exist_ok=True)
+    elif args.command == "bench":
+        from . import benchmarks
+        from .network import check_writable
+        if args.json is not None:
+            check_writable(args.json, "--json")
+        cases = benchmarks.all_cases()
+        args.cases = [c for c in cases
+                      if (c.quick or not args.quick) and (args.group or "") in c.group]
+        if not args.cases:
+            groups = sorted({c.group.split("|")[0] for c in cases})
+            raise ValueError(f"--group {args.group!r} matches no benchmark"
+                             f"{' of --quick' if args.quick else ''}; groups: "
+                             f"{', '.join(groups)}")
+
+
 def main(argv=None):
     """Entry point of the ``pykernels`` command.
 
@@ -83,13 +123,18 @@ def main(argv=None):
     demo.add_argument("--out", default="pykernels-demo", metavar="DIR",
                       help="folder for the pictures (default: ./pykernels-demo)")
     demo.add_argument("--quick", action="store_true", help="smaller budgets (under a minute)")
-    demo.add_argument("--backend", default=None, help="numba, c or numpy")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--backend", default=None, choices=["numba", "c", "numpy"],
+                      help="numba, c or numpy")
+    demo.add_argument("--seed", type=_seed, default=0, help="an integer >= 0")
     bench = sub.add_parser("bench", help="time the kernels against each other and peers")
     bench.add_argument("--quick", action="store_true", help="skip the large cases, time briefly")
     bench.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     bench.add_argument("--group", metavar="TEXT", help="only groups containing TEXT")
     args = parser.parse_args(argv)
+    try:
+        _check(args)
+    except (TypeError, ValueError, OSError) as exc:  # as argparse reports a bad argument
+        sub.choices[args.command].error(str(exc))
     if args.command == "info":
         info()
     elif args.command == "warmup":
@@ -97,9 +142,7 @@ def main(argv=None):
         return 0 if warmup(progress=not args.quiet)["ok"] else 1
     elif args.command == "bench":
         from . import benchmarks
-        cases = [c for c in benchmarks.all_cases()
-                 if (c.quick or not args.quick) and (args.group or "") in c.group]
-        rows = benchmarks.run(cases, min_time=0.05 if args.quick else 0.5)
+        rows = benchmarks.run(args.cases, min_time=0.05 if args.quick else 0.5)
         if args.json:
             benchmarks.write_json(rows, args.json)
             print(f"\nwrote {args.json}")

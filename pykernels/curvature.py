@@ -8,7 +8,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import choice, float_array, function, positive_int, real
+from ._checks import (as_array, choice, fits_in_memory, float_array, function, positive_int,
+                      real, returned_array, returned_scalar)
+from ._checks import seed as check_seed
 
 __all__ = ["HessianEigs", "LipschitzEstimate", "StationaryPoint", "StationaryPoints",
            "hessian_eigs", "lipschitz", "stationary_points"]
@@ -45,9 +47,7 @@ class HessianEigs(NamedTuple):
 
 def _apply(hvp, q, n, exponent):
     """2**-exponent H q, checked (scaling by a power of two is exact)."""
-    w = np.asarray(hvp(q), dtype=np.float64)
-    if w.shape != (n,):
-        raise ValueError(f"hvp must return an array of shape ({n},), got shape {w.shape}")
+    w = returned_array(hvp(q), "hvp", (n,), exact=True)
     if not np.isfinite(w).all():
         raise ValueError("hvp returned NaN or Inf (for a unit vector v)")
     return np.ldexp(w, -exponent)
@@ -142,7 +142,8 @@ def hessian_eigs(hvp, n, k=1, which="largest", *, tol=1e-10, maxiter=None, seed=
     choice(which, "which", ("largest", "smallest", "both"))
     tol = real(tol, "tol", low=0.0, low_open=True)
     m_max = min(n, 300) if maxiter is None else min(positive_int(maxiter, "maxiter"), n)
-    rng = np.random.default_rng(seed)
+    fits_in_memory((m_max + 4) * n, 8, "n", f"{m_max} Lanczos vectors of {n}")
+    rng = np.random.default_rng(check_seed(seed))
     Q = np.empty((m_max, n))  # Lanczos vectors as rows: only the used rows are touched
     alpha, beta = np.empty(m_max), np.empty(m_max)
     q = rng.standard_normal(n)
@@ -201,12 +202,17 @@ def spectral_norm_bound(W):
     Returns
     -------
     float
-        ``sqrt(theta + residual)`` for the largest Ritz value theta of the Gram matrix.
+        ``s sqrt(theta + residual)`` for the largest Ritz value theta of the Gram matrix
+        of ``W / s``, ``s = max |W_ij|`` (0 for W = 0; inf where the bound overflows).
     """
     W = np.asarray(W, dtype=np.float64)
+    scale = float(np.max(np.abs(W))) if W.size else 0.0
+    if scale == 0.0:
+        return 0.0
+    W = W / scale  # ||W|| = scale ||W / scale||: the Gram matrix neither overflows nor underflows
     gram = W.T @ W if W.shape[1] <= W.shape[0] else W @ W.T
     result = hessian_eigs(lambda v: gram @ v, gram.shape[0], tol=1e-12)
-    return float(np.sqrt(max(result.values[-1] + result.residuals[-1], 0.0)))
+    return scale * float(np.sqrt(max(result.values[-1] + result.residuals[-1], 0.0)))
 
 
 # -- Lipschitz constants -------------------------------------------------------
@@ -269,7 +275,10 @@ def lipschitz(f, lo, hi, *, grad=None, samples=1000, seed=0):
     Raises
     ------
     TypeError, ValueError
-        On a non-callable ``f``/``grad``, ``lo >= hi``, non-finite bounds, bad ``samples``.
+        On a non-callable ``f``/``grad``, ``lo >= hi``, non-finite bounds, a box too
+        wide to sample (``hi - lo`` overflows) or too narrow to hold two points, bad
+        ``samples``; ``f`` or ``grad`` returning something other than real arrays of
+        one shape, or NaN/Inf (the constant is not defined then).
 
     Notes
     -----
@@ -290,30 +299,43 @@ def lipschitz(f, lo, hi, *, grad=None, samples=1000, seed=0):
         function(grad, "grad")
     samples = positive_int(samples, "samples")
     scalar = np.ndim(lo) == 0 and np.ndim(hi) == 0
-    lo = float_array(np.atleast_1d(np.asarray(lo, dtype=np.float64)), "lo", ndim=1)
-    hi = float_array(np.atleast_1d(np.asarray(hi, dtype=np.float64)), "hi", ndim=1)
+    lo, hi = (float_array(np.atleast_1d(as_array(b, name)), name, dtype=np.float64, ndim=1,
+                          allow_int=True) for b, name in ((lo, "lo"), (hi, "hi")))
     if lo.shape != hi.shape:
         raise ValueError(f"lo and hi must have the same shape, got {lo.shape} and {hi.shape}")
     if np.any(lo >= hi):
         raise ValueError("lo must be < hi in every coordinate")
+    if not np.all(np.isfinite(hi - lo)):
+        raise ValueError("hi - lo must be finite: the box is too wide to sample")
     n = lo.size
+    m = []  # the size of f's values, from its first one
 
     def fx(x):
-        return np.atleast_1d(np.asarray(f(x[0] if scalar else x.copy()), dtype=np.float64))
+        value = f(x[0] if scalar else x.copy())
+        if not m:
+            m.append(np.size(returned_array(value, "f", np.shape(as_array(value, "f")))))
+        value = returned_array(value, "f", (m[0],))
+        if not np.isfinite(value).all():
+            raise ValueError(f"f returned a non-finite value at x = {x}: its Lipschitz "
+                             "constant on the box is not defined")
+        return value
 
     def slope(x):
         if grad is None:
             J = jacobian(fx, x, bounds=(lo, hi))
         else:
-            J = np.atleast_2d(np.asarray(grad(x[0] if scalar else x.copy()), dtype=np.float64))
+            fx(x)  # m, and f finite there
+            J = returned_array(grad(x[0] if scalar else x.copy()), "grad", (m[0], n))
+            if not np.isfinite(J).all():
+                raise ValueError(f"grad returned a non-finite value at x = {x}")
         U, s, Vt = np.linalg.svd(J)
         return s[0], Vt[0]
 
     def ratio(x, y):
-        return float(np.linalg.norm(fx(x) - fx(y)) / np.linalg.norm(x - y))
+        return _norm(fx(x) - fx(y)) / _norm(x - y)  # no squares to overflow or underflow
 
     rng = np.random.default_rng(seed)
-    width = np.linalg.norm(hi - lo)
+    width = _norm(hi - lo)
     h = 1e-4 * width
     best = (-1.0, None, None, "pairs")
     close = []
@@ -338,6 +360,9 @@ def lipschitz(f, lo, hi, *, grad=None, samples=1000, seed=0):
             r = ratio(a, b)
             best = max(best, (r, a, b, "gradient"), key=lambda t: t[0])
     value, x, y, method = best
+    if x is None:
+        raise ValueError("lo and hi leave no two points of the box with a finite slope "
+                         "between them (the box is narrower than the spacing of floats)")
     if scalar:
         x, y = float(x[0]), float(y[0])
     return LipschitzEstimate(value, x, y, method)
@@ -418,7 +443,10 @@ def stationary_points(f, lo, hi, *, fprime=None, fsecond=None, num=2001, xtol=1e
     Raises
     ------
     TypeError, ValueError
-        On non-callable arguments, ``lo >= hi``, non-finite bounds, ``num < 3``.
+        On non-callable arguments, ``lo >= hi``, non-finite bounds, an interval too
+        wide or narrow for ``num`` grid points, ``num < 3`` or too large to fit in
+        memory; ``f``, ``fprime`` or ``fsecond`` returning something other than a
+        finite real number (naming it).
 
     Notes
     -----
@@ -455,21 +483,39 @@ def stationary_points(f, lo, hi, *, fprime=None, fsecond=None, num=2001, xtol=1e
         raise ValueError(f"lo must be < hi, got lo={lo}, hi={hi}")
     num = positive_int(num, "num", minimum=3)
     xtol = real(xtol, "xtol", low=0.0, low_open=True)
+    spacing = (hi - lo) / (num - 1)
+    if not np.isfinite(spacing) or spacing < np.finfo(float).tiny:
+        raise ValueError(f"[lo, hi] = [{lo}, {hi}] is too "
+                         f"{'narrow' if np.isfinite(spacing) else 'wide'} for a grid of "
+                         f"num={num} points (its step must be a finite normal float)")
+    fits_in_memory(4 * num, 8, "num", f"a grid of {num} points")
 
-    def derivative(g, x):
-        return float(gradient(lambda t: g(t[0]), np.array([x]), method="richardson",
-                              bounds=(lo, hi))[0])
+    def value(g, name, x):
+        v = returned_scalar(g(x), name)
+        if not np.isfinite(v):
+            raise ValueError(f"{name} returned {v} at x = {float(x)!r}")
+        return v
+
+    def derivative(g, name, x):
+        try:
+            return float(gradient(lambda t: g(t[0]), np.array([x]), method="richardson",
+                                  bounds=(lo, hi))[0])
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"the derivative of {name} at x = {float(x)!r} (Richardson differences "
+                            f"in [lo, hi]): {exc}") from None
 
     def d1(x):
-        return float(fprime(x)) if fprime is not None else derivative(f, x)
+        return value(fprime, "fprime", x) if fprime is not None else derivative(f, "f", x)
 
     def d2(x):
-        return float(fsecond(x)) if fsecond is not None else derivative(d1, x)
+        return value(fsecond, "fsecond", x) if fsecond is not None else \
+            derivative(d1, "fprime" if fprime is not None else "f' (itself differenced)", x)
 
     grid = np.linspace(lo, hi, num)
     g = np.array([d1(x) for x in grid])
     if not np.isfinite(g).all():
-        raise ValueError("f' is not finite on the whole interval [lo, hi]")
+        raise ValueError(f"{'fprime' if fprime is not None else 'the derivative of f'} is not "
+                         "finite on the whole interval [lo, hi]")
     spacing = grid[1] - grid[0]
     scale = max(np.abs(g).max(), np.finfo(float).tiny)
     roots = [x for x, gx in zip(grid, g)
@@ -499,6 +545,6 @@ def stationary_points(f, lo, hi, *, fprime=None, fsecond=None, num=2001, xtol=1e
             kind = ("minimum" if left <= 0 <= right and left != right else
                     "maximum" if left >= 0 >= right and left != right else "inflection")
         points.append(StationaryPoint(float(x), kind))
-        values.append(float(f(x)))
+        values.append(value(f, "f", x))
         curvatures.append(c)
     return StationaryPoints(points, values, curvatures)

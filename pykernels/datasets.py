@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from ._checks import positive_int
+from ._checks import fits_in_memory, float_dtype, positive_int, real
+from ._checks import seed as check_seed
 
 __all__ = ["spirals"]
 
@@ -40,11 +41,11 @@ def spirals(n=600, *, classes=2, turns=1.0, noise=0.1, seed=0, dtype=np.float64)
     """
     n = positive_int(n, "n")
     classes = positive_int(classes, "classes", minimum=2)
-    if not np.isfinite(turns) or turns <= 0:
-        raise ValueError(f"turns must be a positive number, got {turns!r}")
-    if not np.isfinite(noise) or noise < 0:
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
-    rng = np.random.default_rng(seed)
+    turns = real(turns, "turns", low=0.0, low_open=True)
+    noise = real(noise, "noise", low=0.0)
+    dtype = float_dtype(dtype)
+    fits_in_memory(8 * n, 8, "n", f"{n} points and their work arrays")
+    rng = np.random.default_rng(check_seed(seed))
     y = np.arange(n) % classes
     radius = rng.uniform(0.05, 1.0, n)
     angle = 2 * np.pi * (turns * radius + y / classes)

@@ -16,7 +16,7 @@ from . import _fdchecks as chk
 from . import _fdnoise as fdn
 from . import _fdplan as fdp
 from ._fdnoise import DifferenceInfo
-from ._checks import choice, positive_int
+from ._checks import choice, flag, positive_int
 from ._coloring import (ORDERS, Grouping, SymmetricGrouping, group_columns,
                         group_symmetric)
 
@@ -147,6 +147,8 @@ def gradient(f, x, *, method="central", step=None, args=(), bounds=None, full_ou
     >>> pk.gradient(lambda x: np.sum(x ** 2), np.array([1.0, 2.0]))  # doctest: +SKIP
     array([2., 4.])
     """
+    if full_output is not False:
+        full_output = flag(full_output, "full_output")
     if step is None and bounds is None and executor is None and full_output is False \
             and vectorized is False:
         # repeated calls with the same f reuse one plan (the per-call fast path)
@@ -295,7 +297,7 @@ class GradientPlan:
 
         g, err = _first(mod, x, method, hs, relative, self._lo, self._hi, at, noise)
         if err is not None:
-            chk.check_extrapolated(g, "component", x)
+            chk.check_extrapolated(g, "component", x, used[0])
         if sigma is not None and full_output:
             return g, _info(sigma[0], used[0], err, method)
         return (g, err) if full_output and err is not None else g
@@ -470,6 +472,8 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
     array([[2., 0.],
            [0., 4.]])
     """
+    if full_output is not False:
+        full_output = flag(full_output, "full_output")
     if sparsity is None and step is None and bounds is None and executor is None \
             and not full_output and vectorized is False and m is None and type(workers) is int \
             and workers == 1:
@@ -562,7 +566,8 @@ def jacobian(f, x, *, method="central", step=None, args=(), sparsity=None, bound
 
     J, err = _first(mod, x, method, hs, relative, lo, hi, at, noise, layout)
     if err is not None:
-        chk.check_extrapolated(J.T if groups is None else J, "column", x)
+        chk.check_extrapolated(J.T if groups is None else J, "column", x,
+                               used[0] if groups is None else None)
     if sigma is not None and err is None:
         h = np.abs(used[0])
         bound = fdn.BOUND.get(method, 0.0) * (sigma[:, None] / h[None, :] if groups is None
@@ -747,6 +752,7 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), sparsity=N
     method = chk.method(method)
     x = chk.point(x)
     args = chk.args(args)
+    full_output = flag(full_output, "full_output")
     n = x.size
     groups = None if sparsity is None else color_groups(sparsity, None, coloring,
                                                         symmetric=True)
@@ -844,7 +850,8 @@ def hessian(f, x, *, grad=None, method="central", step=None, args=(), sparsity=N
     rounding = fdp.EPS * abs(chk.scalar_value(fcall, x, args)) if sigma is None else sigma
     H, err = fdp.richardson(at, lambda level: 2 + 2 * level,
                             lambda k: pairwise(k, 4.0, rounding))
-    chk.check_extrapolated(H, "Hessian entry", x)
+    chk.check_extrapolated(H, "Hessian entry", x,
+                           hs * (scale if relative else 1.0) if groups is None else None)
     return result(H, err)
 
 
@@ -1043,8 +1050,9 @@ def check_grad(f, grad, x, *, args=(), backend=None, full_output=False):
     Returns
     -------
     float
-        ``max_i |grad_i - d_i| / max(||d||_inf, tiny)`` where ``d`` is the
-        ``richardson`` gradient: ~1e-12 for a correct ``grad`` at a well-scaled point.
+        ``max_i |grad_i - d_i| / max(||d||_inf, ||grad||_inf, tiny)`` where ``d`` is the
+        ``richardson`` gradient: ~1e-12 for a correct ``grad`` at a well-scaled point,
+        at most 2 (1 for a ``grad`` that is not zero where ``d`` is).
     GradientCheck
         Only with ``full_output=True``.
 
@@ -1065,10 +1073,11 @@ def check_grad(f, grad, x, *, args=(), backend=None, full_output=False):
     """
     x = chk.point(x)
     args = chk.args(args)
+    full_output = flag(full_output, "full_output")
     g = chk.checked_gradient(grad, x.size)(x, *args).astype(np.float64)
     d, d_err = gradient(f, x, method="richardson", args=args, backend=backend,
                         full_output=True)
-    errors = np.abs(g - d) / max(np.max(np.abs(d)), np.finfo(float).tiny)
+    errors = np.abs(g - d) / max(np.max(np.abs(d)), np.max(np.abs(g)), np.finfo(float).tiny)
     worst = int(np.argmax(errors))
     if not full_output:
         return float(errors[worst])

@@ -2,14 +2,15 @@
 
 import math
 import os
+import stat
 import tempfile
 import threading
 
 import numpy as np
 
 from . import _backend
-from ._checks import (all_finite, as_array, choice, float_array, float_dtype, int_sequence,
-                      l2_penalty)
+from ._checks import (all_finite, as_array, choice, fits_in_memory, float_array, float_dtype,
+                      int_sequence, l2_penalty, scaled_weights)
 from ._checks import seed as check_seed
 
 __all__ = ["MLP"]
@@ -29,14 +30,6 @@ _FILE_KEYS = {"format", "version", "sizes", "activation", "output", "loss", "the
 MAX_PARAMETERS = 2**31 - 1
 
 
-def _physical_memory():
-    """Bytes of memory of this machine, or None where the OS does not say."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, OSError, ValueError):
-        return None
-
-
 def _parameter_count(sizes, dtype):
     """Entries of theta for the layer widths ``sizes`` (a list of ints >= 1); a
     ValueError naming ``sizes`` when they cannot fit (see :class:`MLP`)."""
@@ -45,13 +38,14 @@ def _parameter_count(sizes, dtype):
         raise ValueError(f"sizes {sizes} give {count} parameters; a network has at most "
                          f"2**31 - 1 = {MAX_PARAMETERS} and layers at most that wide (BLAS "
                          "takes 32-bit sizes)")
-    memory = _physical_memory()
-    if memory is not None and count * np.dtype(dtype).itemsize > memory:
-        raise ValueError(f"sizes {sizes} give {count} parameters: "
-                         f"{count * np.dtype(dtype).itemsize / 2**30:.1f} GiB of "
-                         f"{np.dtype(dtype).name}, more than this machine's "
-                         f"{memory / 2**30:.1f} GiB of memory")
+    fits_in_memory(count, np.dtype(dtype).itemsize, f"sizes {sizes}",
+                   f"{count} parameters of {np.dtype(dtype).name}")
     return count
+
+
+# x87 extended precision where NumPy has it (exponents to 1e4932), for _extended
+_EXTENDED = (np.longdouble if np.finfo(np.longdouble).maxexp > np.finfo(np.float64).maxexp
+             else None)
 
 
 def _writeable(a):
@@ -274,9 +268,11 @@ class MLP:
             raise ValueError(f"Y (Poisson targets) must be >= 0, got a minimum of {Y.min()}")
         return _writeable(Y)
 
-    def _check_weights(self, sample_weight, l2, batch):
+    def _check_weights(self, sample_weight, l2, batch, rescale=True):
         """The kernels' weighting arguments (sw, scale, l2) for ``batch`` rows: scale
-        turns their weighted sum into the weighted mean of the rows' mean losses."""
+        turns their weighted sum into the weighted mean of the rows' mean losses.
+        ``rescale=False`` keeps the weights' values (a shard of rows, whose weights
+        are scaled with the others')."""
         if sample_weight is None:
             sw, total = self._no_weights, batch
         else:
@@ -287,10 +283,10 @@ class MLP:
                                  f"got {sw.shape}")
             if sw.min() < 0:
                 raise ValueError(f"sample_weight must be >= 0, got a minimum of {sw.min()}")
-            total = float(np.sum(sw, dtype=np.float64))
-            if not total > 0:
+            if not sw.max() > 0:
                 raise ValueError("sample_weight must have a positive sum, got all zeros")
-            sw = _writeable(sw)
+            sw = scaled_weights(sw, sw.max()) if rescale else _writeable(sw)
+            total = float(np.sum(sw, dtype=np.float64))
         return sw, 1.0 / (total * self._row_terms), l2_penalty(l2)
 
     def _work(self, backend, batch):
@@ -328,25 +324,56 @@ class MLP:
                                                     held[1], self._theta)
         return kernel
 
-    def _diagnose(self, what, value, out, inputs):
-        """Raise for a result that is not finite, unless it is the true value: called
-        when the loss ``value`` (or None) or the array ``out`` holds a NaN or an
-        infinity.
+    def _diagnose(self, what, value, out, inputs, name, args):
+        """The loss (or None) of a result that is not finite, if it is the true value;
+        called when the loss ``value`` (or None) or the array ``out`` holds a NaN or an
+        infinity, ``name`` and ``args`` the kernel and the arguments that gave them.
 
         A non-finite input among ``inputs`` ((name, array or None) pairs) is named
         (ValueError).  From finite inputs an infinity is the true, overflowing value
-        and is returned; a NaN is an overflow inside the network (inf - inf, 0 * inf)
-        and a FloatingPointError, never a silent result.
+        and is returned.  A NaN is an overflow inside the network (inf - inf, 0 * inf):
+        the kernel is evaluated again in extended precision (:meth:`_extended`), whose
+        result, rounded to the network's dtype, is the true value (infinities where it
+        overflows); a NaN there too (an exp output past even that range) is a
+        FloatingPointError, never a silent result.
         """
-        for name, array in inputs:
+        for label, array in inputs:
             if array is not None and not all_finite(array):
                 where = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
-                raise ValueError(f"{name} must be finite, found {array[where]} at index {where}")
-        if (value is not None and math.isnan(value)) or (out is not None and np.isnan(out).any()):
+                raise ValueError(f"{label} must be finite, found {array[where]} at index {where}")
+        nan = ((value is not None and math.isnan(value))
+               or (out is not None and np.isnan(out).any()))
+        if nan and _EXTENDED is not None:
+            value, nan = self._extended(name, args, out)
+        if nan:
             raise FloatingPointError(
                 f"{what} overflows {self.dtype.name} at this theta and X: a product or sum "
                 f"inside the network exceeds {float(np.finfo(self.dtype).max):.3g}, which "
-                "leaves NaN (inf - inf or 0 * inf); scale theta or X down")
+                "leaves NaN (inf - inf or 0 * inf), even in extended precision; scale theta "
+                "or X down")
+        return value
+
+    def _extended(self, name, args, out):
+        """(loss or None, whether a NaN is left): the NumPy reference's kernel ``name``
+        at ``args`` (the arguments of the bound kernel, ``out`` among them) in x87
+        extended precision, whose exponents reach 1e4932, so that products of finite
+        float64 values cannot overflow; its result rounded into ``out``."""
+        wide = [a.astype(_EXTENDED) if isinstance(a, np.ndarray) and a.dtype.kind == "f"
+                else a for a in args]
+        kernel = _backend.bind(_backend.resolve("numpy"), name, self.sizes, self._codes,
+                               np.empty(0, _EXTENDED), wide[0])
+        with np.errstate(all="ignore"):
+            got = kernel(*wide)
+            if out is not None:
+                out[...] = next(w for a, w in zip(args, wide) if a is out)
+        value = None
+        if name == "mlp_loss":
+            value = float(got)
+        elif isinstance(got, tuple):
+            value = float(got[0])
+        nan = ((value is not None and math.isnan(value))
+               or (out is not None and np.isnan(out).any()))
+        return value, nan
 
     # -- evaluation --------------------------------------------------------
 
@@ -369,7 +396,8 @@ class MLP:
         X = self._check_X(X)
         out = np.empty((X.shape[0], self.n_out), self.dtype)
         if not self._kernel(_backend.resolve(backend), "mlp_predict", X.shape[0])(theta, X, out):
-            self._diagnose("predict", None, out, (("theta", theta), ("X", X)))
+            self._diagnose("predict", None, out, (("theta", theta), ("X", X)), "mlp_predict",
+                           (theta, X, out))
         return out
 
     @staticmethod
@@ -438,7 +466,8 @@ class MLP:
         kernel = self._kernel(_backend.resolve(backend), "mlp_loss", X.shape[0])
         value = float(kernel(theta, X, Y, *weights))
         if not math.isfinite(value):
-            self._diagnose("the loss", value, None, self._inputs(theta, X, Y, weights))
+            value = self._diagnose("the loss", value, None, self._inputs(theta, X, Y, weights),
+                                   "mlp_loss", (theta, X, Y, *weights))
         return value
 
     def loss_and_grad(self, X, Y, theta=None, *, sample_weight=None, l2=0.0, backend=None):
@@ -461,8 +490,9 @@ class MLP:
         value, finite = kernel(theta, X, Y, *weights, grad)
         value = float(value)
         if not (finite and math.isfinite(value)):
-            self._diagnose("the loss or its gradient", value, grad,
-                           self._inputs(theta, X, Y, weights))
+            value = self._diagnose("the loss or its gradient", value, grad,
+                                   self._inputs(theta, X, Y, weights), "mlp_loss_and_grad",
+                                   (theta, X, Y, *weights, grad))
         return value, grad
 
     # -- curvature (R-operator) -------------------------------------------------
@@ -475,23 +505,23 @@ class MLP:
         return module
 
     def _apply(self, module, name, theta, X, Y, weights, v):
-        """(out, finite): kernel ``name`` (mlp_hvp or mlp_gnvp) at checked (theta, X, Y,
-        weights) along v, and whether the product and the loss are finite."""
+        """(out, finite, v): kernel ``name`` (mlp_hvp or mlp_gnvp) at checked (theta, X, Y,
+        weights) along v, whether the product and the loss are finite, and v checked."""
         v = _writeable(float_array(v, "v", dtype=self.dtype, ndim=1))
         if v.size != self.size:
             raise ValueError(f"v must have {self.size} entries (net.size), got {v.size}")
         out = np.empty(self.size, self.dtype)
         value, finite = self._kernel(module, name, X.shape[0])(theta, X, Y, *weights, v, out)
-        return out, finite and math.isfinite(value)
+        return out, finite and math.isfinite(value), v
 
     def _product(self, name, X, Y, v, theta, sample_weight, l2, backend):
         # X and Y are not scanned for NaN/Inf: see loss_and_grad
         theta, X, Y, weights = self._checked(X, Y, theta, sample_weight, l2, finite=False)
-        out, finite = self._apply(self._rop_module(name, backend), name, theta, X, Y, weights,
-                                  v)
+        out, finite, v = self._apply(self._rop_module(name, backend), name, theta, X, Y,
+                                     weights, v)
         if not finite:  # the product, or the loss it was taken of (Y may not enter H v)
-            self._diagnose(_PRODUCTS[name], None, out,
-                           self._inputs(theta, X, Y, weights))
+            self._diagnose(_PRODUCTS[name], None, out, self._inputs(theta, X, Y, weights),
+                           name, (theta, X, Y, *weights, v, out))
         return out
 
     def hvp(self, X, Y, v, theta=None, *, sample_weight=None, l2=0.0, backend=None):
@@ -601,7 +631,8 @@ class MLP:
         width = self.size if wrt == "params" else self.n_in
         out = np.empty((X.shape[0], self.n_out, width), self.dtype)
         if not kernel(theta, X, out, wrt == "params"):
-            self._diagnose("the Jacobian", None, out, (("theta", theta), ("X", X)))
+            self._diagnose("the Jacobian", None, out, (("theta", theta), ("X", X)),
+                           "mlp_jacobian", (theta, X, out, wrt == "params"))
         return out
 
     def lipschitz_bound(self, theta=None):
@@ -632,14 +663,15 @@ class MLP:
         theta = self._check_theta(theta)
         constants = {"identity": 1.0, "tanh": 1.0, "relu": 1.0, "sigmoid": 0.25,
                      "softmax": 0.5, "exp": math.inf}
-        bound = 1.0
+        factors = []
         for k in range(len(self.layers)):
             n_in, n_out = int(self.sizes[k]), int(self.sizes[k + 1])
             start = sum(int(self.sizes[j + 1]) * (int(self.sizes[j]) + 1) for j in range(k))
             W = theta[start:start + n_out * n_in].reshape(n_out, n_in).astype(np.float64)
             last = k == len(self.layers) - 1
-            bound *= spectral_norm_bound(W) * constants[self.output if last else self.activation]
-        return float(bound)
+            factors += [spectral_norm_bound(W), constants[self.output if last else self.activation]]
+        # a zero layer makes the network constant: 0, even beside an exp output's inf
+        return 0.0 if min(factors) == 0.0 else float(math.prod(factors))
 
     def objective(self, X, Y, *, sample_weight=None, l2=0.0, backend=None, executor=None,
                   shards=None):
@@ -782,6 +814,8 @@ class MLP:
 
         Raises
         ------
+        TypeError
+            If ``path`` is not a str, bytes or os.PathLike.
         FileNotFoundError
             If ``path`` does not exist.
         ValueError
@@ -850,14 +884,22 @@ def _read_npz(path, keys=None, *, max_fields=64):
 
     Raises
     ------
+    TypeError
+        ``path`` not a str, bytes or os.PathLike.
     FileNotFoundError, IsADirectoryError, PermissionError
         As ``open`` does.
     ValueError
-        For anything damaged, naming the file and, where it is one field, the field.
+        For anything damaged, or not a regular file (a FIFO, a device), naming the file
+        and, where it is one field, the field.
     """
-    name = os.fspath(path)
+    name = _path(path, "path")
+    mode = os.stat(name).st_mode  # FileNotFoundError, PermissionError as open raises them
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(f"{name!r} is a directory, not a pykernels file")
+    if not stat.S_ISREG(mode):  # a FIFO or a device would block or never end
+        raise ValueError(f"{name!r} is not a regular file (a pipe, socket or device)")
     try:
-        data = np.load(path, allow_pickle=False)
+        data = np.load(name, allow_pickle=False)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except Exception as exc:  # zipfile/numpy raise many kinds on damaged files
@@ -885,6 +927,18 @@ def _read_npz(path, keys=None, *, max_fields=64):
     return fields
 
 
+def _path(path, name):
+    """``path`` (str, bytes or os.PathLike, not empty) as a str; errors name ``name``."""
+    try:
+        path = os.fsdecode(os.fspath(path))
+    except TypeError:
+        raise TypeError(f"{name} must be a file path (str or os.PathLike), got "
+                        f"{type(path).__name__}") from None
+    if not path:
+        raise ValueError(f"{name} must be a file path, got an empty one")
+    return path
+
+
 def check_writable(path, name):
     """Raise unless a file can be written at ``path``: its directory exists and is
     writable, and ``path`` is not a directory.  The errors name ``name`` and ``path``.
@@ -902,9 +956,11 @@ def check_writable(path, name):
 
     Raises
     ------
+    TypeError
+        ``path`` not a str, bytes or os.PathLike.
     FileNotFoundError, IsADirectoryError, PermissionError
     """
-    path = os.fspath(path)
+    path = _path(path, name)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{name}={path!r}: the directory {folder!r} does not exist")
@@ -928,7 +984,7 @@ def _temporary_prefix(path, pid):
     return f".tmp-{_host_tag()}-{pid}-{os.path.basename(path)[:64]}-"
 
 
-def _remove_stale_temporaries(path):
+def _remove_stale_temporaries(path, suffix=".npz"):
     """Delete the temporary files of earlier writes to ``path`` whose writer process
     is gone (killed mid-write).  Only files this machine's processes wrote are judged,
     never this process's own (another thread may be writing), and a live writer's
@@ -944,7 +1000,7 @@ def _remove_stale_temporaries(path):
         return
     for entry in names:
         pid, sep, rest = entry[len(host):].partition("-")
-        if not (entry.startswith(host) and entry.endswith(".npz") and sep and pid.isdigit()
+        if not (entry.startswith(host) and entry.endswith(suffix) and sep and pid.isdigit()
                 and ("-" + rest).startswith(tail)) or int(pid) == os.getpid():
             continue
         try:
@@ -960,12 +1016,48 @@ def _remove_stale_temporaries(path):
             pass
 
 
-def atomic_savez(path, arrays, name="path"):
-    """``numpy.savez`` to a temporary file beside ``path``, then rename it over ``path``.
+def atomic_write(path, write, name="path", *, suffix=".npz", binary=True):
+    """Call ``write(fh)`` on a temporary file beside ``path``, then rename it over ``path``.
 
     An interrupted write leaves ``path`` as it was; a killed process may leave its
-    temporary file (``.tmp-<host>-<pid>-<name>-*.npz``) behind, which the next
-    successful save to ``path`` removes once that process is gone.
+    temporary file (``.tmp-<host>-<pid>-<name>-*<suffix>``) behind, which the next
+    successful write to ``path`` removes once that process is gone.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    write : callable
+        ``write(fh)`` writes the contents to the open file ``fh``.
+    name : str
+        The argument that gave ``path``, named in errors.
+    suffix : str
+        Of the temporary file's name.
+    binary : bool
+        Open the temporary file in binary (else text) mode.
+
+    Raises
+    ------
+    TypeError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError
+        From :func:`check_writable`, before anything is written.
+    """
+    path = check_writable(path, name)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=_temporary_prefix(path, os.getpid()),
+                               suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb" if binary else "w") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    _remove_stale_temporaries(path, suffix)
+
+
+def atomic_savez(path, arrays, name="path"):
+    """``numpy.savez`` of ``arrays`` to ``path`` through :func:`atomic_write`.
 
     Parameters
     ----------
@@ -976,20 +1068,7 @@ def atomic_savez(path, arrays, name="path"):
 
     Raises
     ------
-    FileNotFoundError, IsADirectoryError, PermissionError
+    TypeError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError
         From :func:`check_writable`, before anything is written.
     """
-    path = check_writable(path, name)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=_temporary_prefix(path, os.getpid()),
-                               suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    _remove_stale_temporaries(path)
+    atomic_write(path, lambda fh: np.savez(fh, **arrays), name)

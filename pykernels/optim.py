@@ -17,9 +17,28 @@ options={"lr": 1e-3})``.  The work is one compiled update kernel per step
 import numpy as np
 
 from . import _backend
-from ._checks import float_array, positive_int, real
+from ._checks import all_finite, float_array, positive_int, real
 
-__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "OPTIMIZERS"]
+__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "OPTIMIZERS",
+           "copy_state"]
+
+
+def copy_state(state):
+    """A copy of an optimizer's state (its arrays copied, the step count kept).
+
+    Parameters
+    ----------
+    state : dict
+
+    Returns
+    -------
+    dict
+    """
+    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in state.items()}
+
+
+#: state["step"] is a 64-bit count in the kernels (incremented before each update)
+_MAX_STEP = 2**63 - 1
 
 
 def _rate(value, name, *, upper=None):
@@ -89,19 +108,28 @@ class _Optimizer:
         ------
         TypeError, ValueError
             On a ``theta``, ``grad``, ``state`` or ``lr`` that does not fit (see
-            :meth:`check_state`); every backend checks the same way, before any
-            update.
+            :meth:`check_state`), a ``grad`` holding NaN or Inf; every backend checks
+            the same way, before any update.  After an update that overflowed (theta
+            or the state holds Inf: a step or a squared gradient beyond the float
+            range), a ValueError says so; theta and the state then hold that update.
         """
         if not (isinstance(theta, np.ndarray) and theta.ndim == 1 and theta.flags.c_contiguous
                 and theta.flags.writeable and theta.dtype in (np.float32, np.float64)):
             raise TypeError("theta must be a writeable, C-contiguous 1-D float32/float64 "
                             f"array (it is updated in place), got {type(theta).__name__}")
-        grad = float_array(grad, "grad", dtype=theta.dtype, ndim=1, finite=False)
+        grad = float_array(grad, "grad", dtype=theta.dtype, ndim=1)
         if grad.shape != theta.shape:
             raise ValueError(f"grad must have shape {theta.shape} like theta, got {grad.shape}")
         self.check_state(state, theta)
         lr = self.lr if lr is None else _rate(lr, "lr")
         self._apply(_backend.resolve(self.backend), theta, grad, state, lr)
+        for key, value in (("theta", theta), *((f"state[{s!r}]", state[s]) for s in self._slots)):
+            if not all_finite(value):
+                raise ValueError(
+                    f"the update overflowed: {key} holds Inf after this step (grad up to "
+                    f"{float(np.max(np.abs(grad))):.3g}, lr = {lr:g}); a running sum of "
+                    "squared gradients overflows beyond |grad| ~ 1e154 in float64 (1e19 in "
+                    "float32): scale the objective or lower lr")
         return theta, state
 
     def check_state(self, state, theta):
@@ -118,8 +146,9 @@ class _Optimizer:
             ``state`` not a dict, ``state["step"]`` not an integer, a slot not an
             array of theta's dtype.
         ValueError
-            A missing entry, a negative step, a slot of another shape, or one that is
-            read-only or not C-contiguous (the update writes it in place).
+            A missing entry, a step < 0 or >= 2**63 - 1, a slot of another shape, one
+            that is read-only or not C-contiguous (the update writes it in place), or
+            one whose values no update makes (see :meth:`check_slot`).
 
         Returns
         -------
@@ -133,7 +162,9 @@ class _Optimizer:
         for key in ("step",) + self._slots:
             if key not in state:
                 raise ValueError(f"state[{key!r}] is missing{hint}")
-        positive_int(state["step"], "state['step']", 0)
+        if positive_int(state["step"], "state['step']", 0) >= _MAX_STEP:
+            raise ValueError(f"state['step'] must be < 2**63 - 1 (a 64-bit count), got "
+                             f"{state['step']}")
         for slot in self._slots:
             value = state[slot]
             if not isinstance(value, np.ndarray) or value.dtype != theta.dtype:
@@ -145,7 +176,32 @@ class _Optimizer:
             if not (value.flags.c_contiguous and value.flags.writeable):
                 raise ValueError(f"state[{slot!r}] must be a writeable, C-contiguous array "
                                  f"(it is updated in place){hint}")
+            self.check_slot(slot, value, f"state[{slot!r}]")
         return state
+
+    def check_slot(self, slot, value, label):
+        """Raise unless ``value`` holds what updates put in ``slot``: finite numbers,
+        and no negative ones in a running sum of squares (whose square root the
+        update takes).
+
+        Parameters
+        ----------
+        slot : str
+            One of the optimizer's state entries (``"m"``, ``"v"``, ...).
+        value : ndarray
+        label : str
+            What to call ``value`` in the error (``"state['v']"``, a file's field).
+
+        Raises
+        ------
+        ValueError
+            Naming ``label``.
+        """
+        if not all_finite(np.ascontiguousarray(value)):
+            raise ValueError(f"{label} holds NaN or Inf")
+        if slot in self._nonnegative and (value < 0).any():
+            raise ValueError(f"{label} holds negative values (it is a running sum of "
+                             "squares)")
 
     def _apply(self, module, theta, grad, state, lr):
         """The unchecked update (for the training and minimize loops)."""

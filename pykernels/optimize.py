@@ -6,7 +6,10 @@ import time
 import numpy as np
 
 from . import _firstorder, _secondorder, _zeroorder
-from ._checks import choice, float_array, function, mapping, positive_int, real
+from ._checks import choice, fits_in_memory, flag, float_array, function, mapping
+from ._checks import positive_int, real
+from ._checks import executor as check_executor
+from ._checks import returned_array, returned_scalar
 from ._checks import seed as check_seed
 from ._runner import OptimizeResult, Run, Stop
 from .optim import OPTIMIZERS
@@ -154,12 +157,15 @@ def _bounds(bounds, n):
     return lo, hi
 
 
-def _option(options, key, default, kind=float):
+def _option(options, key, default, kind=float, *, none_means=None):
     """``options[key]`` (or ``default``) as a number >= 0 (an int >= 1 for
-    ``kind=int``); None stays None."""
+    ``kind=int``); an explicit None means ``none_means`` (no limit when that is None,
+    e.g. ``patience``; the default for a tolerance)."""
     value = options.get(key, default)
     if value is None:
-        return None
+        value = none_means
+        if value is None:
+            return None
     if kind is int:
         return positive_int(value, f"options[{key!r}]")
     return real(value, f"options[{key!r}]", low=0.0, finite=key != "maxtime")
@@ -170,19 +176,22 @@ class _NonFiniteValue(Exception):
 
 
 class _FiniteValues:
-    """``func`` that raises :class:`_NonFiniteValue` instead of returning NaN/Inf (a
-    module-level class, so that executors can pickle it with ``func``)."""
+    """The user's ``fun`` (``name="fun"``) or gradient (``"jac"``) for the difference
+    engine: its values checked as :class:`Run` checks them (so both accept and refuse
+    the same, and errors name ``fun``/``jac``), raising :class:`_NonFiniteValue`
+    instead of returning NaN/Inf (a module-level class, so that executors can pickle
+    it with ``func``)."""
 
-    def __init__(self, func):
-        self.func = func
+    def __init__(self, func, name):
+        self.func, self.name = func, name
 
-    def __call__(self, *args):
-        value = self.func(*args)
-        try:
-            finite = bool(np.all(np.isfinite(value)))
-        except TypeError:  # not numbers: the derivative engine says what is wrong
-            return value
-        if not finite:
+    def __call__(self, x, *args):
+        value = self.func(x, *args)
+        if self.name == "fun":
+            value = returned_scalar(value, "fun")
+        else:
+            value = returned_array(value, self.name, x.shape)
+        if not np.all(np.isfinite(value)):
             raise _NonFiniteValue
         return value
 
@@ -209,7 +218,7 @@ def _finite_differences(run, f_raw, grad, fun_and_grad, hessp, hess, need, execu
         from . import derivatives
         return derivatives
 
-    f_finite = _FiniteValues(f_raw)
+    f_finite = _FiniteValues(f_raw, "fun")
 
     def counted(x):
         run._budget()  # maxfev / maxtime hold inside the differences too
@@ -226,9 +235,9 @@ def _finite_differences(run, f_raw, grad, fun_and_grad, hessp, hess, need, execu
         run.fd_gradient = True
         grad = spread if executor is not None else lambda x: engine().gradient(counted, x)
         grad = _nan_where_not_finite(grad, vector)
-    exact = _FiniteValues(grad or (lambda x: fun_and_grad(x)[1]))
+    exact = _FiniteValues(grad or (lambda x: fun_and_grad(x)[1]), "jac")
     if hessp is None and hess is not None and "hessp" in need:
-        hessp = lambda x, v: hess(x) @ v  # noqa: E731
+        hessp = lambda x, v: returned_array(hess(x), "hess", (x.size, x.size)) @ v  # noqa: E731
     if hessp is None and "hessp" in need:
         hessp = _nan_where_not_finite(
             lambda x, v: engine().hvp(counted, x, v, grad=exact), vector)
@@ -236,16 +245,6 @@ def _finite_differences(run, f_raw, grad, fun_and_grad, hessp, hess, need, execu
         hess = _nan_where_not_finite(lambda x: engine().hessian(counted, x, grad=exact),
                                      lambda x: (x.size, x.size))
     return grad, hessp, hess
-
-
-def _curvature_step(run, x0, fallback):
-    """1 / L, L the largest eigenvalue of the Hessian at ``x0`` (Lanczos on the
-    Hessian-vector products, counted in ``nhev``); ``fallback`` if L <= 0."""
-    from .curvature import hessian_eigs
-
-    largest = hessian_eigs(lambda v: run.hvp(x0, v), x0.size, k=1, which="largest",
-                           tol=1e-6).values[-1]
-    return 1.0 / largest if largest > 0 else fallback
 
 
 def _with_args(func, args):
@@ -388,6 +387,7 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
     if not isinstance(args, tuple):
         args = (args,)
     seed = check_seed(seed)
+    executor = check_executor(executor)
     project = None
     if bounds is not None:
         if not bounded:
@@ -403,12 +403,16 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
         raise ValueError("executor= evaluates zero-order populations and finite-difference "
                          f"gradients (jac=None); method {method!r} has a gradient")
 
-    budget = dict(gtol=_option(options, "gtol", 1e-5 if tol is None else tol),
-                  ftol=_option(options, "ftol", 0.0), xtol=_option(options, "xtol", 0.0),
+    gtol = 1e-5 if tol is None else real(tol, "tol", low=0.0)
+    budget = dict(gtol=_option(options, "gtol", gtol, none_means=gtol),
+                  ftol=_option(options, "ftol", 0.0, none_means=0.0),
+                  xtol=_option(options, "xtol", 0.0, none_means=0.0),
                   maxfev=_option(options, "maxfev", None, int),
                   maxtime=_option(options, "maxtime", None), maxiter=maxiter,
                   patience=_option(options, "patience", DEFAULT_PATIENCE, int),
-                  callback=callback, progress=progress)
+                  callback=callback, progress=flag(progress, "progress"))
+    if budget["maxtime"] == np.inf:  # no time limit: the default budget applies
+        budget["maxtime"] = None
     if maxiter is None and budget["maxfev"] is None and budget["maxtime"] is None:
         budget["maxiter"] = default_maxiter(method, x0.size)
     for key in _COMMON_OPTIONS:
@@ -440,10 +444,13 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
                          f"got {auto_step!r}")
     auto_step = auto_step == "auto"
     if method in FIRST_ORDER:
-        linesearch = bool(options.pop("linesearch", method == "gd" and not auto_step))
+        linesearch = flag(options.pop("linesearch", method == "gd" and not auto_step),
+                          "options['linesearch']")
         opt = OPTIMIZERS[method](options.pop("lr", _DEFAULT_LR[method]), **options)
     elif method == "lbfgs":
         options["memory"] = positive_int(options.get("memory", 10), "options['memory']")
+        fits_in_memory(2 * options["memory"] * x0.size, 8, "options['memory']",
+                       f"{options['memory']} pairs of vectors of {x0.size}")
     elif method == "newton-cg" and options.get("cg_maxiter") is not None:
         options["cg_maxiter"] = positive_int(options["cg_maxiter"], "options['cg_maxiter']")
     compiled = None if args or auto_step else _firstorder.compiled_run(
@@ -466,10 +473,8 @@ def minimize(fun, x0, *, method="lbfgs", jac=None, hessp=None, hess=None, args=(
     elif method == "newton-cg":
         solve = lambda: _secondorder.newton_cg(run, x0, **options)  # noqa: E731
     else:
-        def solve():
-            if auto_step:  # inside the run: its products are counted and budgeted
-                opt.lr = _curvature_step(run, x0, opt.lr)
-            _firstorder.first_order(run, x0, opt=opt, linesearch=linesearch)
+        solve = lambda: _firstorder.first_order(  # noqa: E731
+            run, x0, opt=opt, linesearch=linesearch, auto_step=auto_step)
     return _finish(run, solve, method, start)
 
 

@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from . import _backend
-from ._checks import float_array, l2_penalty, positive_int
+from ._checks import float_array, l2_penalty, positive_int, scaled_weights
 from .optimize import Objective
 from .reference.mlp import weight_penalty
 
@@ -77,12 +77,28 @@ def _spec_of(net, backend):
 
 
 def _make_rows(spec, X, Y, sw):
-    """Worker side, dask-array input: check one chunk's rows as the local objective does."""
+    """Worker side, dask-array input: check one chunk's rows as the local objective does
+    (a chunk whose weights are all zero is rows that count for nothing, as in NumPy
+    input; the driver checks that the total weight is positive)."""
     net = _network(spec, None)
     X = net._check_X(X)
     Y = net._check_Y(Y, X.shape[0])
-    sw = net._check_weights(sw, 0.0, X.shape[0])[0]
+    if sw is not None and sw.shape == (X.shape[0],) and sw.dtype.kind in "biuf" \
+            and not np.any(sw):
+        sw = np.zeros(X.shape[0], net.dtype)
+    else:
+        sw = net._check_weights(sw, 0.0, X.shape[0], rescale=False)[0]
     return _Rows(X, Y, sw)
+
+
+def _largest(sw):
+    """Dask weights scaled as the network scales NumPy weights (by the power of two
+    that brings the largest into [0.5, 1)), when the largest is positive and finite;
+    else the workers' checks say why."""
+    if not sw.size or sw.dtype.kind not in "iuf":
+        return sw
+    top = float(sw.max().compute())
+    return scaled_weights(sw, top) if 0.0 < top < np.inf else sw
 
 
 def _sums(spec, shard, rows, kind, theta, v):
@@ -149,6 +165,8 @@ class ShardedObjective(Objective):
         self.n_shards = len(self._shards)
         self.rows = sum(n for n, _ in totals)
         weight = sum(w for _, w in totals)  # in shard order: the same bits every time
+        if not weight > 0:
+            raise ValueError("sample_weight must have a positive sum, got all zeros")
         self._scale = 1.0 / (weight * net._row_terms)
         super().__init__(self._fun, self._grad, self._hvp, fun_and_grad=self._fun_and_grad,
                          gnvp=self._gnvp)
@@ -178,14 +196,20 @@ class ShardedObjective(Objective):
         import dask.array as da
 
         X = X if _is_dask(X) else da.from_array(np.asarray(X))
+        for name, a, dims in (("X", X, (2,)), ("Y", Y, (1, 2)), ("sample_weight", sample_weight,
+                                                               (1,))):
+            if a is not None and np.ndim(a) not in dims:
+                raise ValueError(f"{name} must be {' or '.join(f'{d}-D' for d in dims)}, got "
+                                 f"shape {np.shape(a)}")
         chunks = X.chunks[0] if shards is None else _row_blocks(X.shape[0], shards)
         X = X.rechunk((chunks, -1))
         Y = (Y if _is_dask(Y) else da.from_array(np.asarray(Y))).rechunk(
             (chunks,) + ((-1,) if np.ndim(Y) == 2 else ()))
         parts = [X.to_delayed().ravel(), Y.to_delayed().ravel()]
         if sample_weight is not None:
-            sample_weight = (sample_weight if _is_dask(sample_weight)
-                             else da.from_array(np.asarray(sample_weight))).rechunk((chunks,))
+            sample_weight = _largest((sample_weight if _is_dask(sample_weight)
+                                      else da.from_array(np.asarray(sample_weight))
+                                      ).rechunk((chunks,)))
             parts.append(sample_weight.to_delayed().ravel())
         else:
             parts.append([None] * len(parts[0]))

@@ -8,10 +8,11 @@ import time
 import numpy as np
 
 from . import _backend
-from ._checks import choice, function, positive_int, real, returned_scalar
+from ._checks import all_finite, choice, flag, function, positive_int, real
+from ._checks import returned_scalar
 from ._checks import seed as check_seed
-from .network import _read_npz, atomic_savez, check_writable
-from .optim import OPTIMIZERS, _Optimizer
+from .network import MLP, _read_npz, atomic_savez, check_writable
+from .optim import _MAX_STEP, OPTIMIZERS, _Optimizer, copy_state
 
 __all__ = ["train"]
 
@@ -19,6 +20,7 @@ SCHEDULES = ("constant", "step", "cosine")
 _CKPT_FORMAT = "pykernels.train-checkpoint"
 _CKPT_VERSION = 2  # 2: the network's description is in the file
 _HISTORY_KEYS = ("loss", "val_loss", "lr")
+_MAX_RNG_STATE = 100_000  # characters of the JSON of a generator's state
 _CKPT_KEYS = ("format", "version", "optimizer", "sizes", "activation", "output", "loss",
               "theta", "epoch", "step", "rng") + tuple(f"history_{k}" for k in _HISTORY_KEYS)
 
@@ -39,7 +41,18 @@ def _schedule(schedule, lr, epochs, step_size, gamma):
 def _rate(rate, epoch):
     """The learning rate of ``epoch``, checked (finite, >= 0)."""
     name = f"the learning rate schedule({epoch})"
-    return real(returned_scalar(rate(epoch), name), name, low=0.0)
+    try:
+        value = rate(epoch)
+    except OverflowError:  # lr * gamma ** k with gamma > 1, in Python floats
+        raise ValueError(f"{name} overflowed (a step schedule with gamma > 1?)") from None
+    return real(returned_scalar(value, name), name, low=0.0)
+
+
+def _epochs_to_check(schedule, epochs):
+    """Epochs whose rates are checked before training: every epoch of a callable
+    schedule; the first and last of a built-in one (its rates are monotone in the
+    epoch), so that a long run starts at once."""
+    return range(epochs) if callable(schedule) else sorted({0, epochs - 1})
 
 
 def _optimizer(optimizer, lr, backend):
@@ -47,6 +60,37 @@ def _optimizer(optimizer, lr, backend):
         return optimizer
     cls = OPTIMIZERS[choice(optimizer, "optimizer", [k for k in OPTIMIZERS if k != "gd"])]
     return cls(lr, backend=backend)
+
+
+def _batch_weights(sw, idx, rows, row_terms):
+    """The kernels' (sw, scale) for the rows ``idx`` and their total weight w.
+
+    The batch's weights are divided by their largest, which leaves its weighted mean
+    unchanged and keeps 1 / (their sum) finite even when every weight is tiny.
+    """
+    if not sw.size:
+        return sw, float(rows), 1.0 / (rows * row_terms)
+    swb = sw[idx]
+    wb = float(np.sum(swb, dtype=np.float64))
+    top = float(swb.max())
+    if top == 0.0:
+        return swb, 0.0, 0.0  # a batch of zero weight: only the penalty
+    swb = swb / top
+    return swb, wb, 1.0 / (float(np.sum(swb, dtype=np.float64)) * row_terms)
+
+
+def _diverged(epoch, loss, lr, theta, state, theta_before, state_before):
+    """Undo the epoch that made the loss or theta NaN/Inf, then say so."""
+    theta[...] = theta_before
+    for key, value in state_before.items():
+        if isinstance(value, np.ndarray):
+            state[key][...] = value  # in place: the caller's state= arrays stay theirs
+        else:
+            state[key] = value
+    raise ValueError(f"training diverged in epoch {epoch}: the loss or the parameters became "
+                     f"NaN/Inf (mean loss {loss:.6g}) at the learning rate {lr:g}; net.theta "
+                     "and the optimizer state are as they were when that epoch began (lower "
+                     "lr, or scale the data)")
 
 
 def _save_checkpoint(path, net, opt, state, rng, epoch, history):
@@ -104,27 +148,34 @@ def _load_checkpoint(path, net, opt, state, rng, history):
         if value.shape != net.theta.shape or value.dtype != net.dtype:
             raise ValueError(f"{where}: field {key!r} must be a {net.dtype} array of shape "
                              f"{net.theta.shape}, got {value.dtype} {value.shape}")
-        if not np.isfinite(value).all():
+        if key == "theta" and not np.isfinite(value).all():
             raise ValueError(f"{where}: field {key!r} holds NaN or Inf")
-    for slot in opt._nonnegative:
-        if (fields[f"state_{slot}"] < 0).any():
-            raise ValueError(f"{where}: field 'state_{slot}' holds negative values (it is "
-                             "a running sum of squares)")
+    for slot in opt._slots:  # the rules of opt.check_state
+        opt.check_slot(slot, arrays[f"state_{slot}"], f"{where}: field 'state_{slot}'")
     epoch, step = _count(fields, "epoch", where), _count(fields, "step", where)
+    if step >= _MAX_STEP:
+        raise ValueError(f"{where}: field 'step' must be < 2**63 - 1, got {step}")
     past = {}
     for key in _HISTORY_KEYS:
         value = fields[f"history_{key}"]
         if value.shape != (epoch,) or value.dtype.kind != "f":
             raise ValueError(f"{where}: field 'history_{key}' must hold {epoch} floats (one "
                              f"per epoch done), got {value.dtype} {value.shape}")
+        if key != "val_loss" and not (np.isfinite(value).all() and (value >= 0).all()):
+            raise ValueError(f"{where}: field 'history_{key}' must hold finite numbers >= 0 "
+                             "(a loss and a learning rate per epoch)")
         past[key] = value.tolist()
+    text = str(fields["rng"])
     try:
+        if len(text) > _MAX_RNG_STATE:  # a generator's state is a few kB of JSON
+            raise ValueError(f"{len(text)} characters")
         restored = np.random.default_rng()
-        restored.bit_generator.state = json.loads(str(fields["rng"]))
+        restored.bit_generator.state = json.loads(text)
         if type(restored.bit_generator) is not type(rng.bit_generator):
             raise ValueError(f"a {type(restored.bit_generator).__name__} state")
-    except (TypeError, ValueError, KeyError) as exc:
-        raise ValueError(f"{where}: field 'rng' is not a generator state: {exc}") from None
+    except (TypeError, ValueError, KeyError, OverflowError, RecursionError) as exc:
+        raise ValueError(f"{where}: field 'rng' is not a generator state: "
+                         f"{type(exc).__name__}: {str(exc)[:200]}") from None
     net.theta = arrays["theta"]
     state["step"] = step
     for slot in opt._slots:
@@ -220,7 +271,9 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
         Bad arguments (as :meth:`pk.MLP.loss` for X and Y), a learning rate from
         ``schedule``/``gamma`` that is NaN, infinite or negative, a ``checkpoint`` to
         resume from that is damaged or was written for another network or
-        optimizer -- all before ``net.theta`` changes.
+        optimizer -- all before ``net.theta`` changes; training that diverges (the
+        loss or theta becomes NaN/Inf in an epoch: that epoch is undone, so
+        ``net.theta`` and ``state`` are left finite, as the epoch found them).
     TypeError
         Arguments of the wrong kind.
     FileNotFoundError, IsADirectoryError, PermissionError
@@ -237,17 +290,21 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
     >>> len(hist["loss"])
     3
     """
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be a pk.MLP, got {type(net).__name__}")
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
     seed = check_seed(seed)
     function(callback, "callback", optional=True)
+    progress, resume = flag(progress, "progress"), flag(resume, "resume")
+    shuffle = flag(shuffle, "shuffle")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=<path>")
     if checkpoint is not None:
         check_writable(checkpoint, "checkpoint")
     X = net._check_X(X)
     Y = net._check_Y(Y, X.shape[0])
-    sw, _, l2 = net._check_weights(sample_weight, l2, X.shape[0])
+    sw, _, l2 = net._check_weights(sample_weight, l2, X.shape[0])  # largest in [0.5, 1)
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise TypeError("validation must be a tuple (X_val, Y_val)")
@@ -259,7 +316,7 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
     if not callable(schedule) and schedule == "step":
         gamma = real(gamma, "gamma", low=0.0)
     rate = _schedule(schedule, opt.lr, epochs, positive_int(step_size, "step_size"), gamma)
-    for epoch in range(epochs):  # every rate checked before training changes anything
+    for epoch in _epochs_to_check(schedule, epochs):  # before training changes anything
         _rate(rate, epoch)
     theta = net.theta
     state = opt.init(theta) if state is None else opt.check_state(state, theta)
@@ -282,6 +339,7 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
         for epoch in range(start, epochs):
             t0 = time.perf_counter()
             lr_epoch = _rate(rate, epoch)  # again: a schedule may follow the training
+            before = theta.copy(), copy_state(state)
             order = rng.permutation(n) if shuffle else None
             total = weight = 0.0
             for lo in range(0, n, batch_size):
@@ -291,14 +349,14 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
                 else:                            # views, no copies
                     idx = slice(lo, lo + batch_size)
                     Xb, Yb = X[idx], Y[idx]
-                swb = sw[idx] if sw.size else sw
-                wb = float(np.sum(swb, dtype=np.float64)) if sw.size else float(len(Xb))
-                scale = 1.0 / (wb * row_terms) if wb > 0 else 0.0
+                swb, wb, scale = _batch_weights(sw, idx, len(Xb), row_terms)
                 total += wb * module.mlp_loss_and_grad(
                     theta, net.sizes, *net._codes, Xb, Yb, swb, scale, l2,
                     net._work(module, len(Xb)), grad)
                 weight += wb
                 opt._apply(module, theta, grad, state, lr_epoch)
+            if not (np.isfinite(total) and all_finite(theta)):
+                _diverged(epoch, total / weight, lr_epoch, theta, state, *before)
             history["loss"].append(total / weight)
             history["lr"].append(lr_epoch)
             history["val_loss"].append(

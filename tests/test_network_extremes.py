@@ -145,14 +145,75 @@ def test_an_overflowing_mse_is_inf_with_its_finite_gradient(backend):
     np.testing.assert_allclose(hv, net.hvp(X, Y, np.ones(net.size), backend=backend))
 
 
+def _exact_mse_and_grad(net, theta, X, Y):
+    """The mse loss of a tanh/relu network with identity output and its gradient by
+    backpropagation in 50-digit mpmath arithmetic (exponents unbounded), rounded to
+    float64: inf where the true value overflows, 0 where it underflows."""
+    mpmath = pytest.importorskip("mpmath")
+    with mpmath.workdps(50):
+        sizes, t, layers = [int(s) for s in net.sizes], 0, []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            W = mpmath.matrix([[mpmath.mpf(float(theta[t + i * n_in + j])) for j in range(n_in)]
+                               for i in range(n_out)])
+            t += n_out * n_in
+            layers.append((W, mpmath.matrix([mpmath.mpf(float(v)) for v in theta[t:t + n_out]])))
+            t += n_out
+        rows, terms = len(X), len(X) * sizes[-1]
+        grads = [[mpmath.matrix(W.rows, W.cols), mpmath.matrix(b.rows, 1)] for W, b in layers]
+        loss = mpmath.mpf(0)
+        for x, y in zip(X, Y):
+            acts, zs = [mpmath.matrix([mpmath.mpf(float(v)) for v in x])], []
+            for k, (W, b) in enumerate(layers):
+                zs.append(W * acts[-1] + b)
+                if k < len(layers) - 1:
+                    acts.append(zs[-1].apply(mpmath.tanh if net.activation == "tanh"
+                                             else lambda z: max(z, 0)))
+            residual = zs[-1] - mpmath.matrix([mpmath.mpf(float(v)) for v in y])
+            loss += sum(r * r for r in residual) / terms
+            delta = residual * 2 / terms
+            for k in range(len(layers) - 1, -1, -1):
+                grads[k][0] += delta * acts[k].T
+                grads[k][1] += delta
+                if k:
+                    slope = zs[k - 1].apply(lambda z: mpmath.sech(z) ** 2) \
+                        if net.activation == "tanh" else zs[k - 1].apply(lambda z: int(z > 0))
+                    back = layers[k][0].T * delta
+                    delta = mpmath.matrix([back[i] * slope[i] for i in range(back.rows)])
+        flat = [float(v) for dW, db in grads for v in list(dW) + list(db)]
+        return float(loss), np.array(flat)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_an_overflow_to_nan_is_a_floating_point_error(backend):
-    net = make_net("relu", "identity", "mse")
+@pytest.mark.parametrize("activation,scale", [("relu", 1e300), ("relu", 1e160),
+                                              ("tanh", 1e300), ("tanh", 1e160)])
+def test_an_overflow_inside_the_network_gives_the_true_value(backend, activation, scale):
+    # products of 1e300-size weights are inf - inf (NaN) in float64; the network
+    # evaluates them again in extended precision, whose rounding is the true value
+    net = make_net(activation, "identity", "mse", sizes=(3, 4, 2))
+    X, Y = make_data(net, 3)
+    theta = net.theta * scale
+    value, grad = net.loss_and_grad(X, Y, theta, backend=backend)
+    exact_value, exact_grad = _exact_mse_and_grad(net, theta, X, Y)
+    assert value == exact_value == np.inf
+    assert np.isfinite(grad).any() and (activation == "tanh" or np.isinf(grad).any())
+    np.testing.assert_array_equal(np.isinf(grad), np.isinf(exact_grad))
+    np.testing.assert_allclose(grad, exact_grad, rtol=1e-13)
+    assert net.loss(X, Y, theta, backend=backend) == np.inf
+    for product in (net.hvp(X, Y, np.ones(net.size), theta, backend=backend),
+                    net.gnvp(X, Y, np.ones(net.size), theta, backend=backend)):
+        assert not np.isnan(product).any()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_exp_output_past_any_float_range_is_a_floating_point_error(backend):
+    # exp(1e160) and its products overflow even extended precision: no true value
+    # to round, so an error, never NaN
+    net = make_net("identity", "exp", "poisson", sizes=(3, 4, 2))
     X, Y = make_data(net, 4)
     with pytest.raises(FloatingPointError, match="overflows float64 at this theta and X"):
-        net.loss_and_grad(X, Y, net.theta * 1e300, backend=backend)
+        net.loss_and_grad(X, Y, net.theta * 1e160, backend=backend)
     with pytest.raises(FloatingPointError, match="Hessian-vector product overflows"):
-        net.hvp(X, Y, np.ones(net.size), net.theta * 1e300, backend=backend)
+        net.hvp(X, Y, np.ones(net.size), net.theta * 1e160, backend=backend)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

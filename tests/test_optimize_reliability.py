@@ -263,15 +263,6 @@ print(used)
     assert out.strip() == "[]"
 
 
-def _import_alone_imports_numba():
-    code = "import sys, pykernels; print('numba' in sys.modules)"
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True).stdout.strip() == "True"
-
-
-@pytest.mark.xfail(_import_alone_imports_numba(), strict=False,
-                   reason="`import pykernels` itself imports Numba until the lead's start-up "
-                          "change lands; then this is a real check")
 def test_first_lbfgs_on_a_python_function_does_not_import_numba():
     code = """
 import sys, numpy as np, pykernels as pk
