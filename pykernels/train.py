@@ -331,6 +331,9 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
     n = X.shape[0]
     row_terms = net._row_terms  # a batch of total weight w has scale 1 / (w row_terms)
     grad = np.empty_like(theta)
+    # the network's kernel bound to its sizes, codes and workspace: the batches made
+    # below are arrays as the kernels take them, so no call re-checks them
+    step = net._kernel(module, "mlp_loss_and_grad", min(batch_size, n))
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -350,9 +353,7 @@ def train(net, X, Y, optimizer="adam", lr=1e-3, epochs=10, batch_size=64, seed=0
                     idx = slice(lo, lo + batch_size)
                     Xb, Yb = X[idx], Y[idx]
                 swb, wb, scale = _batch_weights(sw, idx, len(Xb), row_terms)
-                total += wb * module.mlp_loss_and_grad(
-                    theta, net.sizes, *net._codes, Xb, Yb, swb, scale, l2,
-                    net._work(module, len(Xb)), grad)
+                total += wb * step(theta, Xb, Yb, swb, scale, l2, grad)[0]
                 weight += wb
                 opt._apply(module, theta, grad, state, lr_epoch)
             if not (np.isfinite(total) and all_finite(theta)):
