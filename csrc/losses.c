@@ -36,29 +36,33 @@ int PK_NAME(output_loss)(const real *restrict z, int64_t batch, int64_t n_out,
         return PK_ERR_CODE;
     if (batch < 1 || n_out < 1 || pk_valid_weights(n_sw, batch) != PK_OK)
         return PK_ERR_SIZE;
-    for (int64_t i = 0; i < batch; i++)
-        PK_NAME(activation_row)(z + i * n_out, n_out, a + i * n_out, out_code);
     double total = 0.0;
     if (loss_code == PK_CROSS_ENTROPY && out_code == PK_SOFTMAX) {
+        /* the softmax made here, from the loss's own exp(z_k - zmax): one exp an entry */
         for (int64_t i = 0; i < batch; i++) {
-            const real *zi = z + i * n_out, *yi = y + i * n_out, *ai = a + i * n_out;
-            real *di = delta + i * n_out;
+            const real *zi = z + i * n_out, *yi = y + i * n_out;
+            real *ai = a + i * n_out, *di = delta + i * n_out;
             double w = n_sw ? sw[i] : 1.0, s = w * scale;
             int64_t top = 0; /* the first largest logit */
             for (int64_t j = 1; j < n_out; j++)
                 top = zi[j] > zi[top] ? j : top;
             real zmax = zi[top];
             /* rest: the other classes' exp(z_k - zmax); gap: sum_k y_k (zmax - z_k) >= 0 */
-            double rest = 0.0, ysum = 0.0, gap = 0.0;
+            double rest = 0.0, ysum = 0.0, gap = 0.0, norm = 0.0;
             for (int64_t j = 0; j < n_out; j++) {
                 real d = zi[j] - zmax, back = d - zi[j]; /* d's rounding error: low */
                 real low = (zi[j] - (d - back)) - (zmax + back);
                 double e = pk_exp(d);
+                ai[j] = (real)e; /* as activation_row makes it, bit for bit */
+                norm += ai[j];
                 if (j != top && e != 0.0) /* exp(z_j - zmax) = exp(d) (1 + low) */
                     rest += e + e * low;
                 ysum += yi[j];
                 gap += yi[j] != 0 ? (real)(yi[j] * (real)(zmax - zi[j])) : 0.0;
             }
+            norm = 1.0 / norm;
+            for (int64_t j = 0; j < n_out; j++)
+                ai[j] = (real)(ai[j] * norm);
             total += w * (gap + ysum * log1p(rest));
             for (int64_t j = 0; j < n_out; j++)
                 di[j] = (real)((ai[j] * ysum - yi[j]) * s);
@@ -66,6 +70,8 @@ int PK_NAME(output_loss)(const real *restrict z, int64_t batch, int64_t n_out,
         *value = total * scale;
         return PK_OK;
     }
+    for (int64_t i = 0; i < batch; i++)
+        PK_NAME(activation_row)(z + i * n_out, n_out, a + i * n_out, out_code);
     for (int64_t i = 0; i < batch; i++) {
         const real *zi = z + i * n_out, *yi = y + i * n_out, *ai = a + i * n_out;
         real *di = delta + i * n_out;

@@ -59,10 +59,9 @@ def output_loss(z, y, sw, scale, out_code, loss_code, a, delta):
     """
     batch, n_out = z.shape
     weighted = sw.size != 0
-    for i in range(batch):
-        activation_row(z[i], a[i], out_code)
     total = 0.0
     if loss_code == CROSS_ENTROPY and out_code == SOFTMAX:
+        # the softmax made here, from the loss's own exp(z_k - zmax): one exp an entry
         for i in range(batch):
             zi, yi, ai, di = z[i], y[i], a[i], delta[i]
             w = sw[i] if weighted else 1.0
@@ -75,19 +74,27 @@ def output_loss(z, y, sw, scale, out_code, loss_code, a, delta):
             rest = 0.0  # sum of exp(z_k - zmax) over the other classes
             ysum = 0.0
             gap = 0.0  # sum_k y_k (zmax - z_k) >= 0
+            norm = 0.0
             for j in range(n_out):
                 d = zi[j] - zmax
                 back = d - zi[j]  # d's rounding error, exactly (TwoSum): low
                 low = (zi[j] - (d - back)) - (zmax + back)
                 e = _math.exp(d)
+                ai[j] = e  # as activation_row makes it, bit for bit
+                norm += ai[j]
                 if j != top and e != 0.0:  # exp(z_j - zmax) = exp(d) (1 + low)
                     rest += e + e * low
                 ysum += yi[j]
                 gap += yi[j] * (zmax - zi[j]) if yi[j] != 0.0 else 0.0
+            norm = 1.0 / norm
+            for j in range(n_out):
+                ai[j] *= norm
             total += w * (gap + ysum * math.log1p(rest))
             for j in range(n_out):
                 di[j] = (ai[j] * ysum - yi[j]) * s
         return total * scale
+    for i in range(batch):
+        activation_row(z[i], a[i], out_code)
     for i in range(batch):  # rows indexed in 2-D: no row views in these short loops
         w = sw[i] if weighted else 1.0
         s = w * scale
