@@ -11,7 +11,6 @@ import sys
 import numba
 import numpy as np
 import pytest
-
 from pykernels.kernels._blas import _small_gemm, gemm
 
 
@@ -233,6 +232,6 @@ def test_without_avx512_every_product_goes_to_blas(tmp_path):
         "print('ok')\n")
     env = {**os.environ, "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": str(tmp_path)}
     env.pop("NUMBA_CPU_FEATURES", None)
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    run = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True,
                          env=env, cwd=os.path.dirname(__file__), timeout=300)
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
