@@ -11,7 +11,8 @@ import sys
 import numba
 import numpy as np
 import pytest
-from pykernels.kernels._blas import _small_gemm, gemm
+from pykernels.kernels import _blas
+from pykernels.kernels._blas import BY_BLAS, BY_TILE, gemm
 
 
 @numba.njit
@@ -73,11 +74,10 @@ needs_avx512 = pytest.mark.skipif(not _host_has_avx512(),
 
 @numba.njit
 def _tile(alpha, A, trans_a, B, trans_b, beta, C):
-    """The register tile alone, as gemm calls it: True when it computed C."""
+    """gemm's product, and whether the register tile (BY_TILE) or BLAS computed it."""
     m, n = C.shape
-    k = A.shape[0] if trans_a else A.shape[1]
-    return _small_gemm(1 if trans_a else 0, 1 if trans_b else 0, m, n, k, alpha, A,
-                       max(A.shape[1], 1), B, max(B.shape[1], 1), beta, C, max(n, 1))
+    return _blas._gemm(trans_a, trans_b, m, n, A.shape[0] if trans_a else A.shape[1], alpha,
+                       A, B, beta, C)
 
 
 def _operands(rng, dtype, m, n, k, trans_a, trans_b):
@@ -124,7 +124,7 @@ def test_small_products_are_exact_to_rounding(dtype, trans_a, trans_b, alpha, be
     C = buf[pad:pad + m * n].reshape(m, n)  # C inside a larger buffer: nothing else written
     C[...] = C0 if beta != 0.0 else np.nan  # beta 0 ignores C, NaN included
     A0, B0 = A.copy(), B.copy()
-    assert _tile(alpha, A, trans_a, B, trans_b, beta, C)
+    assert _tile(alpha, A, trans_a, B, trans_b, beta, C) == BY_TILE
     _assert_exact_to_rounding(C, alpha, A, trans_a, B, trans_b, beta, C0)
     np.testing.assert_array_equal(buf[:pad], 7.0)
     np.testing.assert_array_equal(buf[pad + m * n:], 7.0)
@@ -143,11 +143,11 @@ def test_small_product_rows_have_the_bits_of_any_shape(dtype, trans_a, trans_b):
     m, n, k = 29, 45, 67
     A, B, _ = _operands(rng, dtype, m, n, k, trans_a, trans_b)
     C = np.empty((m, n), dtype)
-    assert _tile(1.0, A, trans_a, B, trans_b, 0.0, C)
+    assert _tile(1.0, A, trans_a, B, trans_b, 0.0, C) == BY_TILE
     for rows in (slice(27, 28), slice(10, 13), slice(0, 29)):
         part = np.ascontiguousarray(A[:, rows] if trans_a else A[rows])
         got = np.empty((rows.stop - rows.start, n), dtype)
-        assert _tile(1.0, part, trans_a, B, trans_b, 0.0, got)
+        assert _tile(1.0, part, trans_a, B, trans_b, 0.0, got) == BY_TILE
         np.testing.assert_array_equal(got, C[rows])
 
 
@@ -163,11 +163,7 @@ def test_small_product_limits(dtype, lanes, m, n, k, small):
     rng = np.random.default_rng(2)
     A, B, C0 = _operands(rng, dtype, m, n, k, False, True)
     C = C0.copy()
-    assert _tile(1.0, A, False, B, True, 1.0, C) == small
-    if not small:
-        np.testing.assert_array_equal(C, C0)  # not served: nothing written
-    C = C0.copy()
-    _gemm(1.0, A, False, B, True, 1.0, C)  # the tile or BLAS, exact to rounding either way
+    assert _tile(1.0, A, False, B, True, 1.0, C) == (BY_TILE if small else BY_BLAS)
     _assert_exact_to_rounding(C, 1.0, A, False, B, True, 1.0, C0)
 
 
@@ -214,7 +210,7 @@ def test_small_products_read_nothing_past_their_operands(dtype, trans_a, trans_b
         B = _before_a_guard_page(stack, B0.shape, dtype)
         C = _before_a_guard_page(stack, (m, n), dtype)
         A[...], B[...] = A0, B0
-        assert _tile(1.0, A, trans_a, B, trans_b, 0.0, C)
+        assert _tile(1.0, A, trans_a, B, trans_b, 0.0, C) == BY_TILE
         _assert_exact_to_rounding(C.copy(), 1.0, A0, trans_a, B0, trans_b, 0.0, None)
 
 
@@ -223,11 +219,10 @@ def test_without_avx512_every_product_goes_to_blas(tmp_path):
     is never emitted -- no instruction the CPU cannot run -- and BLAS serves all."""
     code = (
         "import numpy as np\n"
-        "from test_blas import _gemm, _tile\n"
+        "from test_blas import BY_BLAS, _tile\n"
         "A, B = np.ones((24, 64)), np.ones((64, 32))\n"
         "C = np.zeros((24, 32))\n"
-        "assert not _tile(1.0, A, False, B, False, 0.0, C)\n"
-        "_gemm(1.0, A, False, B, False, 0.0, C)\n"
+        "assert _tile(1.0, A, False, B, False, 0.0, C) == BY_BLAS\n"
         "assert (C == 64.0).all()\n"
         "print('ok')\n")
     env = {**os.environ, "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": str(tmp_path)}
