@@ -14,7 +14,7 @@ the product's shape, and bit for bit the C backend's.
 
 :func:`small_product` writes the loop once per LLVM module as an internal function (no
 Numba front end to type it, nothing re-typed at each call site), for the intrinsic
-``_blas._small_gemm`` to call -- only where the CPU Numba compiles for has AVX-512F
+``_blas._gemm`` to call -- only where the CPU Numba compiles for has AVX-512F
 (:func:`host_has_avx512`); elsewhere every product goes to BLAS.  Numba's cache is keyed
 on the CPU, so code for this host's vector width is what is cached.
 """
@@ -39,7 +39,9 @@ _I64 = ir.IntType(64)
 
 def host_has_avx512(context):
     """True when the code Numba compiles (for ``context``) may use AVX-512F."""
-    features = context.codegen()._tm_features  # host's, or NUMBA_CPU_FEATURES
+    # the target machine's features: the host's, or NUMBA_CPU_FEATURES ("" for
+    # NUMBA_CPU_NAME=generic); a Numba without the attribute gets BLAS only
+    features = getattr(context.codegen(), "_tm_features", "")
     return "+avx512f" in features.split(",")
 
 
