@@ -100,9 +100,7 @@ def small_product(module, real):
 
 
 class _Emitter:
-    """IR of ``int gemm_small(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C,
-    ldc)`` for one float type; returns 1 when the product was computed, 0 when it is
-    not small (the caller calls BLAS)."""
+    """Writes :func:`small_product`'s function for one float type into a module."""
 
     def __init__(self, module, real):
         self.real = real
@@ -120,7 +118,7 @@ class _Emitter:
             _I64, _I64, _I64, _I64, _I64, real, ptr, _I64, ptr, _I64, real, ptr, _I64]),
             name=self.name(real))
         self.fn.linkage = "internal"
-        self.fn.attributes.add("noinline")
+        self.fn.attributes.add("noinline")  # one copy per module, however many products
 
     @staticmethod
     def name(real):
