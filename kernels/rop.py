@@ -35,8 +35,10 @@ benchmark networks H v then costs about 1.7 gradients instead of 2.1.  The GEMMs
 passes run have the same operands and shapes (a value and its R-derivative are never
 stacked into one product that the kept pass would compute half of: BLAS may round a
 row differently in another shape), so a kept pass gives the bits of a fresh one and a
-result never depends on what was called before.  ``work`` must be zero-filled before
-its first use (the header then says it holds nothing).
+result never depends on what was called before.  (The small products of
+:func:`._blas.gemm` -- the register tile on AVX-512 CPUs -- round each entry alike in
+any shape; the rule is for BLAS.)  ``work`` must be zero-filled before its first use
+(the header then says it holds nothing).
 """
 
 import numpy as np

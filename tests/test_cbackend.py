@@ -501,3 +501,26 @@ def test_fd_loops_check_their_inputs():
                                     ())
     with pytest.raises(ValueError):
         _cbackend.fd_steps(x, h, True, x - 1, x + 1, 3, np.empty(4), np.empty(4, np.int8))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_small_products_give_the_c_loops_bits(dtype):
+    """On AVX-512 CPUs both backends compute a small network's products by the same
+    register tile (csrc/gemm.c, kernels/_gemm_tile.py): one sum per entry in the order
+    of the inner index, so a relu/mse gradient -- exact elementwise steps -- agrees to
+    the bit (partial tiles: batch 37, widths 70 and 10)."""
+    import llvmlite.binding as llvm
+
+    if not llvm.get_host_cpu_features().get("avx512f"):
+        pytest.skip("the register tiles serve AVX-512 CPUs only")
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((37, 64)).astype(dtype)
+    Y = rng.standard_normal((37, 10)).astype(dtype)
+    results = []
+    for backend in ("numba", "c"):
+        with pk.use_backend(backend):
+            net = pk.MLP([64, 70, 10], activation="relu", loss="mse", seed=0, dtype=dtype)
+            results.append(net.loss_and_grad(X, Y))
+    (loss_nb, grad_nb), (loss_c, grad_c) = results
+    assert loss_nb == loss_c
+    np.testing.assert_array_equal(grad_nb, grad_c)
