@@ -654,7 +654,26 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` "
                                  f"has {self.classes_}. 'y' has {classes}.")
-        return _dense(X), self._label_binarizer.transform(y).astype(X.dtype)
+        return _dense(X), self._binarized(y, X.dtype)
+
+    def _binarized(self, y, dtype):
+        """The targets as the network's outputs, in ``dtype``: one-hot rows (multiclass),
+        a 0/1 column (binary, 1 for ``classes_[1]``) or the indicator matrix
+        (multilabel), as LabelBinarizer.transform gives them.  Labels of a fitted class
+        are encoded directly -- without transform's second validation of y, a
+        millisecond of every fit; anything else (an unseen label) goes through transform
+        for its error."""
+        binarizer = self._label_binarizer
+        if binarizer.y_type_ in ("binary", "multiclass") and y.ndim == 1 \
+                and y.dtype.kind in "biufUS" and self.classes_.dtype.kind == y.dtype.kind:
+            index = np.searchsorted(self.classes_, y)
+            if np.array_equal(self.classes_[np.minimum(index, len(self.classes_) - 1)], y):
+                if binarizer.y_type_ == "binary":
+                    return (index == 1).astype(dtype)[:, None]
+                Y = np.zeros((len(y), len(self.classes_)), dtype)
+                Y[np.arange(len(y)), index] = 1.0
+                return Y
+        return binarizer.transform(y).astype(dtype)
 
     def _decode(self, Y):
         """Labels of network outputs (or binarized targets) Y (n_samples, n_outputs)."""

@@ -181,6 +181,22 @@ def test_string_labels_and_multilabel():
     np.testing.assert_allclose(multi.predict_log_proba(X), np.log(proba))
 
 
+@pytest.mark.parametrize("y", [np.arange(40) % 7, np.arange(40) % 2, (np.arange(40) % 3) * 2.0,
+                               np.array(list("abcd") * 10), np.array(["no", "yes"] * 20),
+                               np.full(40, 3), np.arange(40) % 2 == 0,
+                               np.array(["b", "a"] * 20, dtype=object)])
+def test_targets_encoded_as_label_binarizer_encodes_them(y):
+    from sklearn.preprocessing import LabelBinarizer
+
+    clf = MLPClassifier()
+    clf._label_binarizer = LabelBinarizer().fit(y)
+    clf.classes_ = clf._label_binarizer.classes_
+    for dtype in (np.float64, np.float32):
+        got = clf._binarized(y, dtype)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, clf._label_binarizer.transform(y))
+
+
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
 def test_float32_end_to_end(solver):
     X, y = load_iris(return_X_y=True)
