@@ -15,8 +15,6 @@ is smaller).  scikit-learn is optional: without it the factories raise ``ImportE
 import functools
 import warnings
 
-import numpy as np
-
 
 #: group -> (data set, solver, max_iter, newton-cg iterations, part of the quick run)
 FITS = {

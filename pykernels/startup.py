@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import weakref
 
 _NET = ("net = pk.MLP([64, 128, 128, 10]); X = np.ones((64, 64)); Y = np.zeros((64, 10))\n")

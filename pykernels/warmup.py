@@ -20,7 +20,6 @@ nothing.
 """
 
 import json
-import os
 import subprocess
 import sys
 import threading

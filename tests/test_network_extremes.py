@@ -158,7 +158,7 @@ def _exact_mse_and_grad(net, theta, X, Y):
             t += n_out * n_in
             layers.append((W, mpmath.matrix([mpmath.mpf(float(v)) for v in theta[t:t + n_out]])))
             t += n_out
-        rows, terms = len(X), len(X) * sizes[-1]
+        terms = len(X) * sizes[-1]
         grads = [[mpmath.matrix(W.rows, W.cols), mpmath.matrix(b.rows, 1)] for W, b in layers]
         loss = mpmath.mpf(0)
         for x, y in zip(X, Y):

@@ -1,7 +1,6 @@
 """pykernels.sklearn beside scikit-learn on its own data sets, every solver, identical
 parameters (and so the same initial weights); in Pipeline and GridSearchCV."""
 
-import numpy as np
 import pytest
 
 pytest.importorskip("sklearn")

@@ -11,7 +11,7 @@ naming the argument; the Objective and pk.train.
 
 import numpy as np
 import pytest
-from test_mlp import COMBOS, TOL, make_data, make_net
+from test_mlp import COMBOS, make_data, make_net
 
 import pykernels as pk
 from pykernels import _backend
