@@ -123,7 +123,9 @@ def _rop_buffers(sizes, batch, n_theta, work):
     a_L, the [R delta_l; delta_l] blocks and the g_l blocks (laid out like the a_l)."""
     head = _HEAD + sizes.size
     copy = n_theta + batch * (sizes[0] + sizes[-1] + 1)
-    total = batch * np.sum(sizes[1:])
+    total = 0
+    for layer in range(1, sizes.size):
+        total += batch * sizes[layer]
     n_out = sizes[-1]
     w = head + copy
     stack = work[w:w + 2 * total]
@@ -134,29 +136,21 @@ def _rop_buffers(sizes, batch, n_theta, work):
             work[w + 2 * total:w + 3 * total])
 
 
-@jit_inline
-def _same_words(x, y):
-    """True when the unsigned-integer arrays x and y are equal (one pass, no early exit:
-    the loop vectorises)."""
-    diff = np.uint64(0)
-    for i in range(x.size):
-        diff |= x[i] ^ y[i]
-    return diff == 0
-
-
 @jit_noalloc
 def _same_bits(a, b):
-    """True when the float arrays a and b (1-D, contiguous, one size) hold the same bits."""
-    if a.itemsize == 8:
-        return _same_words(a.view(np.uint64), b.view(np.uint64))
-    return _same_words(a.view(np.uint32), b.view(np.uint32))
+    """True when the float arrays a and b (1-D, contiguous, one size) hold the same bits
+    (-0.0 is not 0.0, NaNs match only with their payload; one pass, no early exit: the
+    loop vectorises)."""
+    diff = 0
+    for i in range(a.size):
+        diff |= _math.bits(a[i]) ^ _math.bits(b[i])
+    return diff == 0
 
 
 @jit_inline
 def _key_word(scale, l2, k):
     """Bits 16 (k % 4) to 16 (k % 4) + 15 of scale (k < 4) or l2 (k = 4 ... 7)."""
-    bits = np.float64(scale if k < 4 else l2).view(np.int64)
-    return (bits >> (16 * (k % 4))) & 0xFFFF
+    return (_math.bits(np.float64(scale if k < 4 else l2)) >> (16 * (k % 4))) & 0xFFFF
 
 
 @jit_inline
