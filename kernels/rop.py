@@ -47,7 +47,7 @@ from . import _math
 from ._blas import gemm
 from ._jit import jit_inline, jit_noalloc
 from .activations import (EXP, IDENTITY, RELU, SIGMOID, SOFTMAX, TANH,
-                          activation_backward, activation_row)
+                          activation_backward, activation_row, bias_activation_forward)
 from .losses import CROSS_ENTROPY, HUBER, L1, MSE, POISSON, output_loss
 from .mlp import _buffers, mlp_forward, weight_penalty, workspace_size
 
@@ -219,40 +219,24 @@ def _keep(head, copy, sizes, hidden, output, loss, theta, X, Y, sw, scale, l2):
             copy[y:y + sw.size], hit)
 
 
-@jit_inline
-def _activate(z, code):
-    """G(z) of an elementwise hidden activation."""
-    if code == TANH:
-        return _math.tanh(z)
-    if code == RELU:
-        return max(z, 0.0)
-    if code == SIGMOID:
-        return _math.sigmoid(z)
-    return z
-
-
 @jit_noalloc
-def _tangent_activation(block, b, c, activate, code):
-    """In place on block = [z; R z] (2 batch, n): [G(z + b); G'(z + b) (R z + c)]; with
-    ``activate`` False the upper half already holds a = G(z + b) and is kept."""
+def _tangent_activation(block, c, code):
+    """In place on block = [a; R z] (2 batch, n), a = G(z + b): the lower half becomes
+    R a = G'(z + b) (R z + c)."""
     batch = block.shape[0] // 2
     for i in range(batch):
-        z, rz = block[i], block[batch + i]
-        if activate:
-            for j in range(z.size):
-                z[j] = _activate(z[j] + b[j], code)
-                rz[j] = (rz[j] + c[j]) * _slope(z[j], code)
-        else:
-            for j in range(z.size):
-                rz[j] = (rz[j] + c[j]) * _slope(z[j], code)
+        a, ra = block[i], block[batch + i]
+        for j in range(a.size):
+            ra[j] = (ra[j] + c[j]) * _slope(a[j], code)
 
 
 @jit_inline
-def _rop_forward(theta, sizes, hidden, X, v, stack, cached):
+def _rop_forward(theta, sizes, hidden, X, v, stack, scratch, cached):
     """Forward sweep and its R-operator: each layer's (2 batch, n) block of ``stack`` is
     [a_l; R a_l] (hidden layers) or [z_L; R z_L] (the last); with ``cached`` the a_l
     (z_L) are there already and only the R-derivatives are computed -- by the very GEMMs
-    of a fresh pass, so that both round alike.  Returns the last block."""
+    of a fresh pass, so that both round alike.  Otherwise the pre-activations go through
+    ``scratch`` (as long as ``stack``, overwritten).  Returns the last block."""
     batch = X.shape[0]
     n_layers = sizes.size - 1
     t = 0
@@ -269,15 +253,17 @@ def _rop_forward(theta, sizes, hidden, X, v, stack, cached):
         block = stack[w:w + 2 * batch * n_out].reshape((2 * batch, n_out))
         w += 2 * batch * n_out
         a = X if layer == 0 else prev[:batch]
-        if not cached:
-            gemm(1.0, a, False, W, True, 0.0, block[:batch])  # z = a W^T
+        if not cached:  # a = G(z + b), z = a W^T
+            z = scratch[:batch * n_out].reshape((batch, n_out))
+            gemm(1.0, a, False, W, True, 0.0, z)
+            bias_activation_forward(z, b, block[:batch],
+                                    IDENTITY if layer == n_layers - 1 else hidden)
         if layer == 0:  # R{a_0} = 0: R z = a V^T
             gemm(1.0, a, False, V, True, 0.0, block[batch:])
         else:  # R z = R a W^T + a V^T
             gemm(1.0, prev[batch:], False, W, True, 0.0, block[batch:])
             gemm(1.0, a, False, V, True, 1.0, block[batch:])
-        _tangent_activation(block, b, c, not cached,
-                            IDENTITY if layer == n_layers - 1 else hidden)
+        _tangent_activation(block, c, IDENTITY if layer == n_layers - 1 else hidden)
         prev = block
     return prev
 
@@ -386,7 +372,9 @@ def mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, ou
     theta, X, Y, sw, hit = _keep(head, copy, sizes, hidden, output, loss, theta, X, Y, sw,
                                  scale, l2)
     cached = hit and head[0] >= state
-    last = _rop_forward(theta, sizes, hidden, X, v, stack, cached)
+    # the deltas are all written anew in a pass that is not kept: their room serves
+    # the forward sweep as scratch
+    last = _rop_forward(theta, sizes, hidden, X, v, stack, deltas, cached)
     z, rz = last[:batch], last[batch:]
     w = stack.size - last.size
     D = deltas[w:].reshape((2 * batch, z.shape[1]))  # [R delta; delta]
