@@ -56,6 +56,24 @@ def bits(typingctx, x):
     return (types.int64 if width == 64 else types.int32)(x), codegen
 
 
+@intrinsic
+def pick(typingctx, condition, x, y):
+    """x if condition else y, both evaluated, as one LLVM ``select``: no branch for
+    LLVM to unswitch loops on.  x and y are floats (or ints, made float64); the result
+    has the wider type."""
+    floats = (types.float32, types.float64)
+    result = types.float32 if x == y == types.float32 else types.float64
+    if not all(t in floats or isinstance(t, types.Integer) for t in (x, y)):
+        raise TypingError("pick: x and y must be float or integer scalars")
+
+    def codegen(context, builder, signature, args):
+        flag = context.cast(builder, args[0], signature.args[0], types.boolean)
+        return builder.select(flag, context.cast(builder, args[1], signature.args[1], result),
+                              context.cast(builder, args[2], signature.args[2], result))
+
+    return result(condition, x, y), codegen
+
+
 @jit_noalloc
 def exp(x):
     """exp(x) in float64: x = g + n ln2, |g| <= ln2/2, exp(g) by a Pade form."""

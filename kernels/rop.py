@@ -88,22 +88,21 @@ def _bend(a, ra, code):
 
 @jit_inline
 def _loss_slope(r, code):
-    """d loss / d a of an elementwise loss at the residual r = a - y (mse, l1, huber)."""
-    if code == MSE:
-        return 2.0 * r
-    if code == L1:
-        return 1.0 if r > 0.0 else (-1.0 if r < 0.0 else 0.0)
-    return min(max(r, -1.0), 1.0)
+    """d loss / d a of an elementwise loss at the residual r = a - y (mse, l1, huber).
+
+    Every candidate is computed and one is picked (no branch on ``code``): LLVM then
+    compiles the loops calling this once, not once per loss -- the output layer's few
+    entries do not need a loop of their own for each."""
+    sign = _math.pick(r > 0.0, 1.0, _math.pick(r < 0.0, -1.0, 0.0))
+    return _math.pick(code == MSE, 2.0 * r, _math.pick(code == L1, sign, min(max(r, -1.0), 1.0)))
 
 
 @jit_inline
 def _loss_curvature(r, code):
-    """d^2 loss / d a^2 of an elementwise loss at the residual r = a - y."""
-    if code == MSE:
-        return 2.0
-    if code == HUBER:
-        return 1.0 if abs(r) <= 1.0 else 0.0
-    return 0.0
+    """d^2 loss / d a^2 of an elementwise loss at the residual r = a - y (no branch on
+    ``code``, as :func:`_loss_slope`)."""
+    return _math.pick(code == MSE, 2.0,
+                      _math.pick(code == HUBER, _math.pick(abs(r) <= 1.0, 1.0, 0.0), 0.0))
 
 
 # the header of ``work``: [state, hidden, output, loss, batch, n_sizes, n_sw, key,
