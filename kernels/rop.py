@@ -46,6 +46,7 @@ import numpy as np
 from . import _math
 from ._blas import gemm
 from ._jit import jit_inline, jit_noalloc
+from ._views import entries, matrix
 from .activations import (EXP, IDENTITY, RELU, SIGMOID, SOFTMAX, TANH,
                           activation_backward, activation_row, bias_activation_forward)
 from .losses import CROSS_ENTROPY, HUBER, L1, MSE, POISSON, output_loss
@@ -129,7 +130,7 @@ def _rop_buffers(sizes, batch, n_theta, work):
     w = head + copy
     stack = work[w:w + 2 * total]
     w += 2 * total
-    a = work[w:w + batch * n_out].reshape((batch, n_out))
+    a = matrix(work, w, batch, n_out)
     w += batch * n_out
     return (work[:head], work[head:head + copy], stack, a, work[w:w + 2 * total],
             work[w + 2 * total:w + 3 * total])
@@ -173,13 +174,13 @@ def _header_matches(head, sizes, hidden, output, loss, batch, n_sw, scale, l2):
 @jit_inline
 def _same_matrix(copy, M):
     """True when the flat ``copy`` holds the bits of the C-contiguous 2-D array M."""
-    return _same_bits(copy, M.reshape(M.size))
+    return _same_bits(copy, entries(M))
 
 
 @jit_inline
 def _put_matrix(copy, M):
     """copy (flat) <- the entries of the C-contiguous 2-D array M, row after row."""
-    flat = M.reshape(M.size)
+    flat = entries(M)
     for i in range(flat.size):
         copy[i] = flat[i]
 
@@ -214,7 +215,8 @@ def _keep(head, copy, sizes, hidden, output, loss, theta, X, Y, sw, scale, l2):
             head[_KEY + k] = _key_word(scale, l2, k)
         for k in range(sizes.size):
             head[_HEAD + k] = sizes[k]
-    return (copy[:n], copy[n:n + m].reshape(X.shape), copy[n + m:y].reshape(Y.shape),
+    return (copy[:n], matrix(copy, n, X.shape[0], X.shape[1]),
+            matrix(copy, n + m, Y.shape[0], Y.shape[1]),
             copy[y:y + sw.size], hit)
 
 
@@ -240,20 +242,20 @@ def _rop_forward(theta, sizes, hidden, X, v, stack, scratch, cached):
     n_layers = sizes.size - 1
     t = 0
     w = 0
-    prev = stack[:0].reshape((0, 0))
+    prev = matrix(stack, 0, 0, 0)
     for layer in range(n_layers):
         n_in, n_out = sizes[layer], sizes[layer + 1]
-        W = theta[t:t + n_out * n_in].reshape((n_out, n_in))
-        V = v[t:t + n_out * n_in].reshape((n_out, n_in))
+        W = matrix(theta, t, n_out, n_in)
+        V = matrix(v, t, n_out, n_in)
         t += n_out * n_in
         b = theta[t:t + n_out]
         c = v[t:t + n_out]
         t += n_out
-        block = stack[w:w + 2 * batch * n_out].reshape((2 * batch, n_out))
+        block = matrix(stack, w, 2 * batch, n_out)
         w += 2 * batch * n_out
         a = X if layer == 0 else prev[:batch]
         if not cached:  # a = G(z + b), z = a W^T
-            z = scratch[:batch * n_out].reshape((batch, n_out))
+            z = matrix(scratch, 0, batch, n_out)
             gemm(1.0, a, False, W, True, 0.0, z)
             bias_activation_forward(z, b, block[:batch],
                                     IDENTITY if layer == n_layers - 1 else hidden)
@@ -376,7 +378,7 @@ def mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, ou
     last = _rop_forward(theta, sizes, hidden, X, v, stack, deltas, cached)
     z, rz = last[:batch], last[batch:]
     w = stack.size - last.size
-    D = deltas[w:].reshape((2 * batch, z.shape[1]))  # [R delta; delta]
+    D = matrix(deltas, w, 2 * batch, z.shape[1])  # [R delta; delta]
     value = output_loss(z, Y, sw, scale, output, loss, a, D[batch:])
     _output_rop(z, Y, sw, scale, output, loss, a, rz, D[:batch], gauss_newton)
     curved = hidden == TANH or hidden == SIGMOID
@@ -386,13 +388,13 @@ def mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, ou
         t -= n_out
         rdb = out[t:t + n_out]
         t -= n_out * n_in
-        rdW = out[t:t + n_out * n_in].reshape((n_out, n_in))
+        rdW = matrix(out, t, n_out, n_in)
         rdelta, delta = D[:batch], D[batch:]
         if layer == 0:
             S = X
         else:
             w -= 2 * batch * n_in
-            S = stack[w:w + 2 * batch * n_in].reshape((2 * batch, n_in))  # [a; R a]
+            S = matrix(stack, w, 2 * batch, n_in)  # [a; R a]
         if layer == 0 or gauss_newton:
             gemm(1.0, rdelta, True, S[:batch], False, 0.0, rdW)
         else:
@@ -404,9 +406,9 @@ def mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, ou
                 rdb[j] += rdelta[i, j]
         if layer == 0:
             break
-        W = theta[t:t + n_out * n_in].reshape((n_out, n_in))
-        D_prev = deltas[w:w + 2 * batch * n_in].reshape((2 * batch, n_in))
-        G = gs[w // 2:w // 2 + batch * n_in].reshape((batch, n_in))
+        W = matrix(theta, t, n_out, n_in)
+        D_prev = matrix(deltas, w, 2 * batch, n_in)
+        G = matrix(gs, w // 2, batch, n_in)
         # g = delta W feeds the G'' term and the delta of the layer below, which the
         # first hidden layer's R{dW} does not need (R{a_0} = 0): skip it there for
         # activations with G'' = 0 -- one GEMM of the largest layer fewer; cached, the
@@ -416,7 +418,7 @@ def mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, ou
         if need_g:
             gemm(1.0, delta, False, W, False, 0.0, D_prev[batch:])  # g = delta W
         if not gauss_newton:  # + delta V
-            V = v[t:t + n_out * n_in].reshape((n_out, n_in))
+            V = matrix(v, t, n_out, n_in)
             gemm(1.0, delta, False, V, False, 1.0, D_prev[:batch])
         if need_g:
             mode = _KEEP_G if curved else _DELTA
@@ -484,7 +486,7 @@ def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):
     for i in range(batch):
         activation_row(z[i], a[i], output)
     for k in range(sizes[-1]):
-        delta = buf[:z.size].reshape(z.shape)
+        delta = matrix(buf, 0, z.shape[0], z.shape[1])
         for i in range(batch):
             for j in range(delta.shape[1]):
                 delta[i, j] = 0.0
@@ -500,7 +502,7 @@ def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):
                 prev = X
             else:
                 w -= batch * n_in
-                prev = fwork[w:w + batch * n_in].reshape((batch, n_in))
+                prev = matrix(fwork, w, batch, n_in)
             if wrt_params:
                 for i in range(batch):
                     row = out[i, k]
@@ -511,9 +513,9 @@ def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):
                             block[m] = delta[i, j] * prev[i, m]
                 if layer == 0:
                     break
-            W = theta[t:t + n_out * n_in].reshape((n_out, n_in))
+            W = matrix(theta, t, n_out, n_in)
             bufs = (bufs[1], bufs[0])
-            d_prev = bufs[0][:batch * n_in].reshape((batch, n_in))
+            d_prev = matrix(bufs[0], 0, batch, n_in)
             gemm(1.0, delta, False, W, False, 0.0, d_prev)
             if layer == 0:
                 for i in range(batch):
