@@ -1,8 +1,10 @@
-"""Views of a flat buffer as matrices, for the network kernels.
+"""Views of a flat buffer as vectors and matrices, for the network kernels.
 
-``flat[start:start + rows * cols].reshape((rows, cols))`` costs Numba a slice, a call
-of its reshape helper and an exception path at every call site, each typed and lowered
-again; :func:`matrix` is the same view as a handful of LLVM instructions.
+``flat[start:start + rows * cols].reshape((rows, cols))`` costs Numba a slice (with the
+clamping of its bounds), a call of its reshape helper and an exception path at every
+call site, each typed and lowered again; the intrinsics here are the same views as a
+handful of LLVM instructions, unchecked (kernels trust their inputs: a view must lie in
+the array it is taken of).
 """
 
 from numba import types
@@ -13,11 +15,65 @@ from numba.extending import intrinsic
 from numba.np.arrayobj import populate_array
 
 
+def _view(context, builder, src, result, data, shape, strides):
+    """A view of the array structure ``src``: an array of type ``result``."""
+    view = context.make_array(result)(context, builder)
+    populate_array(view, data=data, shape=shape, strides=strides, itemsize=src.itemsize,
+                   meminfo=src.meminfo, parent=src.parent)
+    return impl_ret_borrowed(context, builder, result, view._getvalue())
+
+
+def _intp(context, builder, args, argtypes):
+    return [context.cast(builder, value, ty, types.intp) for value, ty in zip(args, argtypes)]
+
+
+@intrinsic
+def segment(typingctx, flat, start, n):
+    """The view ``flat[start:start + n]`` of the 1-D C-contiguous array flat."""
+    if not (isinstance(flat, types.Array) and flat.ndim == 1 and flat.layout == "C"):
+        raise TypingError("segment: flat must be a 1-D C-contiguous array")
+    if not all(isinstance(x, types.Integer) for x in (start, n)):
+        raise TypingError("segment: start and n must be integers")
+
+    def codegen(context, builder, signature, args):
+        src = context.make_array(flat)(context, builder, args[0])
+        start_, n_ = _intp(context, builder, args[1:], signature.args[1:])
+        return _view(context, builder, src, flat, cgutils.gep(builder, src.data, start_),
+                     [n_], [src.itemsize])
+
+    return flat(flat, start, n), codegen
+
+
+def _half(name, lower):
+    def typer(typingctx, M):
+        if not (isinstance(M, types.Array) and M.ndim == 2 and M.layout == "C"):
+            raise TypingError(f"{name}: M must be a 2-D C-contiguous array")
+
+        def codegen(context, builder, signature, args):
+            src = context.make_array(M)(context, builder, args[0])
+            rows, cols = cgutils.unpack_tuple(builder, src.shape, 2)
+            half = builder.sdiv(rows, rows.type(2))
+            first = builder.mul(half, cols) if lower else cols.type(0)
+            return _view(context, builder, src, M, cgutils.gep(builder, src.data, first),
+                         [half, cols], cgutils.unpack_tuple(builder, src.strides, 2))
+
+        return M(M), codegen
+
+    typer.__name__ = name
+    typer.__doc__ = (f"The {'lower' if lower else 'upper'} half of the rows of the 2-D "
+                     "C-contiguous array M, which has an even number of rows: "
+                     f"``M[{'M.shape[0] // 2:' if lower else ':M.shape[0] // 2'}]``.")
+    return intrinsic(typer)
+
+
+upper = _half("upper", False)
+lower = _half("lower", True)
+
+
 @intrinsic
 def matrix(typingctx, flat, start, rows, cols):
     """The C-contiguous (rows, cols) view of ``flat[start:start + rows * cols]``, flat a
-    1-D C-contiguous array; unchecked (kernels trust their inputs: the entries must lie
-    in ``flat``)."""
+    1-D C-contiguous array."""
     if not (isinstance(flat, types.Array) and flat.ndim == 1 and flat.layout == "C"):
         raise TypingError("matrix: flat must be a 1-D C-contiguous array")
     if not all(isinstance(x, types.Integer) for x in (start, rows, cols)):
@@ -26,14 +82,9 @@ def matrix(typingctx, flat, start, rows, cols):
 
     def codegen(context, builder, signature, args):
         src = context.make_array(flat)(context, builder, args[0])
-        start_, rows_, cols_ = (context.cast(builder, value, ty, types.intp)
-                                for value, ty in zip(args[1:], signature.args[1:]))
-        view = context.make_array(result)(context, builder)
-        populate_array(view, data=cgutils.gep(builder, src.data, start_),
-                       shape=[rows_, cols_], strides=[builder.mul(cols_, src.itemsize),
-                                                      src.itemsize],
-                       itemsize=src.itemsize, meminfo=src.meminfo, parent=src.parent)
-        return impl_ret_borrowed(context, builder, result, view._getvalue())
+        start_, rows_, cols_ = _intp(context, builder, args[1:], signature.args[1:])
+        return _view(context, builder, src, result, cgutils.gep(builder, src.data, start_),
+                     [rows_, cols_], [builder.mul(cols_, src.itemsize), src.itemsize])
 
     return result(flat, start, rows, cols), codegen
 
@@ -48,9 +99,6 @@ def entries(typingctx, M):
 
     def codegen(context, builder, signature, args):
         src = context.make_array(M)(context, builder, args[0])
-        view = context.make_array(result)(context, builder)
-        populate_array(view, data=src.data, shape=[src.nitems], strides=[src.itemsize],
-                       itemsize=src.itemsize, meminfo=src.meminfo, parent=src.parent)
-        return impl_ret_borrowed(context, builder, result, view._getvalue())
+        return _view(context, builder, src, result, src.data, [src.nitems], [src.itemsize])
 
     return result(M), codegen

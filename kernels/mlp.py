@@ -32,7 +32,7 @@ import numpy as np
 
 from ._blas import gemm
 from ._jit import jit_inline, jit_noalloc
-from ._views import matrix
+from ._views import matrix, segment
 from .activations import IDENTITY, activation_backward, activation_row, bias_activation_forward
 from .losses import output_loss
 
@@ -54,7 +54,7 @@ def _buffers(sizes, batch, work):
         span = max(span, batch * sizes[layer])
     a = matrix(work, w, batch, n_out)
     w += batch * n_out
-    return a, work[w:w + span], work[w + span:w + 2 * span]
+    return a, segment(work, w, span), segment(work, w + span, span)
 
 
 @jit_inline
@@ -70,7 +70,7 @@ def mlp_forward(theta, sizes, hidden, X, work):
         n_in, n_out = sizes[layer], sizes[layer + 1]
         W = matrix(theta, t, n_out, n_in)
         t += n_out * n_in
-        b = theta[t:t + n_out]
+        b = segment(theta, t, n_out)
         t += n_out
         z = matrix(scratch, 0, batch, n_out)
         a = matrix(work, w, batch, n_out)
@@ -116,7 +116,7 @@ def mlp_loss(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, work):
     delta = matrix(scratch, 0, z.shape[0], z.shape[1])
     value = output_loss(z, Y, sw, scale, output, loss, a, delta)
     if l2 != 0.0:
-        value += weight_penalty(theta, sizes, l2, theta, work[:0])
+        value += weight_penalty(theta, sizes, l2, theta, segment(work, 0, 0))
     return value
 
 
@@ -136,7 +136,7 @@ def mlp_loss_and_grad(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, w
     for layer in range(sizes.size - 2, -1, -1):
         n_in, n_out = sizes[layer], sizes[layer + 1]
         t -= n_out
-        db = grad[t:t + n_out]
+        db = segment(grad, t, n_out)
         t -= n_out * n_in
         dW = matrix(grad, t, n_out, n_in)
         if layer == 0:

@@ -46,7 +46,7 @@ import numpy as np
 from . import _math
 from ._blas import gemm
 from ._jit import jit_inline, jit_noalloc
-from ._views import entries, matrix
+from ._views import entries, lower, matrix, segment, upper
 from .activations import (EXP, IDENTITY, RELU, SIGMOID, SOFTMAX, TANH,
                           activation_backward, activation_row, bias_activation_forward)
 from .losses import CROSS_ENTROPY, HUBER, L1, MSE, POISSON, output_loss
@@ -128,12 +128,12 @@ def _rop_buffers(sizes, batch, n_theta, work):
         total += batch * sizes[layer]
     n_out = sizes[-1]
     w = head + copy
-    stack = work[w:w + 2 * total]
+    stack = segment(work, w, 2 * total)
     w += 2 * total
     a = matrix(work, w, batch, n_out)
     w += batch * n_out
-    return (work[:head], work[head:head + copy], stack, a, work[w:w + 2 * total],
-            work[w + 2 * total:w + 3 * total])
+    return (segment(work, 0, head), segment(work, head, copy), stack, a,
+            segment(work, w, 2 * total), segment(work, w + 2 * total, total))
 
 
 @jit_noalloc
@@ -172,12 +172,6 @@ def _header_matches(head, sizes, hidden, output, loss, batch, n_sw, scale, l2):
 
 
 @jit_inline
-def _same_matrix(copy, M):
-    """True when the flat ``copy`` holds the bits of the C-contiguous 2-D array M."""
-    return _same_bits(copy, entries(M))
-
-
-@jit_inline
 def _put_matrix(copy, M):
     """copy (flat) <- the entries of the C-contiguous 2-D array M, row after row."""
     flat = entries(M)
@@ -199,14 +193,16 @@ def _keep(head, copy, sizes, hidden, output, loss, theta, X, Y, sw, scale, l2):
     y = n + m + Y.size
     hit = (head[0] != _EMPTY
            and _header_matches(head, sizes, hidden, output, loss, batch, sw.size, scale, l2)
-           and _same_bits(copy[:n], theta) and _same_matrix(copy[n:n + m], X)
-           and _same_matrix(copy[n + m:y], Y) and _same_bits(copy[y:y + sw.size], sw))
+           and _same_bits(segment(copy, 0, n), theta)
+           and _same_bits(segment(copy, n, m), entries(X))
+           and _same_bits(segment(copy, n + m, Y.size), entries(Y))
+           and _same_bits(segment(copy, y, sw.size), sw))
     if not hit:
         head[0] = _EMPTY
         for i in range(n):
             copy[i] = theta[i]
-        _put_matrix(copy[n:n + m], X)
-        _put_matrix(copy[n + m:y], Y)
+        _put_matrix(segment(copy, n, m), X)
+        _put_matrix(segment(copy, n + m, Y.size), Y)
         for i in range(sw.size):
             copy[y + i] = sw[i]
         head[1], head[2], head[3], head[4], head[5] = hidden, output, loss, batch, sizes.size
@@ -215,9 +211,9 @@ def _keep(head, copy, sizes, hidden, output, loss, theta, X, Y, sw, scale, l2):
             head[_KEY + k] = _key_word(scale, l2, k)
         for k in range(sizes.size):
             head[_HEAD + k] = sizes[k]
-    return (copy[:n], matrix(copy, n, X.shape[0], X.shape[1]),
+    return (segment(copy, 0, n), matrix(copy, n, X.shape[0], X.shape[1]),
             matrix(copy, n + m, Y.shape[0], Y.shape[1]),
-            copy[y:y + sw.size], hit)
+            segment(copy, y, sw.size), hit)
 
 
 @jit_noalloc
@@ -248,22 +244,22 @@ def _rop_forward(theta, sizes, hidden, X, v, stack, scratch, cached):
         W = matrix(theta, t, n_out, n_in)
         V = matrix(v, t, n_out, n_in)
         t += n_out * n_in
-        b = theta[t:t + n_out]
-        c = v[t:t + n_out]
+        b = segment(theta, t, n_out)
+        c = segment(v, t, n_out)
         t += n_out
         block = matrix(stack, w, 2 * batch, n_out)
         w += 2 * batch * n_out
-        a = X if layer == 0 else prev[:batch]
+        a = X if layer == 0 else upper(prev)
         if not cached:  # a = G(z + b), z = a W^T
             z = matrix(scratch, 0, batch, n_out)
             gemm(1.0, a, False, W, True, 0.0, z)
-            bias_activation_forward(z, b, block[:batch],
+            bias_activation_forward(z, b, upper(block),
                                     IDENTITY if layer == n_layers - 1 else hidden)
         if layer == 0:  # R{a_0} = 0: R z = a V^T
-            gemm(1.0, a, False, V, True, 0.0, block[batch:])
+            gemm(1.0, a, False, V, True, 0.0, lower(block))
         else:  # R z = R a W^T + a V^T
-            gemm(1.0, prev[batch:], False, W, True, 0.0, block[batch:])
-            gemm(1.0, a, False, V, True, 1.0, block[batch:])
+            gemm(1.0, lower(prev), False, W, True, 0.0, lower(block))
+            gemm(1.0, a, False, V, True, 1.0, lower(block))
         _tangent_activation(block, c, IDENTITY if layer == n_layers - 1 else hidden)
         prev = block
     return prev
@@ -376,27 +372,27 @@ def mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, ou
     # the deltas are all written anew in a pass that is not kept: their room serves
     # the forward sweep as scratch
     last = _rop_forward(theta, sizes, hidden, X, v, stack, deltas, cached)
-    z, rz = last[:batch], last[batch:]
+    z, rz = upper(last), lower(last)
     w = stack.size - last.size
     D = matrix(deltas, w, 2 * batch, z.shape[1])  # [R delta; delta]
-    value = output_loss(z, Y, sw, scale, output, loss, a, D[batch:])
-    _output_rop(z, Y, sw, scale, output, loss, a, rz, D[:batch], gauss_newton)
+    value = output_loss(z, Y, sw, scale, output, loss, a, lower(D))
+    _output_rop(z, Y, sw, scale, output, loss, a, rz, upper(D), gauss_newton)
     curved = hidden == TANH or hidden == SIGMOID
     t = theta.size
     for layer in range(sizes.size - 2, -1, -1):
         n_in, n_out = sizes[layer], sizes[layer + 1]
         t -= n_out
-        rdb = out[t:t + n_out]
+        rdb = segment(out, t, n_out)
         t -= n_out * n_in
         rdW = matrix(out, t, n_out, n_in)
-        rdelta, delta = D[:batch], D[batch:]
+        rdelta, delta = upper(D), lower(D)
         if layer == 0:
             S = X
         else:
             w -= 2 * batch * n_in
             S = matrix(stack, w, 2 * batch, n_in)  # [a; R a]
         if layer == 0 or gauss_newton:
-            gemm(1.0, rdelta, True, S[:batch], False, 0.0, rdW)
+            gemm(1.0, rdelta, True, S[:batch], False, 0.0, rdW)  # S = X at layer 0
         else:
             gemm(1.0, D, True, S, False, 0.0, rdW)  # R delta^T a + delta^T R a in one GEMM
         for j in range(n_out):
@@ -414,12 +410,12 @@ def mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, ou
         # activations with G'' = 0 -- one GEMM of the largest layer fewer; cached, the
         # deltas (and the g of curved activations) are in ``work`` already
         need_g = not gauss_newton and not cached and (layer > 1 or curved)
-        gemm(1.0, rdelta, False, W, False, 0.0, D_prev[:batch])  # R delta W
+        gemm(1.0, rdelta, False, W, False, 0.0, upper(D_prev))  # R delta W
         if need_g:
-            gemm(1.0, delta, False, W, False, 0.0, D_prev[batch:])  # g = delta W
+            gemm(1.0, delta, False, W, False, 0.0, lower(D_prev))  # g = delta W
         if not gauss_newton:  # + delta V
             V = matrix(v, t, n_out, n_in)
-            gemm(1.0, delta, False, V, False, 1.0, D_prev[:batch])
+            gemm(1.0, delta, False, V, False, 1.0, upper(D_prev))
         if need_g:
             mode = _KEEP_G if curved else _DELTA
         elif cached and curved and not gauss_newton:
@@ -480,7 +476,8 @@ def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):
     hidden_rows = rows - batch * sizes[-1]
     base = rows + batch * (sizes[-1] + 2 * widest)  # mlp.workspace_size
     span = batch * max(widest, sizes[0])  # the input layer's d_prev is (batch, n_in)
-    fwork, buf, spare = work[:base], work[base:base + span], work[base + span:base + 2 * span]
+    fwork, buf, spare = (segment(work, 0, base), segment(work, base, span),
+                         segment(work, base + span, span))
     z = mlp_forward(theta, sizes, hidden, X, fwork)
     a, _, _ = _buffers(sizes, batch, fwork)
     for i in range(batch):
