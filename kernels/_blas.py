@@ -45,9 +45,16 @@ def _check_operands(A, B, C):
     return dtype
 
 
-def _flag(context, builder, value, ty):
-    """A transposition flag of Numba type ``ty`` as an intp 0 or 1."""
-    return builder.zext(context.cast(builder, value, ty, types.boolean), cgutils.intp_t)
+def _unpack(context, builder, signature, args, dtype, flags, scalars, arrays):
+    """The arguments at positions ``flags`` (transposition flags) as intp 0 or 1, at
+    ``scalars`` cast to ``dtype``, at ``arrays`` as array structures."""
+    def flag(i):
+        value = context.cast(builder, args[i], signature.args[i], types.boolean)
+        return builder.zext(value, cgutils.intp_t)
+
+    return ([flag(i) for i in flags],
+            [context.cast(builder, args[i], signature.args[i], dtype) for i in scalars],
+            [context.make_array(signature.args[i])(context, builder, args[i]) for i in arrays])
 
 
 def _product(context, builder, dtype, ta, tb, m, n, k, alpha, A, B, beta, C):
@@ -78,13 +85,9 @@ def _gemm(typingctx, trans_a, trans_b, m, n, k, alpha, A, B, beta, C):
     dtype = _check_operands(A, B, C)
 
     def codegen(context, builder, signature, args):
-        ta, tb, m_, n_, k_, alpha_, a, b, beta_, c = args
-        ta, tb = (_flag(context, builder, flag, ty)
-                  for flag, ty in ((ta, signature.args[0]), (tb, signature.args[1])))
-        alpha_, beta_ = (context.cast(builder, value, ty, dtype) for value, ty in (
-            (alpha_, signature.args[5]), (beta_, signature.args[8])))
-        a, b, c = (context.make_array(ty)(context, builder, value)
-                   for value, ty in ((a, A), (b, B), (c, C)))
+        (ta, tb), (alpha_, beta_), (a, b, c) = _unpack(
+            context, builder, signature, args, dtype, (0, 1), (5, 8), (6, 7, 9))
+        m_, n_, k_ = args[2:5]
         return _product(context, builder, dtype, ta, tb, m_, n_, k_, alpha_, a, b, beta_, c)
 
     sig = types.int32(trans_a, trans_b, types.intp, types.intp, types.intp, alpha, A, B,
@@ -136,13 +139,8 @@ def gemm(typingctx, alpha, A, trans_a, B, trans_b, beta, C):
     dtype = _check_operands(A, B, C)
 
     def codegen(context, builder, signature, args):
-        alpha_, a, ta, b, tb, beta_, c = args
-        ta, tb = (_flag(context, builder, flag, ty)
-                  for flag, ty in ((ta, signature.args[2]), (tb, signature.args[4])))
-        alpha_, beta_ = (context.cast(builder, value, ty, dtype) for value, ty in (
-            (alpha_, signature.args[0]), (beta_, signature.args[5])))
-        a, b, c = (context.make_array(ty)(context, builder, value)
-                   for value, ty in ((a, A), (b, B), (c, C)))
+        (ta, tb), (alpha_, beta_), (a, b, c) = _unpack(
+            context, builder, signature, args, dtype, (2, 4), (0, 5), (1, 3, 6))
         (a_rows, a_cols), (b_rows, b_cols), (m, n) = (
             cgutils.unpack_tuple(builder, x.shape, 2) for x in (a, b, c))
 
