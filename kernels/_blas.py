@@ -12,6 +12,8 @@ compiled and cached exactly like kernels using ``np.dot``.  Products with inner 
 backend's csrc/gemm.c, whose bits they give.
 """
 
+import functools
+
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -20,7 +22,6 @@ from numba.extending import intrinsic
 from numba.np.linalg import ensure_blas
 
 from ._gemm_tile import host_has_avx512, small_product
-from ._jit import jit_inline
 
 _CHAR = ir.IntType(8)
 _VOIDP = ir.IntType(8).as_pointer()
@@ -30,13 +31,9 @@ _VOIDP = ir.IntType(8).as_pointer()
 BY_BLAS, BY_TILE = 0, 1
 
 
-@intrinsic
-def _gemm(typingctx, trans_a, trans_b, m, n, k, alpha, A, B, beta, C):
-    """Row-major C (m, n) <- alpha op(A) op(B) + beta C on C-contiguous float arrays of
-    matching shapes: by the register tile of :mod:`._gemm_tile` when the product is
-    small and the CPU has AVX-512F (returns BY_TILE), else by BLAS (returns BLAS's
-    status: BY_BLAS on success, -1 when SciPy's BLAS could not be loaded)."""
-    ensure_blas()  # SciPy's BLAS, checked when compiling, as np.dot does
+def _check_operands(A, B, C):
+    """The dtype of C, after checking that A, B and C are 2-D C-contiguous arrays of one
+    float dtype and C is writable (else a TypingError, at compile time)."""
     arrays = (A, B, C)
     if not all(isinstance(x, types.Array) and x.ndim == 2 for x in arrays):
         raise TypingError("gemm: A, B and C must be 2-D arrays")
@@ -45,30 +42,53 @@ def _gemm(typingctx, trans_a, trans_b, m, n, k, alpha, A, B, beta, C):
         raise TypingError("gemm: A, B and C must share one float32/float64 dtype")
     if any(x.layout != "C" for x in arrays) or not C.mutable:
         raise TypingError("gemm: A, B and C must be C-contiguous and C writable")
+    return dtype
+
+
+def _unpack(context, builder, signature, args, dtype, flags, scalars, arrays):
+    """The arguments at positions ``flags`` (transposition flags) as intp 0 or 1, at
+    ``scalars`` cast to ``dtype``, at ``arrays`` as array structures."""
+    def flag(i):
+        value = context.cast(builder, args[i], signature.args[i], types.boolean)
+        return builder.zext(value, cgutils.intp_t)
+
+    return ([flag(i) for i in flags],
+            [context.cast(builder, args[i], signature.args[i], dtype) for i in scalars],
+            [context.make_array(signature.args[i])(context, builder, args[i]) for i in arrays])
+
+
+def _product(context, builder, dtype, ta, tb, m, n, k, alpha, A, B, beta, C):
+    """Emit C <- alpha op(A) op(B) + beta C (A, B, C the arrays' structures, the rest LLVM
+    values of intp and of ``dtype``); returns the i32 BY_TILE, or BLAS's status."""
+    (a, lda), (b, ldb), (c, ldc) = (  # data and row length (>= 1, as BLAS wants)
+        (x.data, _at_least_one(builder, builder.extract_value(x.shape, 1))) for x in (A, B, C))
+    if host_has_avx512(context):
+        tile = small_product(builder.module, context.get_value_type(dtype))
+        served = builder.call(tile, (ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
+        by_tile = builder.icmp_signed("!=", served, ir.Constant(served.type, 0))
+    else:
+        by_tile = cgutils.false_bit
+    result = cgutils.alloca_once_value(builder, ir.Constant(ir.IntType(32), BY_TILE))
+    with builder.if_then(builder.not_(by_tile)):
+        builder.store(_call_blas(context, builder, dtype, ta, tb, m, n, k, alpha,
+                                 a, lda, b, ldb, beta, c, ldc), result)
+    return builder.load(result)
+
+
+@intrinsic
+def _gemm(typingctx, trans_a, trans_b, m, n, k, alpha, A, B, beta, C):
+    """Row-major C (m, n) <- alpha op(A) op(B) + beta C on C-contiguous float arrays of
+    matching shapes: by the register tile of :mod:`._gemm_tile` when the product is
+    small and the CPU has AVX-512F (returns BY_TILE), else by BLAS (returns BLAS's
+    status: BY_BLAS on success, -1 when SciPy's BLAS could not be loaded)."""
+    ensure_blas()  # SciPy's BLAS, checked when compiling, as np.dot does
+    dtype = _check_operands(A, B, C)
 
     def codegen(context, builder, signature, args):
-        ta, tb, m_, n_, k_, alpha_, a, b, beta_, c = args
-        ta, tb = (builder.zext(context.cast(builder, flag, ty, types.boolean), cgutils.intp_t)
-                  for flag, ty in ((ta, signature.args[0]), (tb, signature.args[1])))
-        alpha_, beta_ = (context.cast(builder, value, ty, dtype) for value, ty in (
-            (alpha_, signature.args[5]), (beta_, signature.args[8])))
-        arrays = [context.make_array(ty)(context, builder, value)
-                  for value, ty in ((a, A), (b, B), (c, C))]
-        (a, lda), (b, ldb), (c, ldc) = (  # data and row length (>= 1, as BLAS wants)
-            (x.data, _at_least_one(builder, builder.extract_value(x.shape, 1)))
-            for x in arrays)
-        if host_has_avx512(context):
-            tile = small_product(builder.module, context.get_value_type(dtype))
-            served = builder.call(tile, (ta, tb, m_, n_, k_, alpha_, a, lda, b, ldb, beta_, c,
-                                         ldc))
-            by_tile = builder.icmp_signed("!=", served, ir.Constant(served.type, 0))
-        else:
-            by_tile = cgutils.false_bit
-        result = cgutils.alloca_once_value(builder, ir.Constant(ir.IntType(32), BY_TILE))
-        with builder.if_then(builder.not_(by_tile)):
-            builder.store(_call_blas(context, builder, dtype, ta, tb, m_, n_, k_, alpha_,
-                                     a, lda, b, ldb, beta_, c, ldc), result)
-        return builder.load(result)
+        (ta, tb), (alpha_, beta_), (a, b, c) = _unpack(
+            context, builder, signature, args, dtype, (0, 1), (5, 8), (6, 7, 9))
+        m_, n_, k_ = args[2:5]
+        return _product(context, builder, dtype, ta, tb, m_, n_, k_, alpha_, a, b, beta_, c)
 
     sig = types.int32(trans_a, trans_b, types.intp, types.intp, types.intp, alpha, A, B,
                       beta, C)
@@ -102,8 +122,8 @@ def _call_blas(context, builder, dtype, ta, tb, m, n, k, alpha, a, lda, b, ldb, 
                              ldb, pointer(a), lda, pointer(beta_p), pointer(c), ldc))
 
 
-@jit_inline
-def gemm(alpha, A, trans_a, B, trans_b, beta, C):
+@intrinsic
+def gemm(typingctx, alpha, A, trans_a, B, trans_b, beta, C):
     """C (m, n) <- alpha op(A) op(B) + beta C, op(X) = X.T when ``trans_x``.
 
     A, B, C are C-contiguous 2-D arrays of one float dtype; C must not overlap A or B.
@@ -111,11 +131,35 @@ def gemm(alpha, A, trans_a, B, trans_b, beta, C):
     With beta = 0, C's old contents are ignored (NaN included), as in BLAS.  Small
     products (see the module's docstring) sum each entry in the order of the inner index,
     one rounding per fused multiply-add: the same bits whatever the shape they sit in.
+
+    An intrinsic rather than an inlined function: a kernel's call sites cost no Numba
+    IR to type and lower again, only the LLVM instructions of the checks and the call.
     """
-    m, n = C.shape
-    k = A.shape[0] if trans_a else A.shape[1]
-    if ((A.shape[1] if trans_a else A.shape[0]) != m or (B.shape[0] if trans_b else B.shape[1]) != n
-            or (B.shape[1] if trans_b else B.shape[0]) != k):
-        raise ValueError("gemm: shapes of A, B and C do not match")
-    if _gemm(trans_a, trans_b, m, n, k, alpha, A, B, beta, C) < 0:
-        raise RuntimeError("BLAS gemm failed (SciPy's BLAS could not be loaded)")
+    ensure_blas()
+    dtype = _check_operands(A, B, C)
+
+    def codegen(context, builder, signature, args):
+        (ta, tb), (alpha_, beta_), (a, b, c) = _unpack(
+            context, builder, signature, args, dtype, (2, 4), (0, 5), (1, 3, 6))
+        (a_rows, a_cols), (b_rows, b_cols), (m, n) = (
+            cgutils.unpack_tuple(builder, x.shape, 2) for x in (a, b, c))
+
+        def pick(flag, if_set, if_not):
+            return builder.select(builder.trunc(flag, cgutils.bool_t), if_set, if_not)
+
+        k = pick(ta, a_rows, a_cols)
+        mismatch = functools.reduce(builder.or_, (
+            builder.icmp_signed("!=", x, y)
+            for x, y in ((pick(ta, a_cols, a_rows), m), (pick(tb, b_rows, b_cols), n),
+                         (pick(tb, b_cols, b_rows), k))))
+        with builder.if_then(mismatch, likely=False):
+            context.call_conv.return_user_exc(builder, ValueError,
+                                              ("gemm: shapes of A, B and C do not match",))
+        status = _product(context, builder, dtype, ta, tb, m, n, k, alpha_, a, b, beta_, c)
+        with builder.if_then(builder.icmp_signed("<", status, ir.Constant(status.type, 0)),
+                             likely=False):
+            context.call_conv.return_user_exc(
+                builder, RuntimeError, ("BLAS gemm failed (SciPy's BLAS could not be loaded)",))
+        return context.get_dummy_value()
+
+    return types.none(alpha, A, trans_a, B, trans_b, beta, C), codegen

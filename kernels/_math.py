@@ -12,6 +12,10 @@ results differ by at most 2 ulp (``tests/test_math.py`` checks this).
 import math
 
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core.errors import TypingError
+from numba.extending import intrinsic
 
 from ._jit import jit_noalloc
 
@@ -35,6 +39,39 @@ _TANH_P2 = -1.61468768441708447952e3
 _TANH_Q0 = 1.12811678491632931402e2
 _TANH_Q1 = 2.23548839060100448583e3
 _TANH_Q2 = 4.84406305325125486048e3
+
+
+@intrinsic
+def bits(typingctx, x):
+    """The bit pattern of the float x as a signed integer of its width (int64 for
+    float64, int32 for float32): an LLVM bitcast, with none of the typing and compiling
+    that ``.view`` of an array or a scalar costs Numba."""
+    width = {types.float64: 64, types.float32: 32}.get(x)
+    if width is None:
+        raise TypingError("bits: x must be a float32 or float64 scalar")
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(width))
+
+    return (types.int64 if width == 64 else types.int32)(x), codegen
+
+
+@intrinsic
+def pick(typingctx, condition, x, y):
+    """x if condition else y, both evaluated, as one LLVM ``select``: no branch for
+    LLVM to unswitch loops on.  x and y are floats (or ints, made float64); the result
+    has the wider type."""
+    floats = (types.float32, types.float64)
+    result = types.float32 if x == y == types.float32 else types.float64
+    if not all(t in floats or isinstance(t, types.Integer) for t in (x, y)):
+        raise TypingError("pick: x and y must be float or integer scalars")
+
+    def codegen(context, builder, signature, args):
+        flag = context.cast(builder, args[0], signature.args[0], types.boolean)
+        return builder.select(flag, context.cast(builder, args[1], signature.args[1], result),
+                              context.cast(builder, args[2], signature.args[2], result))
+
+    return result(condition, x, y), codegen
 
 
 @jit_noalloc

@@ -32,6 +32,7 @@ import numpy as np
 
 from ._blas import gemm
 from ._jit import jit_inline, jit_noalloc
+from ._views import matrix, segment
 from .activations import IDENTITY, activation_backward, activation_row, bias_activation_forward
 from .losses import output_loss
 
@@ -51,9 +52,9 @@ def _buffers(sizes, batch, work):
     for layer in range(1, sizes.size):
         w += batch * sizes[layer]
         span = max(span, batch * sizes[layer])
-    a = work[w:w + batch * n_out].reshape((batch, n_out))
+    a = matrix(work, w, batch, n_out)
     w += batch * n_out
-    return a, work[w:w + span], work[w + span:w + 2 * span]
+    return a, segment(work, w, span), segment(work, w + span, span)
 
 
 @jit_inline
@@ -67,12 +68,12 @@ def mlp_forward(theta, sizes, hidden, X, work):
     w = 0
     for layer in range(n_layers):
         n_in, n_out = sizes[layer], sizes[layer + 1]
-        W = theta[t:t + n_out * n_in].reshape((n_out, n_in))
+        W = matrix(theta, t, n_out, n_in)
         t += n_out * n_in
-        b = theta[t:t + n_out]
+        b = segment(theta, t, n_out)
         t += n_out
-        z = scratch[:batch * n_out].reshape((batch, n_out))
-        a = work[w:w + batch * n_out].reshape((batch, n_out))
+        z = matrix(scratch, 0, batch, n_out)
+        a = matrix(work, w, batch, n_out)
         w += batch * n_out
         gemm(1.0, prev, False, W, True, 0.0, z)
         bias_activation_forward(z, b, a, hidden if layer < n_layers - 1 else IDENTITY)
@@ -112,9 +113,10 @@ def mlp_loss(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, work):
     """The (weighted, scaled, penalised) loss of the network on (X, Y)."""
     z = mlp_forward(theta, sizes, hidden, X, work)
     a, scratch, _ = _buffers(sizes, X.shape[0], work)
-    value = output_loss(z, Y, sw, scale, output, loss, a, scratch[:z.size].reshape(z.shape))
+    delta = matrix(scratch, 0, z.shape[0], z.shape[1])
+    value = output_loss(z, Y, sw, scale, output, loss, a, delta)
     if l2 != 0.0:
-        value += weight_penalty(theta, sizes, l2, theta, work[:0])
+        value += weight_penalty(theta, sizes, l2, theta, segment(work, 0, 0))
     return value
 
 
@@ -125,7 +127,7 @@ def mlp_loss_and_grad(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, w
     batch = X.shape[0]
     z = mlp_forward(theta, sizes, hidden, X, work)
     a, buf, spare = _buffers(sizes, batch, work)
-    delta = buf[:z.size].reshape(z.shape)
+    delta = matrix(buf, 0, z.shape[0], z.shape[1])
     value = output_loss(z, Y, sw, scale, output, loss, a, delta)
     t = theta.size
     w = 0
@@ -134,14 +136,14 @@ def mlp_loss_and_grad(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, w
     for layer in range(sizes.size - 2, -1, -1):
         n_in, n_out = sizes[layer], sizes[layer + 1]
         t -= n_out
-        db = grad[t:t + n_out]
+        db = segment(grad, t, n_out)
         t -= n_out * n_in
-        dW = grad[t:t + n_out * n_in].reshape((n_out, n_in))
+        dW = matrix(grad, t, n_out, n_in)
         if layer == 0:
             prev = X
         else:
             w -= batch * n_in
-            prev = work[w:w + batch * n_in].reshape((batch, n_in))
+            prev = matrix(work, w, batch, n_in)
         gemm(1.0, delta, True, prev, False, 0.0, dW)
         for j in range(n_out):
             db[j] = 0.0
@@ -149,8 +151,8 @@ def mlp_loss_and_grad(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, w
             for j in range(n_out):
                 db[j] += delta[i, j]
         if layer > 0:
-            W = theta[t:t + n_out * n_in].reshape((n_out, n_in))
-            d_prev = spare[:batch * n_in].reshape((batch, n_in))
+            W = matrix(theta, t, n_out, n_in)
+            d_prev = matrix(spare, 0, batch, n_in)
             gemm(1.0, delta, False, W, False, 0.0, d_prev)
             activation_backward(prev, d_prev, hidden)
             buf, spare = spare, buf

@@ -46,8 +46,9 @@ import numpy as np
 from . import _math
 from ._blas import gemm
 from ._jit import jit_inline, jit_noalloc
+from ._views import entries, lower, matrix, segment, upper
 from .activations import (EXP, IDENTITY, RELU, SIGMOID, SOFTMAX, TANH,
-                          activation_backward, activation_row)
+                          activation_backward, activation_row, bias_activation_forward)
 from .losses import CROSS_ENTROPY, HUBER, L1, MSE, POISSON, output_loss
 from .mlp import _buffers, mlp_forward, weight_penalty, workspace_size
 
@@ -88,22 +89,21 @@ def _bend(a, ra, code):
 
 @jit_inline
 def _loss_slope(r, code):
-    """d loss / d a of an elementwise loss at the residual r = a - y (mse, l1, huber)."""
-    if code == MSE:
-        return 2.0 * r
-    if code == L1:
-        return 1.0 if r > 0.0 else (-1.0 if r < 0.0 else 0.0)
-    return min(max(r, -1.0), 1.0)
+    """d loss / d a of an elementwise loss at the residual r = a - y (mse, l1, huber).
+
+    Every candidate is computed and one is picked (no branch on ``code``): LLVM then
+    compiles the loops calling this once, not once per loss -- the output layer's few
+    entries do not need a loop of their own for each."""
+    sign = _math.pick(r > 0.0, 1.0, _math.pick(r < 0.0, -1.0, 0.0))
+    return _math.pick(code == MSE, 2.0 * r, _math.pick(code == L1, sign, min(max(r, -1.0), 1.0)))
 
 
 @jit_inline
 def _loss_curvature(r, code):
-    """d^2 loss / d a^2 of an elementwise loss at the residual r = a - y."""
-    if code == MSE:
-        return 2.0
-    if code == HUBER:
-        return 1.0 if abs(r) <= 1.0 else 0.0
-    return 0.0
+    """d^2 loss / d a^2 of an elementwise loss at the residual r = a - y (no branch on
+    ``code``, as :func:`_loss_slope`)."""
+    return _math.pick(code == MSE, 2.0,
+                      _math.pick(code == HUBER, _math.pick(abs(r) <= 1.0, 1.0, 0.0), 0.0))
 
 
 # the header of ``work``: [state, hidden, output, loss, batch, n_sizes, n_sw, key,
@@ -123,40 +123,34 @@ def _rop_buffers(sizes, batch, n_theta, work):
     a_L, the [R delta_l; delta_l] blocks and the g_l blocks (laid out like the a_l)."""
     head = _HEAD + sizes.size
     copy = n_theta + batch * (sizes[0] + sizes[-1] + 1)
-    total = batch * np.sum(sizes[1:])
+    total = 0
+    for layer in range(1, sizes.size):
+        total += batch * sizes[layer]
     n_out = sizes[-1]
     w = head + copy
-    stack = work[w:w + 2 * total]
+    stack = segment(work, w, 2 * total)
     w += 2 * total
-    a = work[w:w + batch * n_out].reshape((batch, n_out))
+    a = matrix(work, w, batch, n_out)
     w += batch * n_out
-    return (work[:head], work[head:head + copy], stack, a, work[w:w + 2 * total],
-            work[w + 2 * total:w + 3 * total])
-
-
-@jit_inline
-def _same_words(x, y):
-    """True when the unsigned-integer arrays x and y are equal (one pass, no early exit:
-    the loop vectorises)."""
-    diff = np.uint64(0)
-    for i in range(x.size):
-        diff |= x[i] ^ y[i]
-    return diff == 0
+    return (segment(work, 0, head), segment(work, head, copy), stack, a,
+            segment(work, w, 2 * total), segment(work, w + 2 * total, total))
 
 
 @jit_noalloc
 def _same_bits(a, b):
-    """True when the float arrays a and b (1-D, contiguous, one size) hold the same bits."""
-    if a.itemsize == 8:
-        return _same_words(a.view(np.uint64), b.view(np.uint64))
-    return _same_words(a.view(np.uint32), b.view(np.uint32))
+    """True when the float arrays a and b (1-D, contiguous, one size) hold the same bits
+    (-0.0 is not 0.0, NaNs match only with their payload; one pass, no early exit: the
+    loop vectorises)."""
+    diff = 0
+    for i in range(a.size):
+        diff |= _math.bits(a[i]) ^ _math.bits(b[i])
+    return diff == 0
 
 
 @jit_inline
 def _key_word(scale, l2, k):
     """Bits 16 (k % 4) to 16 (k % 4) + 15 of scale (k < 4) or l2 (k = 4 ... 7)."""
-    bits = np.float64(scale if k < 4 else l2).view(np.int64)
-    return (bits >> (16 * (k % 4))) & 0xFFFF
+    return (_math.bits(np.float64(scale if k < 4 else l2)) >> (16 * (k % 4))) & 0xFFFF
 
 
 @jit_inline
@@ -178,15 +172,9 @@ def _header_matches(head, sizes, hidden, output, loss, batch, n_sw, scale, l2):
 
 
 @jit_inline
-def _same_matrix(copy, M):
-    """True when the flat ``copy`` holds the bits of the C-contiguous 2-D array M."""
-    return _same_bits(copy, M.reshape(M.size))
-
-
-@jit_inline
 def _put_matrix(copy, M):
     """copy (flat) <- the entries of the C-contiguous 2-D array M, row after row."""
-    flat = M.reshape(M.size)
+    flat = entries(M)
     for i in range(flat.size):
         copy[i] = flat[i]
 
@@ -205,14 +193,16 @@ def _keep(head, copy, sizes, hidden, output, loss, theta, X, Y, sw, scale, l2):
     y = n + m + Y.size
     hit = (head[0] != _EMPTY
            and _header_matches(head, sizes, hidden, output, loss, batch, sw.size, scale, l2)
-           and _same_bits(copy[:n], theta) and _same_matrix(copy[n:n + m], X)
-           and _same_matrix(copy[n + m:y], Y) and _same_bits(copy[y:y + sw.size], sw))
+           and _same_bits(segment(copy, 0, n), theta)
+           and _same_bits(segment(copy, n, m), entries(X))
+           and _same_bits(segment(copy, n + m, Y.size), entries(Y))
+           and _same_bits(segment(copy, y, sw.size), sw))
     if not hit:
         head[0] = _EMPTY
         for i in range(n):
             copy[i] = theta[i]
-        _put_matrix(copy[n:n + m], X)
-        _put_matrix(copy[n + m:y], Y)
+        _put_matrix(segment(copy, n, m), X)
+        _put_matrix(segment(copy, n + m, Y.size), Y)
         for i in range(sw.size):
             copy[y + i] = sw[i]
         head[1], head[2], head[3], head[4], head[5] = hidden, output, loss, batch, sizes.size
@@ -221,69 +211,56 @@ def _keep(head, copy, sizes, hidden, output, loss, theta, X, Y, sw, scale, l2):
             head[_KEY + k] = _key_word(scale, l2, k)
         for k in range(sizes.size):
             head[_HEAD + k] = sizes[k]
-    return (copy[:n], copy[n:n + m].reshape(X.shape), copy[n + m:y].reshape(Y.shape),
-            copy[y:y + sw.size], hit)
-
-
-@jit_inline
-def _activate(z, code):
-    """G(z) of an elementwise hidden activation."""
-    if code == TANH:
-        return _math.tanh(z)
-    if code == RELU:
-        return max(z, 0.0)
-    if code == SIGMOID:
-        return _math.sigmoid(z)
-    return z
+    return (segment(copy, 0, n), matrix(copy, n, X.shape[0], X.shape[1]),
+            matrix(copy, n + m, Y.shape[0], Y.shape[1]),
+            segment(copy, y, sw.size), hit)
 
 
 @jit_noalloc
-def _tangent_activation(block, b, c, activate, code):
-    """In place on block = [z; R z] (2 batch, n): [G(z + b); G'(z + b) (R z + c)]; with
-    ``activate`` False the upper half already holds a = G(z + b) and is kept."""
+def _tangent_activation(block, c, code):
+    """In place on block = [a; R z] (2 batch, n), a = G(z + b): the lower half becomes
+    R a = G'(z + b) (R z + c)."""
     batch = block.shape[0] // 2
     for i in range(batch):
-        z, rz = block[i], block[batch + i]
-        if activate:
-            for j in range(z.size):
-                z[j] = _activate(z[j] + b[j], code)
-                rz[j] = (rz[j] + c[j]) * _slope(z[j], code)
-        else:
-            for j in range(z.size):
-                rz[j] = (rz[j] + c[j]) * _slope(z[j], code)
+        a, ra = block[i], block[batch + i]
+        for j in range(a.size):
+            ra[j] = (ra[j] + c[j]) * _slope(a[j], code)
 
 
 @jit_inline
-def _rop_forward(theta, sizes, hidden, X, v, stack, cached):
+def _rop_forward(theta, sizes, hidden, X, v, stack, scratch, cached):
     """Forward sweep and its R-operator: each layer's (2 batch, n) block of ``stack`` is
     [a_l; R a_l] (hidden layers) or [z_L; R z_L] (the last); with ``cached`` the a_l
     (z_L) are there already and only the R-derivatives are computed -- by the very GEMMs
-    of a fresh pass, so that both round alike.  Returns the last block."""
+    of a fresh pass, so that both round alike.  Otherwise the pre-activations go through
+    ``scratch`` (as long as ``stack``, overwritten).  Returns the last block."""
     batch = X.shape[0]
     n_layers = sizes.size - 1
     t = 0
     w = 0
-    prev = stack[:0].reshape((0, 0))
+    prev = matrix(stack, 0, 0, 0)
     for layer in range(n_layers):
         n_in, n_out = sizes[layer], sizes[layer + 1]
-        W = theta[t:t + n_out * n_in].reshape((n_out, n_in))
-        V = v[t:t + n_out * n_in].reshape((n_out, n_in))
+        W = matrix(theta, t, n_out, n_in)
+        V = matrix(v, t, n_out, n_in)
         t += n_out * n_in
-        b = theta[t:t + n_out]
-        c = v[t:t + n_out]
+        b = segment(theta, t, n_out)
+        c = segment(v, t, n_out)
         t += n_out
-        block = stack[w:w + 2 * batch * n_out].reshape((2 * batch, n_out))
+        block = matrix(stack, w, 2 * batch, n_out)
         w += 2 * batch * n_out
-        a = X if layer == 0 else prev[:batch]
-        if not cached:
-            gemm(1.0, a, False, W, True, 0.0, block[:batch])  # z = a W^T
+        a = X if layer == 0 else upper(prev)
+        if not cached:  # a = G(z + b), z = a W^T
+            z = matrix(scratch, 0, batch, n_out)
+            gemm(1.0, a, False, W, True, 0.0, z)
+            bias_activation_forward(z, b, upper(block),
+                                    IDENTITY if layer == n_layers - 1 else hidden)
         if layer == 0:  # R{a_0} = 0: R z = a V^T
-            gemm(1.0, a, False, V, True, 0.0, block[batch:])
+            gemm(1.0, a, False, V, True, 0.0, lower(block))
         else:  # R z = R a W^T + a V^T
-            gemm(1.0, prev[batch:], False, W, True, 0.0, block[batch:])
-            gemm(1.0, a, False, V, True, 1.0, block[batch:])
-        _tangent_activation(block, b, c, not cached,
-                            IDENTITY if layer == n_layers - 1 else hidden)
+            gemm(1.0, lower(prev), False, W, True, 0.0, lower(block))
+            gemm(1.0, a, False, V, True, 1.0, lower(block))
+        _tangent_activation(block, c, IDENTITY if layer == n_layers - 1 else hidden)
         prev = block
     return prev
 
@@ -392,28 +369,30 @@ def mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, ou
     theta, X, Y, sw, hit = _keep(head, copy, sizes, hidden, output, loss, theta, X, Y, sw,
                                  scale, l2)
     cached = hit and head[0] >= state
-    last = _rop_forward(theta, sizes, hidden, X, v, stack, cached)
-    z, rz = last[:batch], last[batch:]
+    # the deltas are all written anew in a pass that is not kept: their room serves
+    # the forward sweep as scratch
+    last = _rop_forward(theta, sizes, hidden, X, v, stack, deltas, cached)
+    z, rz = upper(last), lower(last)
     w = stack.size - last.size
-    D = deltas[w:].reshape((2 * batch, z.shape[1]))  # [R delta; delta]
-    value = output_loss(z, Y, sw, scale, output, loss, a, D[batch:])
-    _output_rop(z, Y, sw, scale, output, loss, a, rz, D[:batch], gauss_newton)
+    D = matrix(deltas, w, 2 * batch, z.shape[1])  # [R delta; delta]
+    value = output_loss(z, Y, sw, scale, output, loss, a, lower(D))
+    _output_rop(z, Y, sw, scale, output, loss, a, rz, upper(D), gauss_newton)
     curved = hidden == TANH or hidden == SIGMOID
     t = theta.size
     for layer in range(sizes.size - 2, -1, -1):
         n_in, n_out = sizes[layer], sizes[layer + 1]
         t -= n_out
-        rdb = out[t:t + n_out]
+        rdb = segment(out, t, n_out)
         t -= n_out * n_in
-        rdW = out[t:t + n_out * n_in].reshape((n_out, n_in))
-        rdelta, delta = D[:batch], D[batch:]
+        rdW = matrix(out, t, n_out, n_in)
+        rdelta, delta = upper(D), lower(D)
         if layer == 0:
             S = X
         else:
             w -= 2 * batch * n_in
-            S = stack[w:w + 2 * batch * n_in].reshape((2 * batch, n_in))  # [a; R a]
+            S = matrix(stack, w, 2 * batch, n_in)  # [a; R a]
         if layer == 0 or gauss_newton:
-            gemm(1.0, rdelta, True, S[:batch], False, 0.0, rdW)
+            gemm(1.0, rdelta, True, S[:batch], False, 0.0, rdW)  # S = X at layer 0
         else:
             gemm(1.0, D, True, S, False, 0.0, rdW)  # R delta^T a + delta^T R a in one GEMM
         for j in range(n_out):
@@ -423,20 +402,20 @@ def mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, ou
                 rdb[j] += rdelta[i, j]
         if layer == 0:
             break
-        W = theta[t:t + n_out * n_in].reshape((n_out, n_in))
-        D_prev = deltas[w:w + 2 * batch * n_in].reshape((2 * batch, n_in))
-        G = gs[w // 2:w // 2 + batch * n_in].reshape((batch, n_in))
+        W = matrix(theta, t, n_out, n_in)
+        D_prev = matrix(deltas, w, 2 * batch, n_in)
+        G = matrix(gs, w // 2, batch, n_in)
         # g = delta W feeds the G'' term and the delta of the layer below, which the
         # first hidden layer's R{dW} does not need (R{a_0} = 0): skip it there for
         # activations with G'' = 0 -- one GEMM of the largest layer fewer; cached, the
         # deltas (and the g of curved activations) are in ``work`` already
         need_g = not gauss_newton and not cached and (layer > 1 or curved)
-        gemm(1.0, rdelta, False, W, False, 0.0, D_prev[:batch])  # R delta W
+        gemm(1.0, rdelta, False, W, False, 0.0, upper(D_prev))  # R delta W
         if need_g:
-            gemm(1.0, delta, False, W, False, 0.0, D_prev[batch:])  # g = delta W
+            gemm(1.0, delta, False, W, False, 0.0, lower(D_prev))  # g = delta W
         if not gauss_newton:  # + delta V
-            V = v[t:t + n_out * n_in].reshape((n_out, n_in))
-            gemm(1.0, delta, False, V, False, 1.0, D_prev[:batch])
+            V = matrix(v, t, n_out, n_in)
+            gemm(1.0, delta, False, V, False, 1.0, upper(D_prev))
         if need_g:
             mode = _KEEP_G if curved else _DELTA
         elif cached and curved and not gauss_newton:
@@ -497,13 +476,14 @@ def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):
     hidden_rows = rows - batch * sizes[-1]
     base = rows + batch * (sizes[-1] + 2 * widest)  # mlp.workspace_size
     span = batch * max(widest, sizes[0])  # the input layer's d_prev is (batch, n_in)
-    fwork, buf, spare = work[:base], work[base:base + span], work[base + span:base + 2 * span]
+    fwork, buf, spare = (segment(work, 0, base), segment(work, base, span),
+                         segment(work, base + span, span))
     z = mlp_forward(theta, sizes, hidden, X, fwork)
     a, _, _ = _buffers(sizes, batch, fwork)
     for i in range(batch):
         activation_row(z[i], a[i], output)
     for k in range(sizes[-1]):
-        delta = buf[:z.size].reshape(z.shape)
+        delta = matrix(buf, 0, z.shape[0], z.shape[1])
         for i in range(batch):
             for j in range(delta.shape[1]):
                 delta[i, j] = 0.0
@@ -519,7 +499,7 @@ def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):
                 prev = X
             else:
                 w -= batch * n_in
-                prev = fwork[w:w + batch * n_in].reshape((batch, n_in))
+                prev = matrix(fwork, w, batch, n_in)
             if wrt_params:
                 for i in range(batch):
                     row = out[i, k]
@@ -530,9 +510,9 @@ def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):
                             block[m] = delta[i, j] * prev[i, m]
                 if layer == 0:
                     break
-            W = theta[t:t + n_out * n_in].reshape((n_out, n_in))
+            W = matrix(theta, t, n_out, n_in)
             bufs = (bufs[1], bufs[0])
-            d_prev = bufs[0][:batch * n_in].reshape((batch, n_in))
+            d_prev = matrix(bufs[0], 0, batch, n_in)
             gemm(1.0, delta, False, W, False, 0.0, d_prev)
             if layer == 0:
                 for i in range(batch):

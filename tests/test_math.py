@@ -1,5 +1,6 @@
 """The vectorisable elementary functions of kernels/_math.py against NumPy, in ulps."""
 
+import numba
 import numpy as np
 import pytest
 from numba import njit
@@ -55,3 +56,41 @@ def test_tanh_is_odd_and_exact_at_zero():
     apply(-x, neg)
     np.testing.assert_array_equal(out, -neg)
     assert out[3000] == 0.0
+
+
+@pytest.mark.parametrize("dtype, itype", [(np.float64, np.int64), (np.float32, np.int32)])
+def test_bits_is_the_bit_pattern(dtype, itype):
+    @njit
+    def pattern(x):
+        return _math.bits(x[0])
+
+    values = np.array([0.0, -0.0, 1.5, -np.inf, np.nan], dtype)
+    payload = np.array([values.view(itype)[-1] | 1], itype).view(dtype)  # another NaN
+    for x in np.append(values, payload):
+        got = pattern(np.array([x], dtype))
+        assert got == np.array([x], dtype).view(itype)[0]
+    assert pattern.nopython_signatures[0].return_type == numba.from_dtype(itype)
+
+
+def test_bits_rejects_integers():
+    @njit
+    def pattern(x):
+        return _math.bits(x)
+
+    with pytest.raises(Exception, match="float32 or float64"):
+        pattern(3)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pick_selects_without_branching(dtype):
+    @njit
+    def choose(flag, x, y):
+        return _math.pick(flag, x[0], y[0])
+
+    x, y = np.array([np.nan], dtype), np.array([-0.0], dtype)
+    assert np.isnan(choose(True, x, y))
+    picked = choose(False, x, y)
+    assert picked == 0.0 and np.signbit(picked)
+    choose(True, x, np.array([1.0]))
+    returns = [sig.return_type for sig in choose.nopython_signatures]
+    assert set(returns) == {numba.from_dtype(dtype), numba.float64}  # float32 only if both

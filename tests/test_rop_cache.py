@@ -231,3 +231,21 @@ def test_rounded_float32_header_never_matches():
     assert not _header_matches(head, sizes, 1, 0, 1, 7, 0, np.nextafter(0.1, 1.0), 0.0)
     assert not _header_matches(head, sizes, 1, 0, 1, 7, 0, 0.1, -0.0)
     assert not _header_matches(head, sizes, 1, 0, 1, 7, 7, 0.1, 0.0)  # with 7 weights
+
+
+@pytest.mark.parametrize("dtype, itype", [(np.float64, np.int64), (np.float32, np.int32)])
+def test_same_bits_tells_signed_zeros_and_nan_payloads_apart(dtype, itype):
+    from pykernels.kernels.rop import _same_bits
+
+    a = np.array([1.0, 0.0, np.nan, 2.5], dtype)
+    assert _same_bits(a, a.copy())
+    assert _same_bits(a[:0], a[:0])
+    negative_zero = a.copy()
+    negative_zero[1] = -0.0  # == 0.0, other bits
+    assert not _same_bits(a, negative_zero)
+    payload = a.copy()
+    payload.view(itype)[2] |= 1  # still a NaN, another payload
+    assert np.isnan(payload[2]) and not _same_bits(a, payload)
+    last = a.copy()
+    last[-1] = np.nextafter(last[-1], np.inf, dtype=dtype)  # the final entry counts too
+    assert not _same_bits(a, last)
