@@ -17,8 +17,9 @@ optimisation and machine code cover the callee's code too): the entry points
 (:func:`mlp_predict`, :func:`mlp_loss`, :func:`mlp_loss_and_grad`) inline the forward
 pass, the loss, the matrix products (:func:`._blas.gemm`: BLAS, or for a small
 network's products the AVX-512 register tile of :mod:`._gemm_tile`) and the penalty,
-and share only the compiled elementwise loops of :mod:`.activations` -- 2.6 s instead
-of 3.9 s (CPU) for the first gradient in a fresh process.  No kernel allocates
+and share only the compiled elementwise loops of :mod:`.activations`; views of the
+flat buffers are intrinsics (:mod:`._views`), not slices to type at each site.  No
+kernel allocates
 (:data:`._jit.jit_noalloc`); X and Y are C-contiguous.
 
 ``work`` is one flat buffer of :func:`workspace_size` entries that the caller keeps
