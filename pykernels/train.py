@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _backend
 from ._checks import all_finite, choice, flag, function, positive_int, real
-from ._checks import returned_scalar
+from ._checks import returned_scalar, scaled_weights
 from ._checks import seed as check_seed
 from .network import MLP, _read_npz, atomic_savez, check_writable
 from .optim import _MAX_STEP, OPTIMIZERS, _Optimizer, copy_state
@@ -65,8 +65,9 @@ def _optimizer(optimizer, lr, backend):
 def _batch_weights(sw, idx, rows, row_terms):
     """The kernels' (sw, scale) for the rows ``idx`` and their total weight w.
 
-    The batch's weights are divided by their largest, which leaves its weighted mean
-    unchanged and keeps 1 / (their sum) finite even when every weight is tiny.
+    The batch's weights are scaled as the network scales weights
+    (:func:`pykernels._checks.scaled_weights`): its weighted mean unchanged, 1 / (their
+    sum) finite even when every weight of the batch is tiny.
     """
     if not sw.size:
         return sw, float(rows), 1.0 / (rows * row_terms)
@@ -75,7 +76,7 @@ def _batch_weights(sw, idx, rows, row_terms):
     top = float(swb.max())
     if top == 0.0:
         return swb, 0.0, 0.0  # a batch of zero weight: only the penalty
-    swb = swb / top
+    swb = scaled_weights(swb, top)
     return swb, wb, 1.0 / (float(np.sum(swb, dtype=np.float64)) * row_terms)
 
 
