@@ -10,7 +10,9 @@ op(B) = B^T is packed a column panel at a time (k x 2 vectors, on the stack) so 
 the tile reads contiguous rows; the ragged last panel is read and written through
 masks.  Each entry of C is a sum in the order of the inner index, one rounding per
 fused multiply-add, then ``alpha * sum (+ beta * C)``: deterministic, independent of
-the product's shape, and bit for bit the C backend's.
+the product's shape, and bit for bit the C backend's whenever both serve the product
+by the tile (a Numba compiling for a CPU without AVX-512 -- ``NUMBA_CPU_NAME=generic``
+-- takes BLAS while C may take the tile).
 
 :func:`small_product` writes the loop once per LLVM module as an internal function (no
 Numba front end to type it, nothing re-typed at each call site), for the intrinsic

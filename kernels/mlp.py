@@ -19,8 +19,7 @@ pass, the loss, the matrix products (:func:`._blas.gemm`: BLAS, or for a small
 network's products the AVX-512 register tile of :mod:`._gemm_tile`) and the penalty,
 and share only the compiled elementwise loops of :mod:`.activations`; views of the
 flat buffers are intrinsics (:mod:`._views`), not slices to type at each site.  No
-kernel allocates
-(:data:`._jit.jit_noalloc`); X and Y are C-contiguous.
+kernel allocates (:data:`._jit.jit_noalloc`); X and Y are C-contiguous.
 
 ``work`` is one flat buffer of :func:`workspace_size` entries that the caller keeps
 between calls (no allocation in the hot path), laid out as
