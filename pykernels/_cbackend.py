@@ -15,6 +15,7 @@ callables stay with the NumPy backend.  The extension
 """
 
 import ctypes
+import functools
 import os
 
 import numpy as np
@@ -369,23 +370,23 @@ def bind(name, sizes, codes, work, theta):
 
 def _update(name, theta, grad, slots, *scalars):
     """Check theta (1-D, writeable), grad and the state ``slots`` (theta's shape and
-    dtype, writeable), then run ``pk_<name>_f64|f32`` in place."""
+    dtype, writeable), then run the update in place (:func:`unchecked`)."""
     dtype = getattr(theta, "dtype", None)
     if dtype not in _FLOATS:
         raise TypeError(f"theta must be a float32 or float64 ndarray, got {dtype}")
     shape = (theta.size,)
-    pointers = [_pointer(theta, "theta", dtype, shape, writable=True), shape[0],
-                _pointer(grad, "grad", dtype, shape)]
-    pointers += [_pointer(slot, f"state {k}", dtype, shape, writable=True)
-                 for k, slot in enumerate(slots)]
-    fn = getattr(lib, f"pk_{name}_{'f32' if dtype.itemsize == 4 else 'f64'}")
-    _status(fn(*pointers, *scalars))
+    _pointer(theta, "theta", dtype, shape, writable=True)
+    _pointer(grad, "grad", dtype, shape)
+    for k, slot in enumerate(slots):
+        _pointer(slot, f"state {k}", dtype, shape, writable=True)
+    unchecked(name)(theta, grad, *slots, *scalars)
 
 
 _SLOTS = {"sgd_update": 0, "momentum_update": 1, "nesterov_update": 1, "adagrad_update": 1,
           "rmsprop_update": 1, "adam_update": 2}
 
 
+@functools.lru_cache(maxsize=None)
 def unchecked(name):
     """The optimizer update ``name`` without the checks of the function of that name, for
     callers that checked theta, grad and the state already (``pk.optim``'s ``step``,
