@@ -731,22 +731,33 @@ class MLP:
         module = _backend.resolve(backend)
 
         def fun(theta):
-            kernel = self._kernel(module, "mlp_loss", len(X))
-            return float(kernel(self._check_theta(theta), X, Y, *weights))
+            return self._evaluate(module, "loss", self._check_theta(theta), X, Y, weights)[0]
 
         def fun_and_grad(theta):
-            kernel = self._kernel(module, "mlp_loss_and_grad", len(X))
-            grad = np.empty(self.size, self.dtype)
-            return float(kernel(self._check_theta(theta), X, Y, *weights, grad)[0]), grad
+            return self._evaluate(module, "loss_and_grad", self._check_theta(theta), X, Y,
+                                  weights)
 
-        def product(name):
-            self._rop_module(name, backend)
-            return lambda theta, v: self._apply(module, name, self._check_theta(theta), X, Y,
-                                                weights, v)[0]
+        def product(kind):
+            self._rop_module(f"mlp_{kind}", backend)
+            return lambda theta, v: self._evaluate(module, kind, self._check_theta(theta), X,
+                                                   Y, weights, v)[1]
 
         return Objective(fun, grad=lambda theta: fun_and_grad(theta)[1],
-                         hvp=product("mlp_hvp"), fun_and_grad=fun_and_grad,
-                         gnvp=product("mlp_gnvp"))
+                         hvp=product("hvp"), fun_and_grad=fun_and_grad,
+                         gnvp=product("gnvp"))
+
+    def _evaluate(self, module, kind, theta, X, Y, weights, v=None):
+        """(loss or None, gradient or product or None): ``kind`` ("loss",
+        "loss_and_grad", "hvp" or "gnvp") by backend ``module`` at checked theta, X, Y
+        and kernel weights (sw, scale, l2), as the kernels give it -- a result that is
+        not finite is left to the caller (an optimizer, a sharded objective) to judge."""
+        if kind == "loss":
+            return float(self._kernel(module, "mlp_loss", len(X))(theta, X, Y, *weights)), None
+        if kind == "loss_and_grad":
+            grad = np.empty(self.size, self.dtype)
+            kernel = self._kernel(module, "mlp_loss_and_grad", len(X))
+            return float(kernel(theta, X, Y, *weights, grad)[0]), grad
+        return None, self._apply(module, f"mlp_{kind}", theta, X, Y, weights, v)[0]
 
     def _sums(self, kind, X, Y, sw, theta, v=None, *, backend=None):
         """Sums over the checked rows (X, Y, sw) of the weighted loss and of its
@@ -757,18 +768,9 @@ class MLP:
         -------
         (float or None, ndarray or None)
         """
-        module = _backend.resolve(backend)
-        weights = (sw, 1.0, 0.0)
-        if kind == "loss":
-            return float(self._kernel(module, "mlp_loss", len(X))(theta, X, Y, *weights)), None
-        if kind == "loss_and_grad":
-            grad = np.empty(self.size, self.dtype)
-            value = self._kernel(module, "mlp_loss_and_grad", len(X))(theta, X, Y, *weights,
-                                                                      grad)[0]
-            return float(value), grad
-        name = f"mlp_{kind}"
-        return None, self._apply(self._rop_module(name, backend), name, theta, X, Y, weights,
-                                 v)[0]
+        module = (self._rop_module(f"mlp_{kind}", backend) if kind in ("hvp", "gnvp")
+                  else _backend.resolve(backend))
+        return self._evaluate(module, kind, theta, X, Y, (sw, 1.0, 0.0), v)
 
     # -- files ---------------------------------------------------------------
 
