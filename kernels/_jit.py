@@ -25,6 +25,13 @@ jit = numba.njit(cache=True, **_POLICY)
 #: so that allocates does not compile.
 jit_noalloc = numba.njit(cache=True, _nrt=False, **_POLICY)
 
+#: Decorator for private helpers of other kernels, called only from compiled code: as
+#: :data:`jit_noalloc`, without the Python and C entry points Numba otherwise compiles
+#: for every function (their wrappers, ~10 ms of a first compile each).  Calling such
+#: a helper from Python crashes the interpreter: call it from an ``@njit`` function.
+jit_callee = numba.njit(cache=True, _nrt=False, no_cpython_wrapper=True, no_cfunc_wrapper=True,
+                        **_POLICY)
+
 #: Decorator for helpers inlined into their callers at the Numba IR level: typed again
 #: at each call site, but cheaper to compile than a function of its own when called
 #: from one or two places (each compiled function costs its own optimisation and

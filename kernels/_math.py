@@ -17,7 +17,7 @@ from numba import types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
-from ._jit import jit_noalloc
+from ._jit import jit_noalloc, jit_callee
 
 _LOG2E = 1.4426950408889634
 # ln 2 split so that n * _LN2_HI is exact for |n| < 2**11 (Cody-Waite reduction).
@@ -74,7 +74,7 @@ def pick(typingctx, condition, x, y):
     return result(condition, x, y), codegen
 
 
-@jit_noalloc
+@jit_callee
 def exp(x):
     """exp(x) in float64: x = g + n ln2, |g| <= ln2/2, exp(g) by a Pade form."""
     xc = min(max(x, _EXP_MIN), _EXP_MAX)
@@ -93,7 +93,7 @@ def exp(x):
     return r if x == x else x
 
 
-@jit_noalloc
+@jit_callee
 def tanh(x):
     """tanh(x): a rational form on |x| < 0.625, 1 - 2 / (exp(2|x|) + 1) beyond."""
     ax = abs(x)
@@ -105,7 +105,7 @@ def tanh(x):
     return small if ax < 0.625 else big
 
 
-@jit_noalloc
+@jit_callee
 def sigmoid(x):
     """1 / (1 + exp(-x)) without overflow: exp is only taken of -|x|."""
     e = exp(-abs(x))

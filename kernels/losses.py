@@ -51,6 +51,35 @@ POISSON = 4
 
 
 @jit_inline
+def loss_value(r, code):
+    """The loss of one entry of an elementwise loss (mse, l1, huber) at the residual
+    r = a - y.
+
+    Every candidate is computed and one is picked (no branch on ``code``): LLVM then
+    compiles a loop calling this once, not once per loss -- the output layer's few
+    entries do not need a loop of their own for each."""
+    ar = abs(r)
+    return _math.pick(code == MSE, r * r,
+                      _math.pick(code == L1, ar, _math.pick(ar <= 1.0, 0.5 * r * r, ar - 0.5)))
+
+
+@jit_inline
+def loss_slope(r, code):
+    """d loss / d a of an elementwise loss at the residual r (no branch on ``code``, as
+    :func:`loss_value`)."""
+    sign = _math.pick(r > 0.0, 1.0, _math.pick(r < 0.0, -1.0, 0.0))
+    return _math.pick(code == MSE, 2.0 * r, _math.pick(code == L1, sign, min(max(r, -1.0), 1.0)))
+
+
+@jit_inline
+def loss_curvature(r, code):
+    """d^2 loss / d a^2 of an elementwise loss at the residual r (no branch on ``code``,
+    as :func:`loss_value`)."""
+    return _math.pick(code == MSE, 2.0,
+                      _math.pick(code == HUBER, _math.pick(abs(r) <= 1.0, 1.0, 0.0), 0.0))
+
+
+@jit_inline
 def output_loss(z, y, sw, scale, out_code, loss_code, a, delta):
     """Loss of a = G_out(z) against y; fills ``a`` and ``delta`` = dL/dz.
 
@@ -114,16 +143,8 @@ def output_loss(z, y, sw, scale, out_code, loss_code, a, delta):
         else:
             for j in range(n_out):
                 r = a[i, j] - y[i, j]
-                if loss_code == MSE:
-                    row += r * r
-                    delta[i, j] = 2.0 * r * s
-                elif loss_code == L1:
-                    row += abs(r)
-                    delta[i, j] = (1.0 if r > 0.0 else (-1.0 if r < 0.0 else 0.0)) * s
-                else:
-                    ar = abs(r)
-                    row += 0.5 * r * r if ar <= 1.0 else ar - 0.5
-                    delta[i, j] = min(max(r, -1.0), 1.0) * s
+                row += loss_value(r, loss_code)
+                delta[i, j] = loss_slope(r, loss_code) * s
         total += w * row
     if loss_code != CROSS_ENTROPY and loss_code != POISSON:
         activation_backward(a, delta, out_code)

@@ -45,11 +45,11 @@ import numpy as np
 
 from . import _math
 from ._blas import gemm
-from ._jit import jit_inline, jit_noalloc
+from ._jit import jit_inline, jit_noalloc, jit_callee
 from ._views import entries, lower, matrix, segment, upper
 from .activations import (EXP, IDENTITY, RELU, SIGMOID, SOFTMAX, TANH,
                           activation_backward, activation_row, bias_activation_forward)
-from .losses import CROSS_ENTROPY, HUBER, L1, MSE, POISSON, output_loss
+from .losses import CROSS_ENTROPY, POISSON, loss_curvature, loss_slope, output_loss
 from .mlp import _buffers, mlp_forward, weight_penalty, workspace_size
 
 
@@ -66,44 +66,31 @@ def rop_workspace_size(sizes, batch):
 
 
 @jit_inline
-def _slope(a, code):
-    """G'(z) written through a = G(z) (elementwise activations)."""
-    if code == TANH:
-        return 1.0 - a * a
-    if code == RELU:
-        return 1.0 if a > 0.0 else 0.0
-    if code == SIGMOID:
-        return a * (1.0 - a)
-    return 1.0
-
-
-@jit_inline
 def _bend(a, ra, code):
-    """G''(z) R{z} written through a = G(z) and R{a} = G'(z) R{z}."""
+    """G''(z) R{z} written through a = G(z) and R{a} = G'(z) R{z} (0 for relu, identity;
+    exp's is R{a})."""
     if code == TANH:
         return -2.0 * a * ra
     if code == SIGMOID:
         return (1.0 - 2.0 * a) * ra
+    if code == EXP:
+        return ra
     return 0.0
 
 
-@jit_inline
-def _loss_slope(r, code):
-    """d loss / d a of an elementwise loss at the residual r = a - y (mse, l1, huber).
-
-    Every candidate is computed and one is picked (no branch on ``code``): LLVM then
-    compiles the loops calling this once, not once per loss -- the output layer's few
-    entries do not need a loop of their own for each."""
-    sign = _math.pick(r > 0.0, 1.0, _math.pick(r < 0.0, -1.0, 0.0))
-    return _math.pick(code == MSE, 2.0 * r, _math.pick(code == L1, sign, min(max(r, -1.0), 1.0)))
-
-
-@jit_inline
-def _loss_curvature(r, code):
-    """d^2 loss / d a^2 of an elementwise loss at the residual r = a - y (no branch on
-    ``code``, as :func:`_loss_slope`)."""
-    return _math.pick(code == MSE, 2.0,
-                      _math.pick(code == HUBER, _math.pick(abs(r) <= 1.0, 1.0, 0.0), 0.0))
+@jit_callee
+def _add_bend(S, G, R, code):
+    """R (batch, n) += G * G''(z) R{z} for a curved activation (tanh, sigmoid), with
+    S = [a; R a] (2 batch, n): the second-derivative term of R{delta}."""
+    batch = G.shape[0]
+    for i in range(batch):
+        a, ra, g, r = S[i], S[batch + i], G[i], R[i]
+        if code == TANH:
+            for j in range(a.size):
+                r[j] += g[j] * (-2.0 * a[j] * ra[j])
+        elif code == SIGMOID:
+            for j in range(a.size):
+                r[j] += g[j] * ((1.0 - 2.0 * a[j]) * ra[j])
 
 
 # the header of ``work``: [state, hidden, output, loss, batch, n_sizes, n_sw, key,
@@ -136,7 +123,7 @@ def _rop_buffers(sizes, batch, n_theta, work):
             segment(work, w, 2 * total), segment(work, w + 2 * total, total))
 
 
-@jit_noalloc
+@jit_callee
 def _same_bits(a, b):
     """True when the float arrays a and b (1-D, contiguous, one size) hold the same bits
     (-0.0 is not 0.0, NaNs match only with their payload; one pass, no early exit: the
@@ -148,9 +135,16 @@ def _same_bits(a, b):
 
 
 @jit_inline
-def _key_word(scale, l2, k):
-    """Bits 16 (k % 4) to 16 (k % 4) + 15 of scale (k < 4) or l2 (k = 4 ... 7)."""
-    return (_math.bits(np.float64(scale if k < 4 else l2)) >> (16 * (k % 4))) & 0xFFFF
+def _header_word(k, sizes, hidden, output, loss, batch, n_sw, scale, l2):
+    """Entry k >= 1 of the header for these arguments: the codes, batch, number of sizes
+    and of weights, then the key -- bits 16 (j % 4) to 16 (j % 4) + 15 of scale (j < 4)
+    or l2 (j = 4 ... 7), j = k - _KEY -- then the sizes."""
+    if k >= _HEAD:
+        return sizes[k - _HEAD]
+    if k >= _KEY:
+        j = k - _KEY
+        return (_math.bits(np.float64(scale if j < 4 else l2)) >> (16 * (j % 4))) & 0xFFFF
+    return (hidden, output, loss, batch, sizes.size, n_sw)[k - 1]
 
 
 @jit_inline
@@ -158,15 +152,8 @@ def _header_matches(head, sizes, hidden, output, loss, batch, n_sw, scale, l2):
     """True when the header's codes, batch, sizes, number of weights and the bits of
     scale and l2 are these (compared exactly: a float32 header holding a rounded integer
     never matches, see :func:`_keep`)."""
-    if head[1] != hidden or head[2] != output or head[3] != loss or head[4] != batch:
-        return False
-    if head[5] != sizes.size or head[6] != n_sw:
-        return False
-    for k in range(8):
-        if head[_KEY + k] != _key_word(scale, l2, k):
-            return False
-    for k in range(sizes.size):
-        if head[_HEAD + k] != sizes[k]:
+    for k in range(1, _HEAD + sizes.size):
+        if head[k] != _header_word(k, sizes, hidden, output, loss, batch, n_sw, scale, l2):
             return False
     return True
 
@@ -181,12 +168,15 @@ def _put_matrix(copy, M):
 
 @jit_inline
 def _keep(head, copy, sizes, hidden, output, loss, theta, X, Y, sw, scale, l2):
-    """Return (theta, X, Y, sw) read back from their copy in ``work``, and whether
-    ``work`` already holds a pass of this network there (``head[0]`` says which).
+    """Return (theta, X, Y, sw) read back from their copy in ``work``, whether ``work``
+    already holds a pass of this network there (``head[0]`` says which), and whether
+    the header holds these arguments exactly (a pass may be marked as kept).
 
     On a miss the copy is written first and the state cleared, so that the pass about
     to be computed -- from the copy, not from the caller's arrays, which another thread
-    may change meanwhile -- always matches the copy it is kept with.
+    may change meanwhile -- always matches the copy it is kept with.  Integers that a
+    float32 header rounds (beyond 2**24) never read back exactly, so such a pass is
+    never marked as kept.
     """
     batch = X.shape[0]
     n, m = theta.size, X.size
@@ -197,6 +187,7 @@ def _keep(head, copy, sizes, hidden, output, loss, theta, X, Y, sw, scale, l2):
            and _same_bits(segment(copy, n, m), entries(X))
            and _same_bits(segment(copy, n + m, Y.size), entries(Y))
            and _same_bits(segment(copy, y, sw.size), sw))
+    exact = hit
     if not hit:
         head[0] = _EMPTY
         for i in range(n):
@@ -205,26 +196,14 @@ def _keep(head, copy, sizes, hidden, output, loss, theta, X, Y, sw, scale, l2):
         _put_matrix(segment(copy, n + m, Y.size), Y)
         for i in range(sw.size):
             copy[y + i] = sw[i]
-        head[1], head[2], head[3], head[4], head[5] = hidden, output, loss, batch, sizes.size
-        head[6] = sw.size
-        for k in range(8):
-            head[_KEY + k] = _key_word(scale, l2, k)
-        for k in range(sizes.size):
-            head[_HEAD + k] = sizes[k]
+        exact = True
+        for k in range(1, _HEAD + sizes.size):
+            word = _header_word(k, sizes, hidden, output, loss, batch, sw.size, scale, l2)
+            head[k] = word
+            exact = exact and head[k] == word
     return (segment(copy, 0, n), matrix(copy, n, X.shape[0], X.shape[1]),
             matrix(copy, n + m, Y.shape[0], Y.shape[1]),
-            segment(copy, y, sw.size), hit)
-
-
-@jit_noalloc
-def _tangent_activation(block, c, code):
-    """In place on block = [a; R z] (2 batch, n), a = G(z + b): the lower half becomes
-    R a = G'(z + b) (R z + c)."""
-    batch = block.shape[0] // 2
-    for i in range(batch):
-        a, ra = block[i], block[batch + i]
-        for j in range(a.size):
-            ra[j] = (ra[j] + c[j]) * _slope(a[j], code)
+            segment(copy, y, sw.size), hit, exact)
 
 
 @jit_inline
@@ -260,12 +239,17 @@ def _rop_forward(theta, sizes, hidden, X, v, stack, scratch, cached):
         else:  # R z = R a W^T + a V^T
             gemm(1.0, lower(prev), False, W, True, 0.0, lower(block))
             gemm(1.0, a, False, V, True, 1.0, lower(block))
-        _tangent_activation(block, c, IDENTITY if layer == n_layers - 1 else hidden)
+        for i in range(batch):  # R a = G'(z + b) (R z + c)
+            rz = block[batch + i]
+            for j in range(n_out):
+                rz[j] += c[j]
+        if layer < n_layers - 1:
+            activation_backward(upper(block), lower(block), hidden)
         prev = block
     return prev
 
 
-@jit_noalloc
+@jit_callee
 def _output_rop(z, y, sw, scale, out_code, loss_code, a, rz, rdelta, gauss_newton):
     """rdelta <- H_z rz, H_z the loss's Hessian w.r.t. the logits (its Gauss-Newton part),
     row i's part times sw_i scale.
@@ -292,7 +276,7 @@ def _output_rop(z, y, sw, scale, out_code, loss_code, a, rz, rdelta, gauss_newto
     for i in range(batch):
         s = (sw[i] if weighted else 1.0) * scale
         for j in range(n_out):
-            rdelta[i, j] = _loss_curvature(a[i, j] - y[i, j], loss_code) * rz[i, j] * s
+            rdelta[i, j] = loss_curvature(a[i, j] - y[i, j], loss_code) * rz[i, j] * s
     activation_backward(a, rdelta, out_code)  # J^T R{dL/da}
     if gauss_newton or out_code == IDENTITY:
         return
@@ -303,18 +287,15 @@ def _output_rop(z, y, sw, scale, out_code, loss_code, a, rz, rdelta, gauss_newto
             dot_ag = 0.0
             dot_rg = 0.0
             for j in range(n_out):
-                g = _loss_slope(ai[j] - y[i, j], loss_code) * s
+                g = loss_slope(ai[j] - y[i, j], loss_code) * s
                 dot_ag += ai[j] * g
                 dot_rg += rai[j] * g
             for j in range(n_out):
-                g = _loss_slope(ai[j] - y[i, j], loss_code) * s
+                g = loss_slope(ai[j] - y[i, j], loss_code) * s
                 di[j] += rai[j] * (g - dot_ag) - ai[j] * dot_rg
-        elif out_code == EXP:  # G''(z) R{z} = exp(z) R{z} = R{a}
-            for j in range(n_out):
-                di[j] += _loss_slope(ai[j] - y[i, j], loss_code) * s * rai[j]
         else:
             for j in range(n_out):
-                di[j] += _loss_slope(ai[j] - y[i, j], loss_code) * s * _bend(
+                di[j] += loss_slope(ai[j] - y[i, j], loss_code) * s * _bend(
                     ai[j], rai[j], out_code)
 
 
@@ -324,35 +305,21 @@ _KEEP_G = 2  # as _DELTA, add g_l's G'' term (tanh, sigmoid) and keep g_l in G
 _CACHED_G = 3  # add the G'' term of the g_l kept in G (the kept pass of _KEEP_G)
 
 
-@jit_noalloc
+@jit_inline
 def _tangent_backward(S, D, G, mode, code):
     """D = [R delta W + delta V; g] -> [R delta_l; delta_l] through the layer's activation,
     S = [a; R a], G (batch, n) the kept g_l (see ``mode``).  A kept pass (_PLAIN after
     _DELTA, _CACHED_G after _KEEP_G) computes R delta_l by the same expression."""
-    batch = S.shape[0] // 2
-    for i in range(batch):
-        a, ra, r = S[i], S[batch + i], D[i]
-        if mode == _DELTA:
-            g = D[batch + i]
-            for j in range(a.size):
-                s = _slope(a[j], code)
-                r[j] *= s
-                g[j] *= s
-        elif mode == _KEEP_G:
-            g, kept = D[batch + i], G[i]
-            for j in range(a.size):
-                kept[j] = g[j]
-            for j in range(a.size):
-                s = _slope(a[j], code)
-                r[j] = r[j] * s + g[j] * _bend(a[j], ra[j], code)
-                g[j] *= s
-        elif mode == _CACHED_G:
-            g = G[i]
-            for j in range(a.size):
-                r[j] = r[j] * _slope(a[j], code) + g[j] * _bend(a[j], ra[j], code)
-        else:
-            for j in range(a.size):
-                r[j] *= _slope(a[j], code)
+    a, rdelta, g = upper(S), upper(D), lower(D)
+    if mode == _KEEP_G:
+        for i in range(G.shape[0]):
+            for j in range(G.shape[1]):
+                G[i, j] = g[i, j]
+    activation_backward(a, rdelta, code)  # R delta G'(z)
+    if mode == _KEEP_G or mode == _CACHED_G:  # + g G''(z) R{z}
+        _add_bend(S, G, rdelta, code)
+    if mode == _DELTA or mode == _KEEP_G:
+        activation_backward(a, g, code)
 
 
 @jit_noalloc
@@ -366,8 +333,8 @@ def mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, ou
     batch = X.shape[0]
     head, copy, stack, a, deltas, gs = _rop_buffers(sizes, batch, theta.size, work)
     state = _FORWARD if gauss_newton else _CURVATURE
-    theta, X, Y, sw, hit = _keep(head, copy, sizes, hidden, output, loss, theta, X, Y, sw,
-                                 scale, l2)
+    theta, X, Y, sw, hit, exact = _keep(head, copy, sizes, hidden, output, loss, theta, X, Y,
+                                        sw, scale, l2)
     cached = hit and head[0] >= state
     # the deltas are all written anew in a pass that is not kept: their room serves
     # the forward sweep as scratch
@@ -426,10 +393,7 @@ def mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, ou
         D = D_prev
     if l2 != 0.0:
         value += weight_penalty(theta, sizes, l2, v, out)
-    # a kept pass is only as good as its header: integers a float32 header rounds
-    # (beyond 2**24) never match, so the pass is not marked as kept
-    if not cached and _header_matches(head, sizes, hidden, output, loss, batch, sw.size, scale,
-                                      l2):
+    if not cached and exact:
         head[0] = state
     return value
 

@@ -235,7 +235,13 @@ def test_rounded_float32_header_never_matches():
 
 @pytest.mark.parametrize("dtype, itype", [(np.float64, np.int64), (np.float32, np.int32)])
 def test_same_bits_tells_signed_zeros_and_nan_payloads_apart(dtype, itype):
-    from pykernels.kernels.rop import _same_bits
+    import numba
+
+    from pykernels.kernels import rop
+
+    @numba.njit
+    def _same_bits(a, b):  # a private helper of compiled code: no Python entry point
+        return rop._same_bits(a, b)
 
     a = np.array([1.0, 0.0, np.nan, 2.5], dtype)
     assert _same_bits(a, a.copy())
