@@ -59,7 +59,7 @@ def rop_workspace_size(sizes, batch):
     widths = sizes[1:]
     n_theta = sum(o * (i + 1) for i, o in zip(sizes[:-1], widths))
     head = _HEAD + len(sizes)
-    rop = (head + n_theta + batch * (sizes[0] + widths[-1] + 1)
+    rop = (2 * head + n_theta + batch * (sizes[0] + widths[-1] + 1)
            + batch * (5 * sum(widths) + widths[-1]))
     jacobian = head + workspace_size(sizes, batch) + 2 * batch * max(sizes)
     return max(rop, jacobian)
@@ -96,7 +96,8 @@ def _add_bend(S, G, R, code):
 # the header of ``work``: [state, hidden, output, loss, batch, n_sizes, n_sw, key,
 # sizes...], the key (8 entries from _KEY on) holding the bits of the float64 pair
 # (scale, l2) 16 at a time (integers, exact in float32 too); state says what the rest
-# holds for the (theta, X, Y, sw) copied after it
+# holds for the (theta, X, Y, sw) copied after it.  The header a call would write is
+# made first in a room as long at the end of ``work`` and compared with it.
 _KEY = 7
 _HEAD = 15
 _EMPTY = 0.0  # nothing (zero-filled work)
@@ -107,7 +108,8 @@ _CURVATURE = 2.0  # and the backward deltas delta_l, g_l (enough for H v)
 @jit_inline
 def _rop_buffers(sizes, batch, n_theta, work):
     """Views of ``work``: header, copy of (theta, X, Y, sw), the [a_l; R a_l] blocks,
-    a_L, the [R delta_l; delta_l] blocks and the g_l blocks (laid out like the a_l)."""
+    a_L, the [R delta_l; delta_l] blocks, the g_l blocks (laid out like the a_l) and
+    the room for a candidate header."""
     head = _HEAD + sizes.size
     copy = n_theta + batch * (sizes[0] + sizes[-1] + 1)
     total = 0
@@ -120,7 +122,8 @@ def _rop_buffers(sizes, batch, n_theta, work):
     a = matrix(work, w, batch, n_out)
     w += batch * n_out
     return (segment(work, 0, head), segment(work, head, copy), stack, a,
-            segment(work, w, 2 * total), segment(work, w + 2 * total, total))
+            segment(work, w, 2 * total), segment(work, w + 2 * total, total),
+            segment(work, w + 3 * total, head))
 
 
 @jit_callee
@@ -134,43 +137,35 @@ def _same_bits(a, b):
     return diff == 0
 
 
-@jit_inline
-def _header_word(k, sizes, hidden, output, loss, batch, n_sw, scale, l2):
-    """Entry k >= 1 of the header for these arguments: the codes, batch, number of sizes
-    and of weights, then the key -- bits 16 (j % 4) to 16 (j % 4) + 15 of scale (j < 4)
-    or l2 (j = 4 ... 7), j = k - _KEY -- then the sizes."""
-    if k >= _HEAD:
-        return sizes[k - _HEAD]
-    if k >= _KEY:
-        j = k - _KEY
-        return (_math.bits(np.float64(scale if j < 4 else l2)) >> (16 * (j % 4))) & 0xFFFF
-    return (hidden, output, loss, batch, sizes.size, n_sw)[k - 1]
+@jit_callee
+def _copy(dst, src):
+    """dst <- src (1-D, contiguous, one size)."""
+    for i in range(dst.size):
+        dst[i] = src[i]
 
 
 @jit_inline
-def _header_matches(head, sizes, hidden, output, loss, batch, n_sw, scale, l2):
-    """True when the header's codes, batch, sizes, number of weights and the bits of
-    scale and l2 are these (compared exactly: a float32 header holding a rounded integer
-    never matches, see :func:`_keep`)."""
-    for k in range(1, _HEAD + sizes.size):
-        if head[k] != _header_word(k, sizes, hidden, output, loss, batch, n_sw, scale, l2):
-            return False
-    return True
+def _describe(cand, sizes, hidden, output, loss, batch, n_sw, scale, l2):
+    """cand[1:] <- the header of a call with these arguments; returns whether cand holds
+    them exactly (a float32 header rounds integers beyond 2**24)."""
+    cand[1], cand[2], cand[3], cand[4], cand[5], cand[6] = (
+        hidden, output, loss, batch, sizes.size, n_sw)
+    exact = cand[4] == batch and cand[6] == n_sw
+    key_scale, key_l2 = _math.bits(np.float64(scale)), _math.bits(np.float64(l2))
+    for j in range(4):
+        cand[_KEY + j] = (key_scale >> (16 * j)) & 0xFFFF
+        cand[_KEY + 4 + j] = (key_l2 >> (16 * j)) & 0xFFFF
+    for k in range(sizes.size):
+        cand[_HEAD + k] = sizes[k]
+        exact = exact and cand[_HEAD + k] == sizes[k]
+    return exact
 
 
 @jit_inline
-def _put_matrix(copy, M):
-    """copy (flat) <- the entries of the C-contiguous 2-D array M, row after row."""
-    flat = entries(M)
-    for i in range(flat.size):
-        copy[i] = flat[i]
-
-
-@jit_inline
-def _keep(head, copy, sizes, hidden, output, loss, theta, X, Y, sw, scale, l2):
+def _keep(head, cand, copy, sizes, hidden, output, loss, theta, X, Y, sw, scale, l2):
     """Return (theta, X, Y, sw) read back from their copy in ``work``, whether ``work``
     already holds a pass of this network there (``head[0]`` says which), and whether
-    the header holds these arguments exactly (a pass may be marked as kept).
+    the header holds these arguments exactly (a pass may then be marked as kept).
 
     On a miss the copy is written first and the state cleared, so that the pass about
     to be computed -- from the copy, not from the caller's arrays, which another thread
@@ -178,29 +173,23 @@ def _keep(head, copy, sizes, hidden, output, loss, theta, X, Y, sw, scale, l2):
     float32 header rounds (beyond 2**24) never read back exactly, so such a pass is
     never marked as kept.
     """
-    batch = X.shape[0]
     n, m = theta.size, X.size
     y = n + m + Y.size
+    words = head.size - 1
+    exact = _describe(cand, sizes, hidden, output, loss, X.shape[0], sw.size, scale, l2)
     hit = (head[0] != _EMPTY
-           and _header_matches(head, sizes, hidden, output, loss, batch, sw.size, scale, l2)
+           and _same_bits(segment(head, 1, words), segment(cand, 1, words))
            and _same_bits(segment(copy, 0, n), theta)
            and _same_bits(segment(copy, n, m), entries(X))
            and _same_bits(segment(copy, n + m, Y.size), entries(Y))
            and _same_bits(segment(copy, y, sw.size), sw))
-    exact = hit
     if not hit:
         head[0] = _EMPTY
-        for i in range(n):
-            copy[i] = theta[i]
-        _put_matrix(segment(copy, n, m), X)
-        _put_matrix(segment(copy, n + m, Y.size), Y)
-        for i in range(sw.size):
-            copy[y + i] = sw[i]
-        exact = True
-        for k in range(1, _HEAD + sizes.size):
-            word = _header_word(k, sizes, hidden, output, loss, batch, sw.size, scale, l2)
-            head[k] = word
-            exact = exact and head[k] == word
+        _copy(segment(head, 1, words), segment(cand, 1, words))
+        _copy(segment(copy, 0, n), theta)
+        _copy(segment(copy, n, m), entries(X))
+        _copy(segment(copy, n + m, Y.size), entries(Y))
+        _copy(segment(copy, y, sw.size), sw)
     return (segment(copy, 0, n), matrix(copy, n, X.shape[0], X.shape[1]),
             matrix(copy, n + m, Y.shape[0], Y.shape[1]),
             segment(copy, y, sw.size), hit, exact)
@@ -331,10 +320,10 @@ def mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, ou
     The compiled kernel behind :func:`mlp_hvp` and :func:`mlp_gnvp` (call it from
     ``@njit`` code); see the module docstring."""
     batch = X.shape[0]
-    head, copy, stack, a, deltas, gs = _rop_buffers(sizes, batch, theta.size, work)
+    head, copy, stack, a, deltas, gs, cand = _rop_buffers(sizes, batch, theta.size, work)
     state = _FORWARD if gauss_newton else _CURVATURE
-    theta, X, Y, sw, hit, exact = _keep(head, copy, sizes, hidden, output, loss, theta, X, Y,
-                                        sw, scale, l2)
+    theta, X, Y, sw, hit, exact = _keep(head, cand, copy, sizes, hidden, output, loss, theta,
+                                        X, Y, sw, scale, l2)
     cached = hit and head[0] >= state
     # the deltas are all written anew in a pass that is not kept: their room serves
     # the forward sweep as scratch

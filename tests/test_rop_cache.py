@@ -215,22 +215,26 @@ def test_mlp_rop_is_callable_from_njit_and_takes_any_layout():
 
 
 def test_rounded_float32_header_never_matches():
-    from pykernels.kernels.rop import _HEAD, _KEY, _header_matches
+    from pykernels.kernels.rop import _HEAD, _KEY, _describe
 
     sizes = np.array([3, 2])
-    head = np.zeros(_HEAD + sizes.size, np.float32)
-    head[1:7] = 1, 0, 1, 2 ** 24 + 1, sizes.size, 0  # batch 2**24 + 1 rounds to 2**24
-    head[_KEY:_KEY + 8] = np.array([0.1, 0.0]).view("<u2")  # (scale, l2): 16 bits an entry
-    head[_HEAD:] = sizes
-    # the kernel checks the header it wrote with this before marking a pass as kept, so
-    # such a buffer stays empty (a buffer for batch 2**24 + 1 is too large to test here)
-    assert not _header_matches(head, sizes, 1, 0, 1, 2 ** 24 + 1, 0, 0.1, 0.0)
-    head[4] = 7
-    assert _header_matches(head, sizes, 1, 0, 1, 7, 0, 0.1, 0.0)
+
+    def describe(batch, n_sw, scale, l2):
+        cand = np.zeros(_HEAD + sizes.size, np.float32)
+        return cand, _describe(cand, sizes, 1, 0, 1, batch, n_sw, scale, l2)
+
+    # batch 2**24 + 1 rounds to 2**24 in a float32 header: the kernel never marks a pass
+    # with such a header as kept (a buffer for that batch is too large to test here)
+    assert not describe(2 ** 24 + 1, 0, 0.1, 0.0)[1]
+    cand, exact = describe(7, 0, 0.1, 0.0)
+    assert exact
+    np.testing.assert_array_equal(cand[1:7], [1, 0, 1, 7, sizes.size, 0])
+    np.testing.assert_array_equal(cand[_KEY:_KEY + 8], np.array([0.1, 0.0]).view("<u2"))
+    np.testing.assert_array_equal(cand[_HEAD:], sizes)
     # scale and l2 are compared bit for bit, not through a float32 rounding
-    assert not _header_matches(head, sizes, 1, 0, 1, 7, 0, np.nextafter(0.1, 1.0), 0.0)
-    assert not _header_matches(head, sizes, 1, 0, 1, 7, 0, 0.1, -0.0)
-    assert not _header_matches(head, sizes, 1, 0, 1, 7, 7, 0.1, 0.0)  # with 7 weights
+    for other in (describe(7, 0, np.nextafter(0.1, 1.0), 0.0), describe(7, 0, 0.1, -0.0),
+                  describe(7, 7, 0.1, 0.0)):  # with 7 weights
+        assert other[1] and not np.array_equal(other[0], cand)
 
 
 @pytest.mark.parametrize("dtype, itype", [(np.float64, np.int64), (np.float32, np.int32)])
