@@ -77,3 +77,16 @@ class _LazyDriver:
 
     def __call__(self, *args):
         return self.compiled(*args)
+
+
+@numba.extending.intrinsic
+def optimize_for_size(typingctx):
+    """Called first in a kernel: LLVM compiles the function for size (``optsize``) --
+    loops are not unswitched, unrolled or vectorised with run-time checks and remainder
+    loops.  For kernels whose loops are short (a network's output layer): less machine
+    code to compile, at the speed of the scalar loop."""
+    def codegen(context, builder, signature, args):
+        builder.function.attributes.add("optsize")
+        return context.get_dummy_value()
+
+    return numba.core.types.none(), codegen

@@ -45,7 +45,7 @@ import numpy as np
 
 from . import _math
 from ._blas import gemm
-from ._jit import jit_inline, jit_noalloc, jit_callee
+from ._jit import optimize_for_size, jit_inline, jit_noalloc, jit_callee
 from ._views import entries, lower, matrix, segment, upper
 from .activations import (EXP, IDENTITY, RELU, SIGMOID, SOFTMAX, TANH,
                           activation_backward, activation_row, bias_activation_forward)
@@ -245,6 +245,7 @@ def _output_rop(z, y, sw, scale, out_code, loss_code, a, rz, rdelta, gauss_newto
 
     ``rz`` is overwritten with R{a} = J rz (J the output activation's Jacobian).
     """
+    optimize_for_size()
     batch, n_out = z.shape
     weighted = sw.size != 0
     # fused: H_z = ysum (diag(a) - a a^T) (softmax cross-entropy), a (1 - a) (sigmoid
