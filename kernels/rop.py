@@ -320,6 +320,7 @@ def mlp_rop(theta, sizes, hidden, output, loss, X, Y, sw, scale, l2, v, work, ou
 
     The compiled kernel behind :func:`mlp_hvp` and :func:`mlp_gnvp` (call it from
     ``@njit`` code); see the module docstring."""
+    optimize_for_size()
     batch = X.shape[0]
     head, copy, stack, a, deltas, gs, cand = _rop_buffers(sizes, batch, theta.size, work)
     state = _FORWARD if gauss_newton else _CURVATURE
