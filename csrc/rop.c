@@ -42,13 +42,15 @@ int64_t pk_mlp_rop_workspace_size(const int64_t *sizes, int64_t n_sizes, int64_t
     }
     int64_t widest_all = sizes[0] > widest ? sizes[0] : widest;
     int64_t head = PK_HEAD + n_sizes;
-    if (widths > INT64_MAX / 8 || n_theta > INT64_MAX - head)
+    if (widths > INT64_MAX / 8 || n_theta > INT64_MAX - 2 * head)
         return PK_ERR_SIZE;
     int64_t rop_rows = sizes[0] + 1 + 5 * widths + 2 * sizes[n_sizes - 1];
-    if (rop_rows > (INT64_MAX - head - n_theta) / batch
+    if (rop_rows > (INT64_MAX - 2 * head - n_theta) / batch
         || 2 * widest_all > (INT64_MAX - head - base) / batch)
         return PK_ERR_SIZE;
-    int64_t rop = head + n_theta + batch * rop_rows;
+    /* the size of the Numba twin's buffer, which ends with room for a header it
+       compares with the kept one (unused here) */
+    int64_t rop = 2 * head + n_theta + batch * rop_rows;
     int64_t jacobian = head + base + 2 * batch * widest_all;
     return rop > jacobian ? rop : jacobian;
 }

@@ -13,6 +13,8 @@ the C backend never pays for Numba's start-up.
 import importlib
 import importlib.util
 
+from ._gc import collector_paused
+
 #: exported name -> (module, name in that module)
 _EXPORTS = {
     "coloring_greedy": ("coloring", "greedy_coloring"),
@@ -41,10 +43,12 @@ def available():
 def __getattr__(name):
     if name in _EXPORTS:
         module, attribute = _EXPORTS[name]
-        value = getattr(importlib.import_module(f".{module}", __name__), attribute)
+        with collector_paused():  # importing Numba with it: see ._gc
+            value = getattr(importlib.import_module(f".{module}", __name__), attribute)
     else:
         try:  # a submodule not imported yet: ``kernels.optim`` after ``from . import kernels``
-            value = importlib.import_module(f".{name}", __name__)
+            with collector_paused():
+                value = importlib.import_module(f".{name}", __name__)
         except ModuleNotFoundError as exc:
             if exc.name != f"{__name__}.{name}":
                 raise

@@ -8,12 +8,30 @@
 * ``cache=True`` on serial kernels only; ``parallel=True`` kernels are never cached
   (cached parallel functions have segfaulted elsewhere: numba issue 4807);
 * kernels that allocate nothing (the network kernels) compile without Numba's
-  reference counting (:data:`jit_noalloc`).
+  reference counting (:data:`jit_noalloc`);
+* Python's cyclic garbage collector pauses while a kernel compiles (:class:`_Compiler`).
 """
 
 import numba
+import numba.core.compiler
 
-_POLICY = dict(nogil=True, error_model="numpy")
+from ._gc import collector_paused
+
+
+class _Compiler(numba.core.compiler.Compiler):
+    """Numba's compiler with Python's garbage collector paused while it runs (see
+    :mod:`._gc`)."""
+
+    def compile_extra(self, func):
+        with collector_paused():
+            return super().compile_extra(func)
+
+    def compile_ir(self, func_ir, lifted=(), lifted_from=None):
+        with collector_paused():
+            return super().compile_ir(func_ir, lifted, lifted_from)
+
+
+_POLICY = dict(nogil=True, error_model="numpy", pipeline_class=_Compiler)
 
 #: Decorator for serial kernels (compiled lazily per dtype, cached on disk).
 jit = numba.njit(cache=True, **_POLICY)
