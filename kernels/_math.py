@@ -2,22 +2,20 @@
 
 PyPI's llvmlite has no SVML, so ``math.exp``/``math.tanh`` in a Numba loop stay
 scalar library calls (~5x slower than NumPy's SIMD ufuncs on a 32x32 layer).  The
-functions here are branch-free arithmetic that LLVM turns into SIMD code.  They
-follow Cephes (S. L. Moshier, *Methods and Programs for Mathematical Functions*,
+functions here are branch-free arithmetic that LLVM turns into SIMD code, written as
+LLVM instructions that intrinsics emit at each call site: no Numba function of their
+own to type, compile and link into every kernel (a first compile in a fresh process
+spent ~0.25 s on exp, tanh and sigmoid as ``@njit`` functions).  They follow Cephes (S. L. Moshier, *Methods and Programs for Mathematical Functions*,
 1989): a range reduction plus a rational approximation whose relative error on the
 reduced interval is below 2.2e-16; measured against NumPy over [-745, 709] the
 results differ by at most 2 ulp (``tests/test_math.py`` checks this).
 """
 
-import math
-
-import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
-from ._jit import jit_noalloc, jit_callee
 
 _LOG2E = 1.4426950408889634
 # ln 2 split so that n * _LN2_HI is exact for |n| < 2**11 (Cody-Waite reduction).
@@ -74,40 +72,119 @@ def pick(typingctx, condition, x, y):
     return result(condition, x, y), codegen
 
 
-@jit_callee
-def exp(x):
-    """exp(x) in float64: x = g + n ln2, |g| <= ln2/2, exp(g) by a Pade form."""
-    xc = min(max(x, _EXP_MIN), _EXP_MAX)
-    n = math.floor(_LOG2E * xc + 0.5)
-    g = xc - n * _LN2_HI
-    g = g - n * _LN2_LO
-    gg = g * g
-    p = g * ((_EXP_P0 * gg + _EXP_P1) * gg + _EXP_P2)
-    q = ((_EXP_Q0 * gg + _EXP_Q1) * gg + _EXP_Q2) * gg + _EXP_Q3
-    e = 1.0 + 2.0 * (p / (q - p))
-    # 2**n in two factors: n reaches -1075 (subnormal results) and 1024.
-    k = np.int64(n)
-    h = k >> 1
-    r = (e * np.int64((h + 1023) << 52).view(np.float64)
-         * np.int64((k - h + 1023) << 52).view(np.float64))
-    return r if x == x else x
+def _constant(value):
+    return ir.Constant(ir.DoubleType(), value)
 
 
-@jit_callee
-def tanh(x):
-    """tanh(x): a rational form on |x| < 0.625, 1 - 2 / (exp(2|x|) + 1) beyond."""
-    ax = abs(x)
-    z = x * x
-    small = x + x * z * (((_TANH_P0 * z + _TANH_P1) * z + _TANH_P2)
-                         / (((z + _TANH_Q0) * z + _TANH_Q1) * z + _TANH_Q2))
-    big = 1.0 - 2.0 / (exp(min(2.0 * ax, 40.0)) + 1.0)
-    big = big if x >= 0.0 else -big
-    return small if ax < 0.625 else big
+def _polynomial(builder, x, coefficients):
+    """Horner's (((c0 x + c1) x + c2) ...) in double, in that order."""
+    acc = _constant(coefficients[0])
+    for c in coefficients[1:]:
+        acc = builder.fadd(builder.fmul(acc, x), _constant(c))
+    return acc
 
 
-@jit_callee
-def sigmoid(x):
-    """1 / (1 + exp(-x)) without overflow: exp is only taken of -|x|."""
-    e = exp(-abs(x))
-    r = 1.0 / (1.0 + e)
-    return r if x >= 0.0 else e * r
+def _clamp_below(builder, x, limit):
+    """max(x, limit) as Numba computes it: limit when limit > x, else x (NaN stays)."""
+    return builder.select(builder.fcmp_ordered(">", _constant(limit), x), _constant(limit), x)
+
+
+def _clamp_above(builder, x, limit):
+    """min(x, limit) as Numba computes it: limit when limit < x, else x (NaN stays)."""
+    return builder.select(builder.fcmp_ordered("<", _constant(limit), x), _constant(limit), x)
+
+
+def _call(builder, name, x):
+    fn = builder.module.declare_intrinsic(name, [x.type])
+    return builder.call(fn, [x])
+
+
+def _power_of_two(builder, k):
+    """2.0**k (as a double) for an i64 k with -1022 <= k <= 1023: the exponent field."""
+    bias = ir.Constant(k.type, 1023)
+    return builder.bitcast(builder.shl(builder.add(k, bias), ir.Constant(k.type, 52)),
+                           ir.DoubleType())
+
+
+def _exp_ir(builder, x):
+    """exp(x) of a double: x = g + n ln2, |g| <= ln2/2 (Cody-Waite), exp(g) by a Pade
+    form, times 2**n in two factors (n reaches -1075, subnormal results, and 1024)."""
+    xc = _clamp_above(builder, _clamp_below(builder, x, _EXP_MIN), _EXP_MAX)
+    n = _call(builder, "llvm.floor", builder.fadd(builder.fmul(_constant(_LOG2E), xc),
+                                                 _constant(0.5)))
+    g = builder.fsub(xc, builder.fmul(n, _constant(_LN2_HI)))
+    g = builder.fsub(g, builder.fmul(n, _constant(_LN2_LO)))
+    gg = builder.fmul(g, g)
+    p = builder.fmul(g, _polynomial(builder, gg, (_EXP_P0, _EXP_P1, _EXP_P2)))
+    q = _polynomial(builder, gg, (_EXP_Q0, _EXP_Q1, _EXP_Q2, _EXP_Q3))
+    e = builder.fadd(_constant(1.0), builder.fmul(
+        _constant(2.0), builder.fdiv(p, builder.fsub(q, p))))
+    k = builder.fptosi(n, ir.IntType(64))
+    h = builder.ashr(k, ir.Constant(k.type, 1))
+    r = builder.fmul(builder.fmul(e, _power_of_two(builder, h)),
+                     _power_of_two(builder, builder.sub(k, h)))
+    return builder.select(builder.fcmp_ordered("==", x, x), r, x)
+
+
+def _tanh_ir(builder, x, z, xz):
+    """tanh(x) of a double x, given z = x * x and xz = x * z (rounded in x's own type): a
+    rational form on |x| < 0.625, 1 - 2 / (exp(2|x|) + 1) beyond."""
+    ax = _call(builder, "llvm.fabs", x)
+    ratio = builder.fdiv(_polynomial(builder, z, (_TANH_P0, _TANH_P1, _TANH_P2)),
+                         _polynomial(builder, z, (1.0, _TANH_Q0, _TANH_Q1, _TANH_Q2)))
+    small = builder.fadd(x, builder.fmul(xz, ratio))
+    twice = _clamp_above(builder, builder.fmul(_constant(2.0), ax), 40.0)
+    big = builder.fsub(_constant(1.0), builder.fdiv(
+        _constant(2.0), builder.fadd(_exp_ir(builder, twice), _constant(1.0))))
+    big = builder.select(builder.fcmp_ordered(">=", x, _constant(0.0)), big, builder.fneg(big))
+    return builder.select(builder.fcmp_ordered("<", ax, _constant(0.625)), small, big)
+
+
+def _sigmoid_ir(builder, x):
+    """1 / (1 + exp(-x)) of a double without overflow: exp is only taken of -|x|."""
+    e = _exp_ir(builder, builder.fneg(_call(builder, "llvm.fabs", x)))
+    r = builder.fdiv(_constant(1.0), builder.fadd(_constant(1.0), e))
+    return builder.select(builder.fcmp_ordered(">=", x, _constant(0.0)), r, builder.fmul(e, r))
+
+
+def _elementary(x, emit):
+    """The typing of exp/tanh/sigmoid: x a float32 or float64 scalar, the result a
+    float64; ``emit(builder, x, narrow)`` returns it from x (float32 x: narrow is the
+    float32 value and x its double)."""
+    if x not in (types.float32, types.float64):
+        raise TypingError("x must be a float32 or float64 scalar")
+
+    def codegen(context, builder, signature, args):
+        value = args[0]
+        wide = value if x == types.float64 else builder.fpext(value, ir.DoubleType())
+        return emit(builder, wide, value)
+
+    return types.float64(x), codegen
+
+
+@intrinsic
+def exp(typingctx, x):
+    """exp(x) in float64 (a float32 x is widened first), emitted as LLVM instructions at
+    the call site: branch-free, it vectorises in a loop -- and costs no Numba function
+    of its own to compile."""
+    return _elementary(x, lambda builder, wide, narrow: _exp_ir(builder, wide))
+
+
+@intrinsic
+def tanh(typingctx, x):
+    """tanh(x) in float64.  For a float32 x, x*x and x*(x*x) are rounded to float32 and
+    the rest is double."""
+    def emit(builder, wide, narrow):
+        z = builder.fmul(narrow, narrow)
+        xz = builder.fmul(narrow, z)
+        if narrow is not wide:
+            z, xz = builder.fpext(z, ir.DoubleType()), builder.fpext(xz, ir.DoubleType())
+        return _tanh_ir(builder, wide, z, xz)
+
+    return _elementary(x, emit)
+
+
+@intrinsic
+def sigmoid(typingctx, x):
+    """1 / (1 + exp(-x)) in float64 without overflow (a float32 x is widened first)."""
+    return _elementary(x, lambda builder, wide, narrow: _sigmoid_ir(builder, wide))
