@@ -31,14 +31,14 @@ def activation_row(z, a, code):
             a[j] = _math.tanh(z[j])
     elif code == RELU:
         for j in range(n):
-            a[j] = max(z[j], 0.0)
+            a[j] = _math.max2(z[j], 0.0)
     elif code == SIGMOID:
         for j in range(n):
             a[j] = _math.sigmoid(z[j])
     elif code == SOFTMAX or code == EXP:  # one loop: one inlined exp to compile
         shift = z[0] if code == SOFTMAX else 0.0  # softmax: exp(z - max z), normalised
         for j in range(1, n if code == SOFTMAX else 0):
-            shift = max(shift, z[j])
+            shift = _math.max2(shift, z[j])
         total = 0.0
         for j in range(n):
             a[j] = _math.exp(z[j] - shift)

@@ -68,7 +68,8 @@ def loss_slope(r, code):
     """d loss / d a of an elementwise loss at the residual r (no branch on ``code``, as
     :func:`loss_value`)."""
     sign = _math.pick(r > 0.0, 1.0, _math.pick(r < 0.0, -1.0, 0.0))
-    return _math.pick(code == MSE, 2.0 * r, _math.pick(code == L1, sign, min(max(r, -1.0), 1.0)))
+    clipped = _math.min2(_math.max2(r, -1.0), 1.0)
+    return _math.pick(code == MSE, 2.0 * r, _math.pick(code == L1, sign, clipped))
 
 
 @jit_inline
@@ -131,7 +132,7 @@ def output_loss(z, y, sw, scale, out_code, loss_code, a, delta):
         if loss_code == CROSS_ENTROPY:  # binary, on a sigmoid output
             for j in range(n_out):
                 zij, yij = z[i, j], y[i, j]
-                row += max(zij, 0.0) - zij * yij + math.log1p(_math.exp(-abs(zij)))
+                row += _math.max2(zij, 0.0) - zij * yij + math.log1p(_math.exp(-abs(zij)))
                 delta[i, j] = (a[i, j] - yij) * s
         elif loss_code == POISSON:  # on an exp output
             for j in range(n_out):

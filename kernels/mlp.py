@@ -30,6 +30,7 @@ entries for pre-activations and backpropagated deltas.
 
 import numpy as np
 
+from . import _math
 from ._blas import gemm
 from ._jit import jit_inline, jit_noalloc
 from ._views import matrix, segment
@@ -51,7 +52,7 @@ def _buffers(sizes, batch, work):
     span = 0
     for layer in range(1, sizes.size):
         w += batch * sizes[layer]
-        span = max(span, batch * sizes[layer])
+        span = _math.max2(span, batch * sizes[layer])
     a = matrix(work, w, batch, n_out)
     w += batch * n_out
     return a, segment(work, w, span), segment(work, w + span, span)

@@ -45,10 +45,10 @@ import numpy as np
 
 from . import _math
 from ._blas import gemm
-from ._jit import optimize_for_size, jit_inline, jit_noalloc, jit_callee
+from ._jit import jit_callee, jit_inline, jit_noalloc, optimize_for_size
 from ._views import entries, lower, matrix, segment, upper
-from .activations import (EXP, IDENTITY, RELU, SIGMOID, SOFTMAX, TANH,
-                          activation_backward, activation_row, bias_activation_forward)
+from .activations import (EXP, IDENTITY, SIGMOID, SOFTMAX, TANH, activation_backward,
+                          activation_row, bias_activation_forward)
 from .losses import CROSS_ENTROPY, POISSON, loss_curvature, loss_slope, output_loss
 from .mlp import _buffers, mlp_forward, weight_penalty, workspace_size
 
@@ -427,10 +427,10 @@ def mlp_jacobian(theta, sizes, hidden, output, X, work, out, wrt_params):
     widest = 0
     for layer in range(1, sizes.size):
         rows += batch * sizes[layer]
-        widest = max(widest, sizes[layer])
+        widest = _math.max2(widest, sizes[layer])
     hidden_rows = rows - batch * sizes[-1]
     base = rows + batch * (sizes[-1] + 2 * widest)  # mlp.workspace_size
-    span = batch * max(widest, sizes[0])  # the input layer's d_prev is (batch, n_in)
+    span = batch * _math.max2(widest, sizes[0])  # the input layer's d_prev is (batch, n_in)
     fwork, buf, spare = (segment(work, 0, base), segment(work, base, span),
                          segment(work, base + span, span))
     z = mlp_forward(theta, sizes, hidden, X, fwork)
