@@ -116,3 +116,16 @@ def optimize_for_size(typingctx):
         return context.get_dummy_value()
 
     return types.none(), codegen
+
+
+def _prepare_numba():
+    """Have Numba set up its tables of implementations now, with the collector paused.
+
+    Numba does it at the first compile or cache load of a process (importing numba.np,
+    SciPy's BLAS and the rest: ~0.25 s); the kernel modules, which import this one, are
+    imported right before their first call."""
+    with collector_paused():
+        numba.core.registry.cpu_target.target_context.refresh()
+
+
+_prepare_numba()
