@@ -3,11 +3,12 @@
  * per-sample Jacobians of the outputs.  Formulas and the work layout are in
  * kernels/rop.py: each layer keeps a (2 batch, n_l) block [a_l; R a_l] ([z_L; R z_L] for
  * the last), so one GEMM gives the weights' product R delta^T a + delta^T R a; a kept
- * pass runs the GEMMs of a fresh one (same bits).  One difference of order from the
- * Numba twin: its forward sweep activates a_l by mlp.py's bias_activation_forward and
- * then scales R z (one compiled copy of the activations, less compile time); here
- * tangent_activation does both in place -- the same arithmetic, the same bits.
- * Compiled for double and float like activations.c. */
+ * pass runs the GEMMs of a fresh one (same bits).  Differences from the Numba twin,
+ * which takes its activation steps through activations.py's activation_backward (one
+ * compiled copy of the activations, less compile time): here a slope multiplies, so a
+ * dead relu unit turns an infinite R z or R delta into NaN where Numba passes 0, and in
+ * float R delta G'(z) + g G''(z) R z is rounded once where Numba rounds twice; finite
+ * double results are the same.  Compiled for double and float like activations.c. */
 #ifndef PK_REAL
 
 #include "pk_internal.h"

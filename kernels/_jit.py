@@ -12,7 +12,9 @@
   entry points (:data:`jit_callee`);
 * kernels whose own loops are short or cold are compiled for size
   (:func:`optimize_for_size`);
-* Python's cyclic garbage collector pauses while a kernel compiles (:class:`_Compiler`).
+* Python's cyclic garbage collector pauses while a kernel compiles (:class:`_Compiler`),
+  and while Numba sets up its tables of implementations, on importing this module
+  (:func:`_prepare_numba`).
 
 The last three keep the first call of a fresh process with an empty cache short.
 """
@@ -20,6 +22,7 @@ The last three keep the first call of a fresh process with an empty cache short.
 import numba
 import numba.core.compiler
 from numba.core import types
+from numba.core.compiler_lock import global_compiler_lock
 from numba.extending import intrinsic
 
 from ._gc import collector_paused
@@ -124,7 +127,7 @@ def _prepare_numba():
     Numba does it at the first compile or cache load of a process (importing numba.np,
     SciPy's BLAS and the rest: ~0.25 s); the kernel modules, which import this one, are
     imported right before their first call."""
-    with collector_paused():
+    with global_compiler_lock, collector_paused():  # as Numba refreshes: under its lock
         numba.core.registry.cpu_target.target_context.refresh()
 
 

@@ -24,9 +24,16 @@ positive semi-definite.  The L2 penalty adds l2 v on the weight entries to both.
 X, Y, sw) it was last used at (the header keeps scale and l2), then for every layer a
 (2 batch, n_l) block ``[a_l; R a_l]`` (``[z_L; R z_L]`` for the last; each written by its
 GEMMs, then activated in place), the output a_L, for every layer a block
-``[R delta_l; delta_l]`` and a block g_l.  Stacking
-a value over its R-derivative lets one GEMM give the weights' product R delta^T a +
-delta^T R a; the second term of a sum is accumulated by the GEMM itself (beta = 1).
+``[R delta_l; delta_l]``, a block g_l, and room for the header a call would write
+(compared with the kept one).  Stacking a value over its R-derivative lets one GEMM
+give the weights' product R delta^T a + delta^T R a; the second term of a sum is
+accumulated by the GEMM itself (beta = 1).
+
+The activation steps (R a = G'(z) (R z + c), R delta G'(z), g G'(z)) go through
+:func:`.activations.activation_backward`, as backpropagation does: a dead relu unit
+passes exactly 0 (also for an infinite R z or R delta, where a product with the slope
+0 would give NaN), and in float32 R delta G'(z) is rounded before the G'' term of
+:func:`_add_bend` is added.
 
 Products at the point of the previous call -- the same bits of theta, X, Y, sw, scale
 and l2, the usual case in Lanczos or conjugate gradients -- reuse the a_l, delta_l and g_l kept in
@@ -81,7 +88,8 @@ def _bend(a, ra, code):
 @jit_callee
 def _add_bend(S, G, R, code):
     """R (batch, n) += G * G''(z) R{z} for a curved activation (tanh, sigmoid), with
-    S = [a; R a] (2 batch, n): the second-derivative term of R{delta}."""
+    S = [a; R a] (2 batch, n): the second-derivative term of R{delta}.  The formulas of
+    :func:`_bend`, written out per activation: one loop compiled for each."""
     batch = G.shape[0]
     for i in range(batch):
         a, ra, g, r = S[i], S[batch + i], G[i], R[i]
@@ -177,7 +185,7 @@ def _keep(head, cand, copy, sizes, hidden, output, loss, theta, X, Y, sw, scale,
     y = n + m + Y.size
     words = head.size - 1
     exact = _describe(cand, sizes, hidden, output, loss, X.shape[0], sw.size, scale, l2)
-    hit = (head[0] != _EMPTY
+    hit = (exact and head[0] != _EMPTY  # a rounded header may match another call's
            and _same_bits(segment(head, 1, words), segment(cand, 1, words))
            and _same_bits(segment(copy, 0, n), theta)
            and _same_bits(segment(copy, n, m), entries(X))

@@ -214,7 +214,7 @@ def test_mlp_rop_is_callable_from_njit_and_takes_any_layout():
     assert_close(out, want, 1e-13)
 
 
-def test_rounded_float32_header_never_matches():
+def test_rounded_float32_header_is_never_exact():
     from pykernels.kernels.rop import _HEAD, _KEY, _describe
 
     sizes = np.array([3, 2])
@@ -223,8 +223,9 @@ def test_rounded_float32_header_never_matches():
         cand = np.zeros(_HEAD + sizes.size, np.float32)
         return cand, _describe(cand, sizes, 1, 0, 1, batch, n_sw, scale, l2)
 
-    # batch 2**24 + 1 rounds to 2**24 in a float32 header: the kernel never marks a pass
-    # with such a header as kept (a buffer for that batch is too large to test here)
+    # batch 2**24 + 1 rounds to 2**24 in a float32 header: the kernel neither marks a pass
+    # with such a header as kept nor takes one kept for 2**24 (whose header has the same
+    # bits) as a hit (a buffer for that batch is too large to test here)
     assert not describe(2 ** 24 + 1, 0, 0.1, 0.0)[1]
     cand, exact = describe(7, 0, 0.1, 0.0)
     assert exact
