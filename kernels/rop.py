@@ -310,9 +310,7 @@ def _tangent_backward(S, D, G, mode, code):
     _DELTA, _CACHED_G after _KEEP_G) computes R delta_l by the same expression."""
     a, rdelta, g = upper(S), upper(D), lower(D)
     if mode == _KEEP_G:
-        for i in range(G.shape[0]):
-            for j in range(G.shape[1]):
-                G[i, j] = g[i, j]
+        _copy(entries(G), entries(g))
     activation_backward(a, rdelta, code)  # R delta G'(z)
     if mode == _KEEP_G or mode == _CACHED_G:  # + g G''(z) R{z}
         _add_bend(S, G, rdelta, code)
