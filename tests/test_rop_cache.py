@@ -260,3 +260,23 @@ def test_same_bits_tells_signed_zeros_and_nan_payloads_apart(dtype, itype):
     last = a.copy()
     last[-1] = np.nextafter(last[-1], np.inf, dtype=dtype)  # the final entry counts too
     assert not _same_bits(a, last)
+
+
+def test_pass_kept_for_a_size_float32_rounds_to_is_not_taken():
+    """A float32 header holds width 2**24 + 1 as 2**24: a pass kept for 2**24 has the
+    same header bits, and must not be taken for it."""
+    from pykernels.kernels.rop import _CURVATURE, _HEAD, _keep
+
+    theta, X, Y, sw = np.ones(3, np.float32), np.ones((2, 1), np.float32), \
+        np.zeros((2, 1), np.float32), np.zeros(0, np.float32)
+    head, cand = np.zeros(_HEAD + 2, np.float32), np.zeros(_HEAD + 2, np.float32)
+    copy = np.zeros(theta.size + X.size + Y.size, np.float32)
+
+    def hit(width):  # only the header reads the sizes: no buffer of that width is made
+        return _keep(head, cand, copy, np.array([width, 1]), 1, 0, 0, theta, X, Y, sw,
+                     1.0, 0.0)[4]
+
+    assert not hit(2 ** 24)
+    head[0] = _CURVATURE  # as mlp_rop marks the exact pass it computed as kept
+    assert hit(2 ** 24)
+    assert not hit(2 ** 24 + 1)
