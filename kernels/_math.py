@@ -8,8 +8,8 @@ own to type, compile and link into every kernel (a first compile in a fresh proc
 spent ~0.25 s on exp, tanh and sigmoid as ``@njit`` functions).  They follow Cephes
 (S. L. Moshier, *Methods and Programs for Mathematical Functions*, 1989): a range
 reduction plus a rational approximation whose relative error on the reduced interval
-is below 2.2e-16; measured against NumPy over [-745, 709] the
-results differ by at most 3 ulp (``tests/test_math.py`` checks this).
+is below 2.2e-16; measured against NumPy over [-745, 709] the results differ by at most
+3 ulp (``tests/test_math.py`` checks this).
 """
 
 from llvmlite import ir
@@ -82,11 +82,8 @@ def _extremum(typingctx, a, b, op):
         x, y = (context.cast(builder, value, ty, result)
                 for value, ty in zip(args, signature.args))
         if isinstance(result, types.Float):
-            later = builder.fcmp_ordered(op, y, x)
-        elif result.signed:
-            later = builder.icmp_signed(op, y, x)
-        else:
-            later = builder.icmp_unsigned(op, y, x)
+            return _second_if(builder, op, x, y)
+        later = (builder.icmp_signed if result.signed else builder.icmp_unsigned)(op, y, x)
         return builder.select(later, y, x)
 
     return result(a, b), codegen
@@ -119,14 +116,10 @@ def _polynomial(builder, x, coefficients):
     return acc
 
 
-def _clamp_below(builder, x, limit):
-    """max(x, limit) as Numba computes it: limit when limit > x, else x (NaN stays)."""
-    return builder.select(builder.fcmp_ordered(">", _constant(limit), x), _constant(limit), x)
-
-
-def _clamp_above(builder, x, limit):
-    """min(x, limit) as Numba computes it: limit when limit < x, else x (NaN stays)."""
-    return builder.select(builder.fcmp_ordered("<", _constant(limit), x), _constant(limit), x)
+def _second_if(builder, op, x, y):
+    """Floats x, y: y if (y op x) else x, an ordered comparison (a NaN x stays) -- the
+    builtin max (op ">") and min (op "<") of :func:`max2`, :func:`min2`."""
+    return builder.select(builder.fcmp_ordered(op, y, x), y, x)
 
 
 def _call(builder, name, x):
@@ -144,7 +137,8 @@ def _power_of_two(builder, k):
 def _exp_ir(builder, x):
     """exp(x) of a double: x = g + n ln2, |g| <= ln2/2 (Cody-Waite), exp(g) by a Pade
     form, times 2**n in two factors (n reaches -1075, subnormal results, and 1024)."""
-    xc = _clamp_above(builder, _clamp_below(builder, x, _EXP_MIN), _EXP_MAX)
+    xc = _second_if(builder, "<", _second_if(builder, ">", x, _constant(_EXP_MIN)),
+                    _constant(_EXP_MAX))  # min(max(x, _EXP_MIN), _EXP_MAX)
     n = _call(builder, "llvm.floor", builder.fadd(builder.fmul(_constant(_LOG2E), xc),
                                                  _constant(0.5)))
     g = builder.fsub(xc, builder.fmul(n, _constant(_LN2_HI)))
@@ -168,7 +162,7 @@ def _tanh_ir(builder, x, z, xz):
     ratio = builder.fdiv(_polynomial(builder, z, (_TANH_P0, _TANH_P1, _TANH_P2)),
                          _polynomial(builder, z, (1.0, _TANH_Q0, _TANH_Q1, _TANH_Q2)))
     small = builder.fadd(x, builder.fmul(xz, ratio))
-    twice = _clamp_above(builder, builder.fmul(_constant(2.0), ax), 40.0)
+    twice = _second_if(builder, "<", builder.fmul(_constant(2.0), ax), _constant(40.0))
     big = builder.fsub(_constant(1.0), builder.fdiv(
         _constant(2.0), builder.fadd(_exp_ir(builder, twice), _constant(1.0))))
     big = builder.select(builder.fcmp_ordered(">=", x, _constant(0.0)), big, builder.fneg(big))
