@@ -176,12 +176,12 @@ def _sigmoid_ir(builder, x):
     return builder.select(builder.fcmp_ordered(">=", x, _constant(0.0)), r, builder.fmul(e, r))
 
 
-def _elementary(x, emit):
-    """The typing of exp/tanh/sigmoid: x a float32 or float64 scalar, the result a
-    float64; ``emit(builder, x, narrow)`` returns it from x (float32 x: narrow is the
-    float32 value and x its double)."""
+def _elementary(name, x, emit):
+    """The typing of exp/tanh/sigmoid (``name``): x a float32 or float64 scalar, the
+    result a float64; ``emit(builder, x, narrow)`` returns it from x (float32 x: narrow
+    is the float32 value and x its double)."""
     if x not in (types.float32, types.float64):
-        raise TypingError("x must be a float32 or float64 scalar")
+        raise TypingError(f"{name}: x must be a float32 or float64 scalar, got {x}")
 
     def codegen(context, builder, signature, args):
         value = args[0]
@@ -196,7 +196,7 @@ def exp(typingctx, x):
     """exp(x) in float64 (a float32 x is widened first), emitted as LLVM instructions at
     the call site: branch-free, it vectorises in a loop -- and costs no Numba function
     of its own to compile."""
-    return _elementary(x, lambda builder, wide, narrow: _exp_ir(builder, wide))
+    return _elementary("exp", x, lambda builder, wide, narrow: _exp_ir(builder, wide))
 
 
 @intrinsic
@@ -210,10 +210,10 @@ def tanh(typingctx, x):
             z, xz = builder.fpext(z, ir.DoubleType()), builder.fpext(xz, ir.DoubleType())
         return _tanh_ir(builder, wide, z, xz)
 
-    return _elementary(x, emit)
+    return _elementary("tanh", x, emit)
 
 
 @intrinsic
 def sigmoid(typingctx, x):
     """1 / (1 + exp(-x)) in float64 without overflow (a float32 x is widened first)."""
-    return _elementary(x, lambda builder, wide, narrow: _sigmoid_ir(builder, wide))
+    return _elementary("sigmoid", x, lambda builder, wide, narrow: _sigmoid_ir(builder, wide))
